@@ -1,0 +1,35 @@
+"""convmatrix — convolution layers as explicit sparse matrices, and what follows from them.
+
+The package grows from one object, the tap map of a convolution (see
+:mod:`convmatrix.structure`): every matrix here is a filling of it.
+
+>>> import numpy as np, convmatrix as cm
+>>> w = np.array([[[[2, 3], [4, 5]]]])
+>>> T = cm.conv_transpose_matrix(w, (2, 2), stride=2)
+>>> (T @ np.array([1, 0, 2, 3])).reshape(4, 4)
+array([[ 2,  3,  0,  0],
+       [ 4,  5,  0,  0],
+       [ 4,  6,  6,  9],
+       [ 8, 10, 12, 15]])
+"""
+
+from .geometry import (
+    PADDING_MODES,
+    ConvGeometry,
+    ConvTransposeGeometry,
+    conv_output_size,
+    conv_transpose_output_size,
+)
+from .structure import TapMap, tap_map
+from .matrices import (
+    DEFAULT_MAX_BYTES,
+    MatrixTooLargeError,
+    affine_matrix,
+    conv_bias_vector,
+    conv_matrix,
+    conv_transpose_matrix,
+    estimate_size,
+    symbolic_weight,
+)
+
+__version__ = "0.1.0"

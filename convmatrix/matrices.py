@@ -1,0 +1,433 @@
+"""Layer 3 — matrices: fillings of the tap map.
+
+``conv_matrix`` fills the tap map of a convolution geometry with a kernel's
+numbers (dtype kept) or SymPy symbols; ``conv_transpose_matrix`` is its literal
+transpose; bias turns either into an affine map without touching them.
+"""
+
+from __future__ import annotations
+
+import os
+from math import prod
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import sympy
+
+from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding
+from .structure import _axis_triples, index_dtype, tap_map
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MatrixTooLargeError",
+    "conv_matrix",
+    "conv_transpose_matrix",
+    "symbolic_weight",
+    "conv_bias_vector",
+    "affine_matrix",
+    "estimate_size",
+    "SPARSE_FORMATS",
+]
+
+#: Largest matrix built without ``max_bytes=`` (4 GiB); the environment variable
+#: ``CONVMATRIX_MAX_BYTES`` overrides it for a whole process.
+DEFAULT_MAX_BYTES = 4 * 2**30
+
+SPARSE_FORMATS = ("csr", "csc", "coo", "bsr", "dia", "dok", "lil", "dense")
+
+
+class MatrixTooLargeError(ValueError):
+    """A matrix would exceed the size limit; raised before anything is built."""
+
+
+# --------------------------------------------------------------------------- weights
+def _as_weight(weight: Any, name: str = "weight") -> tuple[np.ndarray, bool]:
+    """Return ``(array, symbolic)``; refuse anything that is not numbers or SymPy expressions."""
+    if isinstance(weight, (sympy.NDimArray, sympy.MatrixBase)):
+        arr = np.array(weight.tolist(), dtype=object)
+        if isinstance(weight, sympy.NDimArray):
+            arr = arr.reshape(weight.shape)
+    else:
+        try:
+            arr = np.asarray(weight)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{name} must be an array of numbers or SymPy expressions: {exc}") from None
+    kind = arr.dtype.kind
+    if kind in "iuf c".replace(" ", ""):
+        if arr.dtype == np.float16:
+            raise TypeError(f"{name} has dtype float16, which scipy.sparse does not support: use float32")
+        return arr, False
+    if kind == "O":
+        flat = arr.reshape(-1)
+        bad = [v for v in flat if not isinstance(v, (sympy.Basic, int, float, complex))]
+        if bad:
+            raise TypeError(
+                f"{name} must hold numbers or SymPy expressions: got {bad[0]!r} "
+                f"of type {type(bad[0]).__name__}"
+            )
+        return np.array([sympy.sympify(v) for v in flat], dtype=object).reshape(arr.shape), True
+    raise TypeError(f"{name} must be numeric (integer, float or complex) or symbolic: got dtype {arr.dtype}")
+
+
+def symbolic_weight(shape: Sequence[int], name: str = "w") -> np.ndarray:
+    """An object array of SymPy symbols ``name_{o,c,i,j}``, one per kernel entry.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Weight shape in torch layout, e.g. ``(C_out, C_in/groups, kH, kW)``.
+    name : str, optional
+        Base name of the symbols.
+
+    Returns
+    -------
+    ndarray of sympy.Symbol, dtype object
+
+    Examples
+    --------
+    >>> w = symbolic_weight((1, 1, 2, 2))
+    >>> w.reshape(-1).tolist()
+    [w_{0,0,0,0}, w_{0,0,0,1}, w_{0,0,1,0}, w_{0,0,1,1}]
+    >>> conv_matrix(w, (3,))  # doctest: +SKIP
+    """
+    shape = tuple(int(s) for s in shape)
+    if any(s < 1 for s in shape):
+        raise ValueError(f"shape={shape} must be positive along every axis")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name={name!r} must be a non-empty string")
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        out[idx] = sympy.Symbol(f"{name}_{{{','.join(map(str, idx))}}}")
+    return out
+
+
+# --------------------------------------------------------------------------- size guard
+def _max_bytes(max_bytes: int | None) -> int:
+    if max_bytes is not None:
+        return int(max_bytes)
+    env = os.environ.get("CONVMATRIX_MAX_BYTES")
+    return int(env) if env else DEFAULT_MAX_BYTES
+
+
+def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr") -> tuple[int, int]:
+    """``(nnz, bytes)`` of a convolution matrix, from the geometry alone.
+
+    The count is exact for ``zeros`` padding and an upper bound for the other
+    modes (where taps that land on the same pixel are summed into one entry).
+    ``format="dense"`` counts every entry.
+
+    Examples
+    --------
+    >>> g = ConvGeometry.from_weight_shape((64, 64, 3, 3), (56, 56), padding=1)
+    >>> estimate_size(g)
+    (112869376, 1355235332)
+    """
+    per_axis = 1
+    for n, k, s, (lo, _), d, o in zip(
+        geometry.input_size, geometry.kernel_size, geometry.stride, geometry.padding,
+        geometry.dilation, geometry.output_size,
+    ):
+        per_axis *= _axis_triples(n, k, s, lo, d, o, geometry.padding_mode)[0].size
+    nnz = geometry.out_channels * geometry.in_channels_per_group * per_axis
+    rows, cols = geometry.shape
+    if format == "dense":
+        return nnz, rows * cols * itemsize
+    idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
+    return nnz, nnz * (itemsize + idx) + (max(rows, cols) + 1) * idx
+
+
+def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes: int | None) -> None:
+    limit = _max_bytes(max_bytes)
+    nnz, nbytes = estimate_size(geometry, itemsize, format)
+    if nbytes > limit:
+        rows, cols = geometry.shape
+        raise MatrixTooLargeError(
+            f"the {rows} x {cols} matrix with {nnz:,} stored entries would take about "
+            f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
+            f"pass a larger max_bytes= or set CONVMATRIX_MAX_BYTES"
+        )
+
+
+def _check_format(format: str) -> None:
+    if format not in SPARSE_FORMATS:
+        raise ValueError(f"format={format!r} is not one of {', '.join(map(repr, SPARSE_FORMATS))}")
+
+
+# --------------------------------------------------------------------------- building
+def _csr(tm, data: np.ndarray) -> sp.csr_array:
+    """Wrap canonical arrays in a csr_array without copying or re-checking them."""
+    a = sp.csr_array(tm.shape, dtype=data.dtype)
+    a.data, a.indices, a.indptr = data, tm.indices, tm.indptr
+    a.has_sorted_indices = True
+    a.has_canonical_format = True
+    return a
+
+
+def _symbolic(tm, weight: np.ndarray) -> sympy.ImmutableSparseMatrix:
+    data = tm.fill(weight)
+    indptr, indices = tm.indptr, tm.indices
+    rows = np.repeat(np.arange(tm.shape[0]), np.diff(indptr))
+    entries = {(int(r), int(c)): v for r, c, v in zip(rows, indices, data) if v != 0}
+    return sympy.ImmutableSparseMatrix(*tm.shape, entries)
+
+
+def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):
+    _check_format(format)
+    _guard(geometry, 8 if symbolic else weight.dtype.itemsize, format, max_bytes)
+    tm = tap_map(geometry)
+    if symbolic:
+        return _symbolic(tm, weight)
+    a = _csr(tm, tm.fill(weight))
+    if format == "dense":
+        return a.toarray()
+    return a if format == "csr" else a.asformat(format)
+
+
+def conv_matrix(
+    weight: Any,
+    input_size: IntOrTuple,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    format: str = "csr",
+    flip: bool = False,
+    max_bytes: int | None = None,
+):
+    """The matrix of an N-d convolution layer (PyTorch's ``ConvNd`` without bias).
+
+    Parameters
+    ----------
+    weight : array_like, shape (C_out, C_in/groups, *kernel_size)
+        Numbers (dtype kept: integer kernels give integer matrices) or SymPy
+        expressions (see :func:`symbolic_weight`).
+    input_size : int or tuple of int
+        Spatial size of the input; channels come from the weight.
+    stride, dilation : int or tuple of int, optional
+    padding : int, tuple, (lo, hi) pairs, "same" or "valid", optional
+    groups : int, optional
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, optional
+    format : str, optional
+        A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``
+        (ndarray).  Ignored for symbolic weights, which give a
+        ``sympy.ImmutableSparseMatrix``.
+    flip : bool, optional
+        ``True`` for a true convolution (kernel flipped along its spatial axes,
+        as ``scipy.signal.convolve``); ``False`` (default) for PyTorch's cross-
+        correlation.  With ``padding="same"`` and an even kernel, a true
+        convolution puts the extra zero first, as ``numpy.convolve``.
+    max_bytes : int, optional
+        Refuse matrices larger than this (default :data:`DEFAULT_MAX_BYTES`).
+
+    Returns
+    -------
+    A : (C_out * prod(output_size), C_in * prod(input_size)) sparse array, ndarray or sympy matrix
+        Acting on ``x.reshape(-1)`` for one sample ``x`` of shape ``(C_in, *input_size)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad parameters, naming the parameter, its value and the rule.
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
+
+    Notes
+    -----
+    With ``zeros`` padding, row ``r = o * P + p`` and column ``c = i * Q + q``
+    (``p``, ``q`` flat output and input positions in C order) hold
+    ``A[r, c] = weight[o, i - g * Cg, t]`` where ``g = o // (C_out / groups)`` is
+    the group, ``Cg = C_in / groups``, and the multi-index ``t`` solves
+    ``q_a = p_a * stride_a - pad_lo_a + t_a * dilation_a`` on every axis; all other
+    entries are zero and not stored.  Other padding modes map out-of-range
+    positions back into the image and sum the taps that meet.  The result is
+    canonical CSR (sorted, unique indices; int32 while they fit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([[[1, 2, 3]]])
+    >>> conv_matrix(w, 4, padding=1).toarray()
+    array([[2, 3, 0, 0],
+           [1, 2, 3, 0],
+           [0, 1, 2, 3],
+           [0, 0, 1, 2]])
+
+    It is the layer: compare with a direct computation.
+
+    >>> rng = np.random.default_rng(0)
+    >>> w, x = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((3, 7, 6))
+    >>> A = conv_matrix(w, (7, 6), stride=2, padding=1)
+    >>> xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    >>> y = np.array([[[np.sum(w[o] * xp[:, 2*i:2*i+3, 2*j:2*j+3]) for j in range(3)]
+    ...                for i in range(4)] for o in range(4)])
+    >>> np.allclose(A @ x.reshape(-1), y.reshape(-1))
+    True
+    """
+    w, symbolic = _as_weight(weight)
+    if w.ndim < 3:
+        raise ValueError(
+            f"weight must have shape (out_channels, in_channels/groups, *kernel_size): got {w.shape}"
+        )
+    geometry = ConvGeometry.from_weight_shape(
+        w.shape, input_size, stride=stride, padding=padding, dilation=dilation, groups=groups,
+        padding_mode=padding_mode, convolution=flip,
+    )
+    if flip:
+        w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * geometry.ndim]
+    return _build(w, symbolic, geometry, format, max_bytes)
+
+
+def conv_transpose_matrix(
+    weight: Any,
+    input_size: IntOrTuple,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    format: str = "csr",
+    max_bytes: int | None = None,
+):
+    """The matrix of an N-d transposed convolution (PyTorch's ``ConvTransposeNd``, no bias).
+
+    Derived, never built on its own: it is ``conv_matrix(weight, output_size,
+    ...).T`` for the convolution whose input is this layer's output, keeping the
+    first ``prod(input_size)`` positions per channel when ``output_padding >=
+    stride`` gives that convolution more outputs than this layer has inputs.
+
+    Parameters
+    ----------
+    weight : array_like, shape (C_in, C_out/groups, *kernel_size)
+        Torch's transposed layout, which is the conv layout of the convolution
+        it transposes.
+    input_size : int or tuple of int
+        Spatial size of the input.
+    stride, dilation, groups : optional
+    padding : int, tuple or (lo, hi) pairs, optional
+        Removed from the output, as torch's ``padding``.
+    output_padding : int or tuple of int, optional
+        Extra output positions on the high side; smaller than stride or dilation.
+    format, max_bytes : optional
+        As :func:`conv_matrix`.
+
+    Returns
+    -------
+    T : (C_out * prod(output_size), C_in * prod(input_size)) sparse array, ndarray or sympy matrix
+
+    Raises
+    ------
+    TypeError, ValueError, MatrixTooLargeError
+        As :func:`conv_matrix`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([[[[2, 3], [4, 5]]]])
+    >>> T = conv_transpose_matrix(w, (2, 2), stride=2)
+    >>> (T @ np.array([1, 0, 2, 3])).reshape(4, 4)
+    array([[ 2,  3,  0,  0],
+           [ 4,  5,  0,  0],
+           [ 4,  6,  6,  9],
+           [ 8, 10, 12, 15]])
+    >>> A = conv_matrix(w, (4, 4), stride=2)
+    >>> (T != A.T).nnz
+    0
+    """
+    w, symbolic = _as_weight(weight)
+    if w.ndim < 3:
+        raise ValueError(
+            f"weight must have shape (in_channels, out_channels/groups, *kernel_size): got {w.shape}"
+        )
+    tg = ConvTransposeGeometry.from_weight_shape(
+        w.shape, input_size, stride=stride, padding=padding, output_padding=output_padding,
+        groups=groups, dilation=dilation,
+    )
+    _check_format(format)
+    a = _build(w, symbolic, tg.conv, "csr", max_bytes)
+    if symbolic:
+        return a.T
+    t = a.T  # csc_array sharing a's arrays: the literal transpose
+    if format == "dense":
+        return t.toarray()
+    return t.asformat(format)
+
+
+# --------------------------------------------------------------------------- bias
+def conv_bias_vector(bias: Any, output_size: IntOrTuple) -> np.ndarray:
+    """The bias of a convolution layer as a vector over its flattened output.
+
+    Parameters
+    ----------
+    bias : array_like, shape (C_out,)
+    output_size : int or tuple of int
+        Spatial output size.
+
+    Returns
+    -------
+    b : (C_out * prod(output_size),) ndarray
+        ``bias[o]`` repeated over the output positions of channel ``o``.
+
+    Examples
+    --------
+    >>> conv_bias_vector([1, 2], (2,))
+    array([1, 1, 2, 2])
+    """
+    b, symbolic = _as_weight(bias, "bias")
+    if b.ndim != 1:
+        raise ValueError(f"bias must have shape (out_channels,): got shape {b.shape}")
+    sizes = (output_size,) if np.isscalar(output_size) else tuple(output_size)
+    if any(int(s) < 1 for s in sizes):
+        raise ValueError(f"output_size={sizes} must be positive along every axis")
+    return np.repeat(b, prod(int(s) for s in sizes))
+
+
+def affine_matrix(A, b, *, format: str = "csr"):
+    """The homogeneous matrix ``[[A, b], [0, 1]]`` of the affine map ``x -> A x + b``.
+
+    Use it to keep a biased layer a single matrix: ``H @ [x, 1] = [A x + b, 1]``,
+    and products of such matrices compose biased layers.
+
+    Parameters
+    ----------
+    A : sparse array, ndarray or sympy matrix, shape (m, n)
+    b : array_like, shape (m,)
+    format : str, optional
+        Output format for numeric input (``"dense"`` for ndarray).
+
+    Returns
+    -------
+    H : (m + 1, n + 1) matrix of the same kind as ``A``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w, bias = np.array([[[1, 2, 3]]]), np.array([10])
+    >>> A = conv_matrix(w, 4)
+    >>> H = affine_matrix(A, conv_bias_vector(bias, 2))
+    >>> H @ np.array([1, 1, 1, 1, 1])
+    array([16, 16,  1])
+    """
+    b = np.asarray(b).reshape(-1)
+    if b.size != A.shape[0]:
+        raise ValueError(f"b has {b.size} entries but A has {A.shape[0]} rows: they must match")
+    if isinstance(A, sympy.MatrixBase):
+        m, n = A.shape
+        top = A.row_join(sympy.Matrix(b.tolist()))
+        bottom = sympy.zeros(1, n).row_join(sympy.ones(1, 1))
+        return sympy.ImmutableSparseMatrix(top.col_join(bottom))
+    _check_format(format)
+    dtype = np.result_type(A.dtype, b.dtype)
+    m, n = A.shape
+    H = sp.block_array(
+        [[sp.csr_array(A), sp.csr_array(b.reshape(-1, 1))],
+         [None, sp.csr_array(np.ones((1, 1), dtype=dtype))]],
+        format="csr", dtype=dtype,
+    )
+    H.eliminate_zeros()
+    if format == "dense":
+        return H.toarray()
+    return H.asformat(format)

@@ -1,0 +1,304 @@
+"""Layer 2 — structure: the tap map of a convolution, from its geometry alone.
+
+A convolution matrix is linear in its kernel, ``A(w) = sum_t w_t E_t``.  The
+*tap map* says, for every stored entry of ``A``, which flat kernel index ``t``
+(into ``weight.reshape(-1)``) lands there.  Every numeric, integer, complex and
+symbolic matrix of the package is a filling of one tap map, and so are the
+im2col matrix and the transposed convolution.
+
+The map is computed in two stages, both vectorised and cached on the frozen
+geometry:
+
+1. the *spatial pattern*: a convolution of one input channel with one output
+   channel.  The geometry is separable, so each axis contributes a short list of
+   ``(output index, input index, tap)`` triples, and the N-d pattern is their
+   product, sorted once by ``(output, input, tap)``.  It is as small as the
+   image times the kernel.
+2. the *row pattern*: one output channel against all the input channels of its
+   group, laid out in CSR order ``(output position, input channel, input
+   position)``.  It is the same for every output channel up to a column offset
+   of the group, so the full matrix is a broadcast of it and nothing of the
+   full size is built until the caller fills it.
+
+With padding modes other than ``zeros`` several taps can land on the same input
+pixel (a reflected border, a circular wrap in a small image): the map then
+holds, per stored entry, a run of taps that the filling sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from math import prod
+
+import numpy as np
+
+from .geometry import ConvGeometry
+
+__all__ = ["TapMap", "tap_map", "axis_index_map", "index_dtype"]
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def index_dtype(*bounds: int) -> type:
+    """``np.int32`` while every bound fits, ``np.int64`` beyond (scipy's rule).
+
+    Examples
+    --------
+    >>> index_dtype(10, 2**31 - 1), index_dtype(2**31)
+    (<class 'numpy.int32'>, <class 'numpy.int64'>)
+    """
+    return np.int32 if max(bounds, default=0) <= _INT32_MAX else np.int64
+
+
+def axis_index_map(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """Map positions in a padded axis to input indices, ``-1`` where the pad is zero.
+
+    ``positions`` are coordinates in the unpadded axis (negative before the start,
+    ``>= size`` after the end).  One reflection or wrap suffices because the
+    geometry layer refuses wider pads (reflect: each side < size; circular: <= size).
+
+    Examples
+    --------
+    >>> p = np.arange(-2, 6)
+    >>> [axis_index_map(p, 4, m).tolist() for m in ("zeros", "reflect", "replicate", "circular")]
+    [[-1, -1, 0, 1, 2, 3, -1, -1], [2, 1, 0, 1, 2, 3, 2, 1], [0, 0, 0, 1, 2, 3, 3, 3], [2, 3, 0, 1, 2, 3, 0, 1]]
+    """
+    positions = np.asarray(positions)
+    if mode == "zeros":
+        return np.where((positions >= 0) & (positions < size), positions, -1)
+    if mode == "reflect":
+        if size == 1:
+            return np.zeros_like(positions)
+        r = np.abs(positions)
+        return np.where(r > size - 1, 2 * (size - 1) - r, r)
+    if mode == "replicate":
+        return np.clip(positions, 0, size - 1)
+    if mode == "circular":
+        return np.mod(positions, size)
+    raise ValueError(f"padding_mode={mode!r} is not one of 'zeros', 'reflect', 'replicate', 'circular'")
+
+
+def _axis_triples(n, k, s, lo, d, out, mode):
+    """Valid (output, input, tap) triples along one axis, in (output, tap) order."""
+    o = np.repeat(np.arange(out, dtype=np.int64), k)
+    t = np.tile(np.arange(k, dtype=np.int64), out)
+    i = axis_index_map(o * s - lo + t * d, n, mode)
+    keep = i >= 0
+    return o[keep], i[keep], t[keep]
+
+
+@dataclass(frozen=True, eq=False)
+class TapMap:
+    """The tap map of a convolution geometry, in factored form.
+
+    Attributes
+    ----------
+    geometry : ConvGeometry
+    row_indptr : ndarray, shape (prod(output_size) + 1,)
+        Where each output position's entries start in the row pattern.
+    row_cols : ndarray, shape (Cg * nnz_spatial,)
+        Column of each entry of the row pattern (group 0).
+    row_taps : ndarray
+        Flat tap, into one output channel's ``weight[co].reshape(-1)``, of each
+        entry of the row pattern; one per entry, or a run per entry when
+        ``row_starts`` is not ``None``.
+    row_starts : ndarray or None
+        Start of each entry's run in ``row_taps`` (for ``np.add.reduceat``);
+        ``None`` when every entry has exactly one tap.
+
+    Notes
+    -----
+    Entry ``e`` of output channel ``co`` lies in row ``co * P + p`` (``p`` the
+    output position, ``P`` their number), column ``row_cols[e] + g * Cg * Q``
+    (``g = co // (C_out / groups)`` the group, ``Cg`` the input channels per
+    group, ``Q`` the input positions), and holds
+    ``weight[co].reshape(-1)[row_taps[e]]`` (or the sum over its run).  The full
+    arrays are :attr:`indptr`, :attr:`indices` and :attr:`taps`; they are built
+    only when asked for.
+    """
+
+    geometry: ConvGeometry
+    row_indptr: np.ndarray
+    row_cols: np.ndarray
+    row_taps: np.ndarray
+    row_starts: np.ndarray | None
+
+    # -- sizes
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.geometry.shape
+
+    @property
+    def row_nnz(self) -> int:
+        """Stored entries per output channel."""
+        return int(self.row_cols.size)
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries of the full matrix (after summing duplicate taps)."""
+        return self.geometry.out_channels * self.row_nnz
+
+    @property
+    def has_duplicates(self) -> bool:
+        """Whether some entry receives more than one tap (non-zero padding modes only)."""
+        return self.row_starts is not None
+
+    @cached_property
+    def index_dtype(self) -> type:
+        return index_dtype(self.nnz, *self.shape)
+
+    def group_offsets(self) -> np.ndarray:
+        """Column offset of each output channel's group."""
+        g = self.geometry
+        per_group = g.in_channels_per_group * prod(g.input_size)
+        return (np.arange(g.out_channels) // g.out_channels_per_group) * per_group
+
+    # -- full arrays, built on demand
+    @property
+    def indptr(self) -> np.ndarray:
+        """CSR row pointer of the full matrix."""
+        g = self.geometry
+        dt = self.index_dtype
+        lengths = np.diff(self.row_indptr)
+        out = np.empty(g.out_channels * lengths.size + 1, dtype=dt)
+        out[0] = 0
+        np.cumsum(np.tile(lengths.astype(dt), g.out_channels), out=out[1:])
+        return out
+
+    @property
+    def indices(self) -> np.ndarray:
+        """CSR column indices of the full matrix (sorted within rows, unique)."""
+        dt = self.index_dtype
+        out = np.empty((self.geometry.out_channels, self.row_nnz), dtype=dt)
+        np.add(self.row_cols.astype(dt)[None, :], self.group_offsets().astype(dt)[:, None], out=out)
+        return out.reshape(-1)
+
+    @property
+    def taps(self) -> np.ndarray:
+        """Flat index into ``weight.reshape(-1)`` of every tap, entry by entry.
+
+        With duplicates (see :attr:`starts`) an entry owns a run of taps.
+        """
+        g = self.geometry
+        per_channel = g.in_channels_per_group * prod(g.kernel_size)
+        dt = index_dtype(g.out_channels * per_channel)
+        out = np.empty((g.out_channels, self.row_taps.size), dtype=dt)
+        offsets = np.arange(g.out_channels, dtype=dt) * per_channel
+        np.add(self.row_taps.astype(dt)[None, :], offsets[:, None], out=out)
+        return out.reshape(-1)
+
+    @property
+    def starts(self) -> np.ndarray | None:
+        """Start of each entry's run in :attr:`taps`, or ``None`` without duplicates."""
+        if self.row_starts is None:
+            return None
+        c = self.geometry.out_channels
+        return (self.row_starts[None, :] + np.arange(c)[:, None] * self.row_taps.size).reshape(-1)
+
+    def fill(self, weight: np.ndarray) -> np.ndarray:
+        """The CSR data array for ``weight``: its entries gathered (and summed) by the map.
+
+        ``weight`` is an ndarray of the geometry's weight shape, any dtype numpy
+        can index (object arrays of SymPy expressions included).
+        """
+        c = self.geometry.out_channels
+        w2 = weight.reshape(c, -1)
+        data = np.take(w2, self.row_taps, axis=1)
+        if self.row_starts is not None:
+            data = np.add.reduceat(data, self.row_starts, axis=1)
+        return data.reshape(-1)
+
+
+def _spatial_pattern(geom: ConvGeometry):
+    """One channel in, one channel out: (indptr, cols, taps, starts) of the spatial pattern."""
+    out = geom.output_size
+    per_axis = [
+        _axis_triples(n, k, s, lo, d, o, geom.padding_mode)
+        for n, k, s, (lo, _), d, o in zip(
+            geom.input_size, geom.kernel_size, geom.stride, geom.padding, geom.dilation, out
+        )
+    ]
+    # product over axes of the per-axis triples, flattened in C order
+    o_flat = np.zeros(1, dtype=np.int64)
+    i_flat = np.zeros(1, dtype=np.int64)
+    t_flat = np.zeros(1, dtype=np.int64)
+    for (o, i, t), n_out, n_in, k in zip(per_axis, out, geom.input_size, geom.kernel_size):
+        o_flat = (o_flat[:, None] * n_out + o[None, :]).reshape(-1)
+        i_flat = (i_flat[:, None] * n_in + i[None, :]).reshape(-1)
+        t_flat = (t_flat[:, None] * k + t[None, :]).reshape(-1)
+    order = np.lexsort((t_flat, i_flat, o_flat))
+    o_flat, i_flat, t_flat = o_flat[order], i_flat[order], t_flat[order]
+    new_entry = np.ones(o_flat.size, dtype=bool)
+    new_entry[1:] = (o_flat[1:] != o_flat[:-1]) | (i_flat[1:] != i_flat[:-1])
+    starts = None if new_entry.all() else np.flatnonzero(new_entry)
+    if starts is not None:
+        o_u, i_u = o_flat[starts], i_flat[starts]
+    else:
+        o_u, i_u = o_flat, i_flat
+    counts = np.bincount(o_u, minlength=prod(out))
+    indptr = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, o_u, i_u, t_flat, starts
+
+
+@lru_cache(maxsize=64)
+def _tap_map_cached(geom: ConvGeometry) -> TapMap:
+    sp_indptr, sp_o, sp_cols, sp_taps, sp_starts = _spatial_pattern(geom)
+    cg = geom.in_channels_per_group
+    q = prod(geom.input_size)
+    kk = prod(geom.kernel_size)
+    lengths = np.diff(sp_indptr)
+    nnz_s = sp_cols.size
+    # entry j of the spatial pattern, channel c -> position Cg*start[o] + c*L[o] + (j - start[o])
+    j = np.arange(nnz_s)
+    start_j = sp_indptr[sp_o]
+    c = np.arange(cg)[:, None]
+    pos = cg * start_j[None, :] + c * lengths[sp_o][None, :] + (j - start_j)[None, :]
+    small = index_dtype(cg * q, cg * kk, cg * max(nnz_s, sp_taps.size))
+    row_cols = np.empty(cg * nnz_s, dtype=small)
+    row_cols[pos] = c * q + sp_cols[None, :]
+    if sp_starts is None:
+        row_taps = np.empty(cg * nnz_s, dtype=small)
+        row_taps[pos] = c * kk + sp_taps[None, :]
+        row_starts = None
+    else:
+        # runs: the same permutation, applied to runs of taps
+        run_len = np.diff(np.append(sp_starts, sp_taps.size))
+        tri_entry = np.repeat(j, run_len)  # spatial entry of each triple
+        tri_o = sp_o[tri_entry]
+        tri_start = np.zeros(lengths.size + 1, dtype=np.int64)  # triples per output position
+        np.cumsum(np.bincount(tri_o, minlength=lengths.size), out=tri_start[1:])
+        tri_len = np.diff(tri_start)
+        tj = np.arange(sp_taps.size)
+        tpos = cg * tri_start[tri_o][None, :] + c * tri_len[tri_o][None, :] + (tj - tri_start[tri_o])[None, :]
+        row_taps = np.empty(cg * sp_taps.size, dtype=small)
+        row_taps[tpos] = c * kk + sp_taps[None, :]
+        row_starts = np.empty(cg * nnz_s, dtype=np.int64)
+        row_starts[pos] = tpos[:, sp_starts]
+    row_indptr = cg * sp_indptr
+    return TapMap(geom, row_indptr, row_cols, row_taps, row_starts)
+
+
+def tap_map(geometry: ConvGeometry) -> TapMap:
+    """The (cached) tap map of a convolution geometry.
+
+    Parameters
+    ----------
+    geometry : ConvGeometry
+
+    Returns
+    -------
+    TapMap
+
+    Examples
+    --------
+    A 1-D convolution, kernel size 3, input 4, padding 1: row ``r`` holds taps
+    ``t`` with input ``r - 1 + t`` inside the image.
+
+    >>> from convmatrix.geometry import ConvGeometry
+    >>> m = tap_map(ConvGeometry.from_weight_shape((1, 1, 3), 4, padding=1))
+    >>> m.indptr.tolist(), m.indices.tolist(), m.taps.tolist()
+    ([0, 2, 5, 8, 10], [0, 1, 0, 1, 2, 1, 2, 3, 2, 3], [1, 2, 0, 1, 2, 0, 1, 2, 0, 1])
+    """
+    return _tap_map_cached(geometry)
