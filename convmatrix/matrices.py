@@ -134,16 +134,21 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
     if format == "dense":
         return nnz, rows * cols * itemsize
     idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
-    return nnz, nnz * (itemsize + idx) + (max(rows, cols) + 1) * idx
+    if format == "coo":
+        return nnz, nnz * (itemsize + 2 * idx)
+    pointers = cols + 1 if format == "csc" else rows + 1
+    return nnz, nnz * (itemsize + idx) + pointers * idx
 
 
-def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes: int | None) -> None:
+def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes: int | None,
+           transposed: bool = False) -> None:
     limit = _max_bytes(max_bytes)
     nnz, nbytes = estimate_size(geometry, itemsize, format)
     if nbytes > limit:
-        rows, cols = geometry.shape
+        rows, cols = geometry.shape[::-1] if transposed else geometry.shape
         raise MatrixTooLargeError(
-            f"the {rows} x {cols} matrix with {nnz:,} stored entries would take about "
+            f"the {rows} x {cols} {'dense' if format == 'dense' else 'sparse'} matrix with {nnz:,} "
+            f"stored entries would take about "
             f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
             f"pass a larger max_bytes= or set CONVMATRIX_MAX_BYTES"
         )
@@ -172,9 +177,11 @@ def _symbolic(tm, weight: np.ndarray) -> sympy.ImmutableSparseMatrix:
     return sympy.ImmutableSparseMatrix(*tm.shape, entries)
 
 
-def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):
+def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes,
+           guard_format: str | None = None):
     _check_format(format)
-    _guard(geometry, 8 if symbolic else weight.dtype.itemsize, format, max_bytes)
+    _guard(geometry, 8 if symbolic else weight.dtype.itemsize, guard_format or format, max_bytes,
+           transposed=guard_format is not None)
     tm = tap_map(geometry)
     if symbolic:
         return _symbolic(tm, weight)
@@ -347,7 +354,7 @@ def conv_transpose_matrix(
         groups=groups, dilation=dilation,
     )
     _check_format(format)
-    a = _build(w, symbolic, tg.conv, "csr", max_bytes)
+    a = _build(w, symbolic, tg.conv, "csr", max_bytes, guard_format=format)
     if symbolic:
         return a.T
     t = a.T  # csc_array sharing a's arrays: the literal transpose

@@ -1,0 +1,142 @@
+"""Geometry: output sizes against PyTorch, and every refusal with a message naming the parameter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import convmatrix as cm
+from convmatrix.geometry import ConvGeometry, normalize_padding
+
+
+@given(
+    n=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 4), d=st.integers(1, 3)
+)
+def test_conv_output_size_matches_torch(n, k, s, p, d):
+    expected = None
+    try:
+        expected = torch.nn.functional.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s, padding=p, dilation=d).shape[-1]
+    except RuntimeError:
+        pass
+    if expected is None:
+        with pytest.raises(ValueError, match="empty"):
+            cm.conv_output_size(n, k, s, p, d)
+    else:
+        assert cm.conv_output_size(n, k, s, p, d) == (expected,)
+
+
+@given(
+    n=st.integers(1, 10), k=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3),
+    op=st.integers(0, 3),
+)
+def test_conv_transpose_output_size_matches_torch(n, k, s, p, d, op):
+    try:
+        expected = torch.nn.functional.conv_transpose1d(
+            torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s, padding=p, output_padding=op, dilation=d).shape[-1]
+    except RuntimeError:
+        with pytest.raises(ValueError, match="output_padding|empty"):
+            cm.conv_transpose_output_size(n, k, s, p, op, d)
+        return
+    assert cm.conv_transpose_output_size(n, k, s, p, op, d) == (expected,)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("k,d", [(1, 1), (2, 1), (3, 1), (4, 1), (3, 2), (4, 3)])
+def test_same_padding_matches_torch(k, d):
+    w = torch.arange(1.0, k + 1).reshape(1, 1, k)
+    x = torch.arange(7.0).reshape(1, 1, 7)
+    y = torch.nn.functional.conv1d(x, w, padding="same", dilation=d)[0, 0].numpy()
+    A = cm.conv_matrix(w.numpy().astype(np.float64), 7, padding="same", dilation=d)
+    assert np.array_equal(A @ np.arange(7.0), y)
+
+
+def test_geometry_is_frozen_and_hashable():
+    g = ConvGeometry.from_weight_shape((2, 1, 3, 3), (5, 5), padding="same")
+    assert g.padding == ((1, 1), (1, 1))
+    assert hash(g) == hash(ConvGeometry.from_weight_shape((2, 1, 3, 3), (5, 5), padding=1))
+    with pytest.raises(AttributeError):
+        g.stride = (2, 2)
+
+
+def test_padding_forms():
+    assert normalize_padding(1, (3, 3), (1, 1), (1, 1)) == ((1, 1), (1, 1))
+    assert normalize_padding((1, 2), (3, 3), (1, 1), (1, 1)) == ((1, 1), (2, 2))
+    assert normalize_padding(((0, 1), (2, 3)), (3, 3), (1, 1), (1, 1)) == ((0, 1), (2, 3))
+    assert normalize_padding("valid", (3, 3), (2, 2), (1, 1)) == ((0, 0), (0, 0))
+    assert normalize_padding(np.int64(2), (3,), (1,), (1,)) == ((2, 2),)
+
+
+W2 = np.ones((2, 2, 3, 3))
+
+REFUSALS = [
+    # (call, exception, message fragment naming the parameter and rule)
+    (lambda: cm.conv_matrix(W2, (0, 5)), ValueError, r"input_size=\(0, 5\) must be positive"),
+    (lambda: cm.conv_matrix(W2, (5, 5), stride=0), ValueError, r"stride=0 must be positive"),
+    (lambda: cm.conv_matrix(W2, (5, 5), stride=(1, -1)), ValueError, r"stride=\(1, -1\) must be positive"),
+    (lambda: cm.conv_matrix(W2, (5, 5), dilation=0), ValueError, r"dilation=0 must be positive"),
+    (lambda: cm.conv_matrix(W2, (5, 5), padding=-1), ValueError, r"padding=-1 must be non-negative"),
+    (lambda: cm.conv_matrix(W2, (5, 5), padding=((0, -1), 0)), ValueError, r"padding=.*non-negative"),
+    (lambda: cm.conv_matrix(W2, (5, 5), padding="full"), ValueError, r"padding='full' is not a padding"),
+    (lambda: cm.conv_matrix(W2, (5, 5), padding=(1, 2, 3)), ValueError, r"padding=\(1, 2, 3\) must have one entry per spatial axis: expected 2, got 3"),
+    (lambda: cm.conv_matrix(W2, (5, 5), padding=((1, 2, 3), 0)), ValueError, r"padding=.*\(lo, hi\) pair"),
+    (lambda: cm.conv_matrix(W2, (5, 5), groups=3), ValueError, r"groups=3 must divide out_channels=2"),
+    (lambda: cm.conv_matrix(W2, (5, 5), groups=0), ValueError, r"groups=0 must be positive"),
+    (lambda: cm.conv_matrix(W2, (5, 5), groups=1.5), TypeError, r"groups must be an integer"),
+    (lambda: cm.conv_matrix(W2, (5, 5, 5)), ValueError, r"input_size=\(5, 5, 5\) has 3 spatial axes but the weight of shape \(2, 2, 3, 3\) has 2"),
+    (lambda: cm.conv_matrix(np.ones((2, 3)), 5), ValueError, r"weight must have shape"),
+    (lambda: cm.conv_matrix(W2, (2, 5)), ValueError, r"output would be empty along axis 0"),
+    (lambda: cm.conv_matrix(W2, (5, 5), stride=2, padding="same"), ValueError, r"padding='same' is not supported for strided convolutions"),
+    (lambda: cm.conv_matrix(W2, (3, 5), padding=3, padding_mode="reflect"), ValueError, r"padding=\(3, 3\) is too large for reflect mode along axis 0: each side must be smaller than the input size 3"),
+    (lambda: cm.conv_matrix(W2, (3, 5), padding=4, padding_mode="circular"), ValueError, r"too large for circular mode along axis 0: each side must be at most the input size 3"),
+    (lambda: cm.conv_matrix(W2, (5, 5), padding_mode="mirror"), ValueError, r"padding_mode='mirror' is not one of"),
+    (lambda: cm.conv_matrix(np.array([[["a", "b"]]]), 3), TypeError, r"weight must be numeric.*dtype <U1"),
+    (lambda: cm.conv_matrix(np.ones((1, 1, 2), dtype=bool), 3), TypeError, r"weight must be numeric.*bool"),
+    (lambda: cm.conv_matrix(np.array([[[object(), 1]]], dtype=object), 3), TypeError, r"weight must hold numbers or SymPy"),
+    (lambda: cm.conv_matrix(np.ones((1, 1, 2), dtype=np.float16), 3), TypeError, r"weight has dtype float16"),
+    (lambda: cm.conv_matrix(W2, (5.0, 5)), TypeError, r"input_size must be an integer"),
+    (lambda: cm.conv_matrix(W2, (5, 5), stride="2"), TypeError, r"stride must be an integer"),
+    (lambda: cm.conv_matrix(W2, (5, 5), format="csx"), ValueError, r"format='csx' is not one of"),
+    (lambda: cm.conv_matrix(np.ones((2, 1, 0)), 5), ValueError, r"weight shape \(2, 1, 0\) must have positive sizes"),
+    (lambda: cm.conv_transpose_matrix(W2, (3, 3), stride=2, output_padding=2), ValueError, r"output_padding=2 must be smaller than either stride or dilation"),
+    (lambda: cm.conv_transpose_matrix(W2, (3, 3), output_padding=-1), ValueError, r"output_padding=-1 must be non-negative"),
+    (lambda: cm.conv_transpose_matrix(W2, (3, 3), padding="same"), ValueError, r"padding='same' is not defined for a transposed convolution"),
+    (lambda: cm.conv_transpose_matrix(W2, (1, 1), padding=2), ValueError, r"transposed convolution output would be empty along axis 0"),
+    (lambda: cm.conv_transpose_matrix(W2, (3, 3), groups=4), ValueError, r"groups=4 must divide in_channels=2"),
+    (lambda: cm.conv_transpose_matrix(W2, (3,)), ValueError, r"input_size=\(3,\) has 1 spatial axes"),
+    (lambda: cm.conv_output_size(5, 3, stride=0), ValueError, r"stride=0 must be positive"),
+    (lambda: cm.conv_output_size(5, 7), ValueError, r"empty"),
+    (lambda: cm.conv_bias_vector(np.ones((2, 2)), 3), ValueError, r"bias must have shape"),
+    (lambda: cm.affine_matrix(cm.conv_matrix(W2, (5, 5)), np.ones(3)), ValueError, r"b has 3 entries but A has 18 rows"),
+    (lambda: cm.symbolic_weight((1, 0, 2)), ValueError, r"shape=\(1, 0, 2\) must be positive"),
+]
+
+
+@pytest.mark.parametrize("call,exc,message", REFUSALS, ids=[r[2][:40] for r in REFUSALS])
+def test_refusals_name_parameter_value_and_rule(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+def test_size_guard_refuses_up_front(monkeypatch):
+    w = np.ones((64, 64, 3, 3))
+    with pytest.raises(cm.MatrixTooLargeError, match=r"sparse matrix with 112,869,376 stored entries would take about 1.26 GiB.*max_bytes=1,000,000"):
+        cm.conv_matrix(w, (56, 56), padding=1, max_bytes=10**6)
+    monkeypatch.setenv("CONVMATRIX_MAX_BYTES", "1000")
+    with pytest.raises(cm.MatrixTooLargeError, match="CONVMATRIX_MAX_BYTES"):
+        cm.conv_matrix(np.ones((1, 1, 3)), 100)
+    assert cm.conv_matrix(np.ones((1, 1, 3)), 100, max_bytes=10**5).nnz == 294
+    assert cm.conv_transpose_matrix(np.ones((1, 1, 3)), 10**5, max_bytes=10**7).nnz == 3 * 10**5
+    with pytest.raises(cm.MatrixTooLargeError, match="100002 x 100000 dense matrix"):
+        cm.conv_transpose_matrix(np.ones((1, 1, 3)), 10**5, format="dense", max_bytes=10**7)
+
+
+def test_size_guard_estimate_is_exact_for_zeros():
+    for shape, n, kw in [((3, 2, 3, 2), (7, 5), dict(stride=(2, 1), padding=1)), ((4, 1, 3), 9, dict(groups=2, dilation=2))]:
+        g = ConvGeometry.from_weight_shape(shape, n, **kw)
+        A = cm.conv_matrix(np.ones(shape), n, **kw)
+        nnz, nbytes = cm.estimate_size(g)
+        assert nnz == A.nnz
+        assert nbytes == A.data.nbytes + A.indices.nbytes + A.indptr.nbytes
