@@ -27,6 +27,7 @@ holds, per stored entry, a run of taps that the filling sums.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from math import prod
@@ -123,6 +124,7 @@ class TapMap:
     row_cols: np.ndarray
     row_taps: np.ndarray
     row_starts: np.ndarray | None
+    lattices: tuple | None = None
 
     # -- sizes
     @property
@@ -204,9 +206,24 @@ class TapMap:
         """
         c = self.geometry.out_channels
         w2 = weight.reshape(c, -1)
-        data = np.take(w2, self.row_taps, axis=1)
-        if self.row_starts is not None:
-            data = np.add.reduceat(data, self.row_starts, axis=1)
+        if self.lattices is None or w2.dtype == object:
+            # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
+            data = np.take(w2, self.row_taps, axis=1)
+            if self.row_starts is not None:
+                data = np.add.reduceat(data, self.row_starts, axis=1)
+            return data.reshape(-1)
+        # Output positions whose taps are the same (the interior, each stretch of border)
+        # form boxes that lie on regular lattices of the row pattern: write each box as
+        # one broadcast of its taps' values instead of gathering entry by entry.
+        r = self.row_taps.size
+        data = np.empty((c, r), dtype=w2.dtype)
+        item = data.itemsize
+        for base, box, strides, taps in self.lattices:
+            view = np.lib.stride_tricks.as_strided(
+                data[:, base:], shape=(c, *box, taps.size),
+                strides=(r * item, *(st * item for st in strides), item), writeable=True,
+            )
+            view[...] = np.take(w2, taps, axis=1).reshape((c,) + (1,) * len(box) + (taps.size,))
         return data.reshape(-1)
 
 
@@ -277,7 +294,58 @@ def _tap_map_cached(geom: ConvGeometry) -> TapMap:
         row_starts = np.empty(cg * nnz_s, dtype=np.int64)
         row_starts[pos] = tpos[:, sp_starts]
     row_indptr = cg * sp_indptr
-    return TapMap(geom, row_indptr, row_cols, row_taps, row_starts)
+    row_taps = row_taps.astype(np.intp)
+    lattices = None if row_starts is not None else _lattices(geom, row_indptr, row_taps)
+    return TapMap(geom, row_indptr, row_cols, row_taps, row_starts, lattices)
+
+
+#: At most this many boxes of equal taps are written as broadcasts; beyond, a plain gather.
+MAX_LATTICES = 512
+
+
+def _lattices(geom: ConvGeometry, row_indptr: np.ndarray, row_taps: np.ndarray):
+    """Boxes of output positions with equal tap sequences, as lattices of the row pattern.
+
+    Along each axis, consecutive output indices whose taps (in input order) are the same
+    form a run; the boxes are the products of runs.  A box's positions all hold the same
+    run of taps, at offsets ``base + sum_a j_a * strides[a]`` of the row pattern.
+    Returns ``(base, box, strides, taps)`` per box, or ``None`` when there are too many.
+    """
+    out = geom.output_size
+    runs = []
+    total = 1
+    for n, k, s, (lo, _), d, o in zip(
+        geom.input_size, geom.kernel_size, geom.stride, geom.padding, geom.dilation, out
+    ):
+        oo, ii, tt = _axis_triples(n, k, s, lo, d, o, geom.padding_mode)
+        order = np.lexsort((tt, ii, oo))
+        seq = np.full((o, k), -1, dtype=np.int64)  # taps of each output index, in input order
+        rank = np.arange(oo.size) - np.searchsorted(oo[order], oo[order])
+        seq[oo[order], rank] = tt[order]
+        change = np.ones(o, dtype=bool)
+        change[1:] = np.any(seq[1:] != seq[:-1], axis=1)
+        starts = np.flatnonzero(change)
+        runs.append(list(zip(starts.tolist(), np.append(starts[1:], o).tolist())))
+        total *= len(starts)
+        if total > MAX_LATTICES:
+            return None
+    lattices = []
+    for box_runs in itertools.product(*runs):
+        first = tuple(a for a, _ in box_runs)
+        box = tuple(b - a for a, b in box_runs)
+        p0 = int(np.ravel_multi_index(first, out))
+        base = int(row_indptr[p0])
+        block = int(row_indptr[p0 + 1]) - base
+        strides = []
+        for axis in range(len(box)):
+            if box[axis] > 1:
+                nxt = list(first)
+                nxt[axis] += 1
+                strides.append(int(row_indptr[np.ravel_multi_index(tuple(nxt), out)]) - base)
+            else:
+                strides.append(block)
+        lattices.append((base, box, tuple(strides), row_taps[base:base + block].copy()))
+    return tuple(lattices)
 
 
 def tap_map(geometry: ConvGeometry) -> TapMap:

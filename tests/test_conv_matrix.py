@@ -203,3 +203,24 @@ def test_sympy_array_weight_is_accepted():
     a, b = sympy.symbols("a b")
     A = cm.conv_matrix(sympy.Array([[[a, b]]]), 3)
     assert A.tolist() == [[a, b, 0], [0, a, b]]
+
+
+@settings(max_examples=150)
+@given(cfg=conv_configs(modes=MODES, max_size=9), seed=st.integers(0, 2**16))
+def test_lattice_fill_equals_plain_gather(cfg, seed):
+    """The broadcast fill over boxes of equal taps writes exactly what the entry-wise gather does."""
+    g = ConvGeometry.from_weight_shape(cfg["weight_shape"], cfg["input_size"], **_kwargs(cfg))
+    m = tap_map(g)
+    w = np.random.default_rng(seed).integers(-99, 100, size=cfg["weight_shape"])
+    plain = np.take(w.reshape(w.shape[0], -1), m.row_taps, axis=1)
+    if m.row_starts is not None:
+        plain = np.add.reduceat(plain, m.row_starts, axis=1)
+    assert np.array_equal(m.fill(w), plain.reshape(-1))
+    if m.lattices is not None:  # the boxes cover the row pattern exactly once
+        covered = np.zeros(m.row_taps.size, dtype=int)
+        for base, box, strides, taps in m.lattices:
+            offs = base + sum(np.arange(b).reshape([-1 if i == a else 1 for i in range(len(box))]) * s
+                              for a, (b, s) in enumerate(zip(box, strides)))
+            idx = (np.asarray(offs).reshape(-1, 1) + np.arange(taps.size)).reshape(-1)
+            np.add.at(covered, idx, 1)
+        assert np.all(covered == 1)
