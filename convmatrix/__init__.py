@@ -31,5 +31,14 @@ from .matrices import (
     estimate_size,
     symbolic_weight,
 )
+from .resample import (
+    avg_pool_matrix,
+    pad_matrix,
+    pad_widths_from_torch,
+    subsample_matrix,
+    sum_pool_matrix,
+    upsample_matrix,
+    zero_insertion_matrix,
+)
 
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ import importlib
 #: The tour, in order.
 SECTIONS = (
     "convmatrix.cli.tour:section_transpose_example",
+    "convmatrix.cli.resample:section_resampling",
 )
 
 

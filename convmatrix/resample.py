@@ -1,0 +1,703 @@
+"""Layer 4 — resampling: padding and cropping, zero insertion and subsampling,
+up-sampling and pooling, each as a sparse matrix.
+
+Every matrix here acts on one sample ``x`` of shape ``(channels, *input_size)``
+flattened in C order, like the convolution matrices, and is block-diagonal
+over the channels (one identical block per channel).  Where the map is a
+*selection* — every output entry is one input entry or zero — the matrix holds
+integer ones (``np.int64``), so that the identities between the maps can be
+checked exactly, by sparse equality::
+
+    pad_matrix(m, -w)       == pad_matrix(n, w).T          (crop = zero-pad transposed,
+                                                            m = n + lo + hi)
+    subsample_matrix(m, s)  == zero_insertion_matrix(n, s).T      (m = (n - 1) s + 1)
+    upsample_matrix(n, f)   == sum_pool_matrix(n f, f).T          (nearest up-sampling)
+
+Average pooling is built from the package's tap map (a depthwise convolution
+with a kernel of ones) and scaled by PyTorch's divisors; nothing here builds
+convolution structure of its own.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any, Sequence, Union
+
+import numpy as np
+import scipy.sparse as sp
+
+from .geometry import ConvGeometry, IntOrTuple, _as_int, _fmt, _ndim_of, normalize_tuple
+from .matrices import _check_format, _csr
+from .structure import axis_index_map, index_dtype, tap_map
+
+__all__ = [
+    "PAD_MODES",
+    "UPSAMPLE_MODES",
+    "pad_matrix",
+    "pad_widths_from_torch",
+    "zero_insertion_matrix",
+    "subsample_matrix",
+    "upsample_matrix",
+    "avg_pool_matrix",
+    "sum_pool_matrix",
+]
+
+#: Padding modes of :func:`pad_matrix` (``"zeros"`` is ``F.pad``'s ``"constant"`` with value 0).
+PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+#: Modes of :func:`upsample_matrix`.
+UPSAMPLE_MODES = ("nearest", "zeros")
+
+PadWidths = Union[int, Sequence[int], Sequence[Sequence[int]]]
+
+
+# --------------------------------------------------------------------------- validation helpers
+def _ndim(input_size, *others) -> int:
+    """Number of spatial axes: from ``input_size`` if it is a tuple, else the other tuples, else 1."""
+    return _ndim_of(input_size, *others) or 1
+
+
+def _channels(channels) -> int:
+    c = _as_int(channels, "channels")
+    if c < 1:
+        raise ValueError(f"channels={c} must be positive")
+    return c
+
+
+def _bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
+    return bool(value)
+
+
+def _pad_widths(padding, ndim: int, name: str = "padding") -> tuple[tuple[int, int], ...]:
+    """``padding`` as one signed ``(lo, hi)`` pair per axis (negative widths crop)."""
+    if isinstance(padding, str):
+        raise TypeError(
+            f"{name}={padding!r} must be an integer, one integer per axis or one (lo, hi) pair per axis"
+        )
+    if isinstance(padding, Sequence) or hasattr(padding, "__len__"):
+        entries = tuple(padding)
+        if len(entries) != ndim:
+            raise ValueError(
+                f"{name}={_fmt(padding)} must have one entry per spatial axis: "
+                f"expected {ndim}, got {len(entries)}"
+            )
+        pairs = []
+        for axis, entry in enumerate(entries):
+            if isinstance(entry, str):
+                raise TypeError(f"{name}={_fmt(padding)}: entry {entry!r} along axis {axis} is not an integer")
+            if isinstance(entry, Sequence) or hasattr(entry, "__len__"):
+                pair = tuple(entry)
+                if len(pair) != 2:
+                    raise ValueError(
+                        f"{name}={_fmt(padding)}: entry {_fmt(entry)} along axis {axis} "
+                        f"must be an integer or a (lo, hi) pair"
+                    )
+                lo, hi = (_as_int(v, name) for v in pair)
+            else:
+                lo = hi = _as_int(entry, name)
+            pairs.append((lo, hi))
+        return tuple(pairs)
+    p = _as_int(padding, name)
+    return ((p, p),) * ndim
+
+
+def _finish(a: sp.csr_array, format: str):
+    if format == "dense":
+        return a.toarray()
+    return a if format == "csr" else a.asformat(format)
+
+
+# --------------------------------------------------------------------------- selections
+def _selection_matrix(cols_per_axis, input_size, channels: int, format: str):
+    """The 0/1 matrix whose output position ``(j_0, ..., j_{N-1})`` reads input
+    ``(cols_per_axis[0][j_0], ...)``, or nothing where any of them is ``-1``;
+    block-diagonal over ``channels``."""
+    col = np.zeros(1, dtype=np.int64)
+    valid = np.ones(1, dtype=bool)
+    for c, n in zip(cols_per_axis, input_size):
+        c = np.asarray(c, dtype=np.int64)
+        col = (col[:, None] * n + c[None, :]).reshape(-1)
+        valid = (valid[:, None] & (c >= 0)[None, :]).reshape(-1)
+    p, q = col.size, prod(input_size)
+    kept = col[valid]
+    rows, ncols = channels * p, channels * q
+    nnz = channels * kept.size
+    dt = index_dtype(nnz, rows, ncols)
+    indices = np.empty((channels, kept.size), dtype=dt)
+    np.add(kept.astype(dt)[None, :], (np.arange(channels, dtype=dt) * q)[:, None], out=indices)
+    indptr = np.empty(rows + 1, dtype=dt)
+    indptr[0] = 0
+    np.cumsum(np.tile(valid.astype(dt), channels), out=indptr[1:])
+    a = sp.csr_array((rows, ncols), dtype=np.int64)
+    a.data, a.indices, a.indptr = np.ones(nnz, dtype=np.int64), indices.reshape(-1), indptr
+    a.has_sorted_indices = True
+    a.has_canonical_format = True
+    return _finish(a, format)
+
+
+def pad_widths_from_torch(pad: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """Convert ``torch.nn.functional.pad``'s flat ``pad`` to per-axis ``(lo, hi)`` pairs.
+
+    ``F.pad`` lists the *last* axis first: ``(last_lo, last_hi, prev_lo, prev_hi,
+    ...)``; :func:`pad_matrix` takes one pair per axis, first axis first.  When
+    ``pad`` covers fewer axes than the input has, pad the leading axes with
+    ``(0, 0)`` yourself.
+
+    Parameters
+    ----------
+    pad : sequence of int
+        An even number of integers.
+
+    Returns
+    -------
+    tuple of (int, int)
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``pad`` is not a sequence of an even number of integers.
+
+    Examples
+    --------
+    >>> pad_widths_from_torch((1, 2, 3, 4))
+    ((3, 4), (1, 2))
+    """
+    if isinstance(pad, str) or not (isinstance(pad, Sequence) or hasattr(pad, "__len__")):
+        raise TypeError(f"pad={pad!r} must be a sequence of integers (F.pad's layout)")
+    values = tuple(_as_int(v, "pad") for v in pad)
+    if not values or len(values) % 2:
+        raise ValueError(f"pad={_fmt(pad)} must have an even, positive number of entries: got {len(values)}")
+    pairs = [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+    return tuple(reversed(pairs))
+
+
+def pad_matrix(
+    input_size: IntOrTuple,
+    padding: PadWidths,
+    *,
+    mode: str = "zeros",
+    channels: int = 1,
+    format: str = "csr",
+):
+    """The matrix of padding (positive widths) and cropping (negative widths), as ``F.pad``.
+
+    Parameters
+    ----------
+    input_size : int or tuple of int
+        Spatial size of the input.  An int stands for every axis; the number of
+        axes is taken from the first tuple among ``input_size`` and
+        ``padding`` (1 if neither is one).
+    padding : int, tuple of int, or tuple of (int, int)
+        One width for every side, one per axis, or one signed ``(lo, hi)`` pair
+        per axis, *first axis first* (``F.pad`` lists the last axis first: see
+        :func:`pad_widths_from_torch`).  A negative width removes that many
+        positions from that side.
+    mode : {"zeros", "reflect", "replicate", "circular"}, optional
+        What fills the added positions, as ``F.pad``'s ``"constant"`` (value 0),
+        ``"reflect"``, ``"replicate"`` and ``"circular"``.
+    channels : int, optional
+        Number of channels; the matrix is block-diagonal over them.
+    format : str, optional
+        A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+
+    Returns
+    -------
+    P : (channels * prod(padded_size), channels * prod(input_size)) sparse array of int64
+        ``padded_size[a] = input_size[a] + lo[a] + hi[a]``.  Each row holds one
+        1 (the input position it copies) or nothing (a zero of ``"zeros"`` mode).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad size, width, mode, channel count or format; when a padded size
+        is not positive; for ``"reflect"`` when a width is not smaller than the
+        input size (as torch); for ``"circular"`` when a width exceeds the size
+        left after cropping (it would wrap around more than once).
+
+    Notes
+    -----
+    Along one axis of size ``n`` with widths ``(lo, hi)``, output position ``j``
+    (``0 <= j < n + lo + hi``) reads input position ``i = j - lo`` when
+    ``0 <= i < n``.  Outside, ``"zeros"`` stores nothing, ``"reflect"`` reads
+    ``-i`` or ``2 (n - 1) - i``, ``"replicate"`` the nearest end.
+    ``"circular"`` follows torch: it first crops the negative sides, leaving
+    ``n' = n - max(-lo, 0) - max(-hi, 0)`` positions starting at
+    ``c = max(-lo, 0)``, then wraps within them: ``i = c + (j - max(lo, 0)) mod n'``.
+    The N-d matrix is the product of the axes' maps.
+
+    ``"zeros"`` also accepts crops deeper than the input (``F.pad`` refuses
+    them); the rows are then zero where nothing of the input is left.  In that
+    mode the transpose of padding is cropping, for any signs::
+
+        pad_matrix(n + lo + hi, (-lo, -hi)) == pad_matrix(n, (lo, hi)).T
+
+    Examples
+    --------
+    >>> pad_matrix(3, 1).toarray()
+    array([[0, 0, 0],
+           [1, 0, 0],
+           [0, 1, 0],
+           [0, 0, 1],
+           [0, 0, 0]])
+    >>> import numpy as np
+    >>> (pad_matrix(4, ((2, -1),), mode="reflect") @ np.array([10, 11, 12, 13])).tolist()
+    [12, 11, 10, 11, 12]
+    >>> crop = pad_matrix((5, 6), ((-1, -1), (-2, 0)))
+    >>> (crop != pad_matrix((3, 4), ((1, 1), (2, 0))).T).nnz
+    0
+    """
+    ndim = _ndim(input_size, padding)
+    n = normalize_tuple(input_size, ndim, "input_size")
+    widths = _pad_widths(padding, ndim)
+    if mode not in PAD_MODES:
+        hint = " (F.pad's 'constant' with value 0 is 'zeros')" if mode == "constant" else ""
+        raise ValueError(f"mode={mode!r} is not one of {', '.join(map(repr, PAD_MODES))}{hint}")
+    c = _channels(channels)
+    _check_format(format)
+    for axis, (size, (lo, hi)) in enumerate(zip(n, widths)):
+        out = size + lo + hi
+        if out < 1:
+            raise ValueError(
+                f"padding={_fmt(padding)} leaves nothing along axis {axis}: input size {size} "
+                f"padded by ({lo}, {hi}) is {out}, and the padded size must be positive"
+            )
+        if mode == "reflect" and max(lo, hi) >= size:
+            raise ValueError(
+                f"padding={_fmt(padding)} is too large for reflect mode along axis {axis}: "
+                f"got ({lo}, {hi}), each side must be smaller than the input size {size}"
+            )
+        if mode == "circular":
+            kept = size - max(-lo, 0) - max(-hi, 0)
+            if kept < 1:
+                raise ValueError(
+                    f"padding={_fmt(padding)} crops all of the input size {size} along axis {axis} "
+                    f"in circular mode: got ({lo}, {hi}), at least one position must be left to wrap"
+                )
+            if max(lo, hi) > kept:
+                raise ValueError(
+                    f"padding={_fmt(padding)} is too large for circular mode along axis {axis}: "
+                    f"got ({lo}, {hi}), each side must be at most the size left after cropping, {kept} "
+                    f"(it would wrap around more than once)"
+                )
+    cols = [_pad_axis(size, lo, hi, mode) for size, (lo, hi) in zip(n, widths)]
+    return _selection_matrix(cols, n, c, format)
+
+
+def _pad_axis(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
+    j = np.arange(n + lo + hi, dtype=np.int64)
+    if mode == "circular":
+        start, kept = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+        return start + np.mod(j - max(lo, 0), kept)
+    return axis_index_map(j - lo, n, mode)
+
+
+def zero_insertion_matrix(
+    input_size: IntOrTuple,
+    stride: IntOrTuple,
+    *,
+    channels: int = 1,
+    format: str = "csr",
+):
+    """The matrix that puts ``stride - 1`` zeros between neighbours (fractional striding).
+
+    Parameters
+    ----------
+    input_size : int or tuple of int
+        Spatial size ``n`` of the input; the number of axes comes from the first
+        tuple among ``input_size`` and ``stride``.
+    stride : int or tuple of int
+        ``s >= 1`` per axis.
+    channels : int, optional
+        Number of channels; the matrix is block-diagonal over them.
+    format : str, optional
+        A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+
+    Returns
+    -------
+    Z : (channels * prod((n - 1) * s + 1), channels * prod(n)) sparse array of int64
+        ``Z[j, i] = 1`` exactly when ``j = i * s`` along every axis.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad size, stride, channel count or format.
+
+    Notes
+    -----
+    The output size is ``(n - 1) * s + 1``: no zeros after the last entry (the
+    stretched input ``ĩ'`` of Dumoulin & Visin).  Its transpose is
+    :func:`subsample_matrix` of that size.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (zero_insertion_matrix(3, 2) @ np.array([1, 2, 3])).tolist()
+    [1, 0, 2, 0, 3]
+    >>> Z = zero_insertion_matrix((2, 2), 3)
+    >>> (Z @ np.array([1, 2, 3, 4])).reshape(4, 4)
+    array([[1, 0, 0, 2],
+           [0, 0, 0, 0],
+           [0, 0, 0, 0],
+           [3, 0, 0, 4]])
+    """
+    ndim = _ndim(input_size, stride)
+    n = normalize_tuple(input_size, ndim, "input_size")
+    s = normalize_tuple(stride, ndim, "stride")
+    c = _channels(channels)
+    _check_format(format)
+    cols = []
+    for size, st in zip(n, s):
+        j = np.arange((size - 1) * st + 1, dtype=np.int64)
+        cols.append(np.where(j % st == 0, j // st, -1))
+    return _selection_matrix(cols, n, c, format)
+
+
+def subsample_matrix(
+    input_size: IntOrTuple,
+    stride: IntOrTuple,
+    *,
+    channels: int = 1,
+    format: str = "csr",
+):
+    """The matrix that keeps every ``stride``-th entry, ``x[..., ::s]``, along every axis.
+
+    Parameters
+    ----------
+    input_size : int or tuple of int
+        Spatial size ``m`` of the input; the number of axes comes from the first
+        tuple among ``input_size`` and ``stride``.
+    stride : int or tuple of int
+        ``s >= 1`` per axis.
+    channels : int, optional
+        Number of channels; the matrix is block-diagonal over them.
+    format : str, optional
+        A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+
+    Returns
+    -------
+    S : (channels * prod(ceil(m / s)), channels * prod(m)) sparse array of int64
+        ``S[j, i] = 1`` exactly when ``i = j * s`` along every axis.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad size, stride, channel count or format.
+
+    Notes
+    -----
+    For an input of size ``m = (n - 1) s + 1`` the output has ``n`` entries and
+    ``subsample_matrix(m, s) == zero_insertion_matrix(n, s).T`` exactly.  Other
+    sizes ``m`` (a tail of ``1 .. s - 1`` positions that are never kept) give
+    the same matrix with extra zero columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (subsample_matrix(6, 2) @ np.arange(6)).tolist()
+    [0, 2, 4]
+    >>> (subsample_matrix(5, 2) != zero_insertion_matrix(3, 2).T).nnz
+    0
+    """
+    ndim = _ndim(input_size, stride)
+    m = normalize_tuple(input_size, ndim, "input_size")
+    s = normalize_tuple(stride, ndim, "stride")
+    c = _channels(channels)
+    _check_format(format)
+    cols = [np.arange(-(-size // st), dtype=np.int64) * st for size, st in zip(m, s)]
+    return _selection_matrix(cols, m, c, format)
+
+
+def upsample_matrix(
+    input_size: IntOrTuple,
+    scale_factor: IntOrTuple,
+    *,
+    mode: str = "nearest",
+    channels: int = 1,
+    format: str = "csr",
+):
+    """The matrix of up-sampling by an integer factor: nearest neighbour, or zeros.
+
+    Parameters
+    ----------
+    input_size : int or tuple of int
+        Spatial size ``n`` of the input; the number of axes comes from the first
+        tuple among ``input_size`` and ``scale_factor``.
+    scale_factor : int or tuple of int
+        Integer factor ``f >= 1`` per axis.
+    mode : {"nearest", "zeros"}, optional
+        ``"nearest"`` copies each value over its ``f``-block, as
+        ``F.interpolate(x, scale_factor=f, mode="nearest")``; ``"zeros"`` puts
+        it at the block's first (top-left) position and zeros elsewhere.
+    channels : int, optional
+        Number of channels; the matrix is block-diagonal over them.
+    format : str, optional
+        A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+
+    Returns
+    -------
+    U : (channels * prod(n * f), channels * prod(n)) sparse array of int64
+        ``U[j, i] = 1`` when ``i = j // f`` (``"nearest"``), or when
+        ``j = i * f`` (``"zeros"``), along every axis.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad size, a factor that is not a positive integer, a bad mode,
+        channel count or format.
+
+    Notes
+    -----
+    Nearest up-sampling is the transpose of sum pooling with kernel and stride
+    ``f``: ``upsample_matrix(n, f) == sum_pool_matrix(n * f, f).T``.  Up-sampling
+    with zeros is :func:`zero_insertion_matrix` followed by ``f - 1`` zeros at
+    the end of every axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (upsample_matrix(3, 2) @ np.array([1, 2, 3])).tolist()
+    [1, 1, 2, 2, 3, 3]
+    >>> (upsample_matrix((1, 2), 2, mode="zeros") @ np.array([1, 2])).reshape(2, 4)
+    array([[1, 0, 2, 0],
+           [0, 0, 0, 0]])
+    """
+    ndim = _ndim(input_size, scale_factor)
+    n = normalize_tuple(input_size, ndim, "input_size")
+    f = normalize_tuple(_integral_floats(scale_factor), ndim, "scale_factor")
+    if mode not in UPSAMPLE_MODES:
+        raise ValueError(f"mode={mode!r} is not one of {', '.join(map(repr, UPSAMPLE_MODES))}")
+    c = _channels(channels)
+    _check_format(format)
+    cols = []
+    for size, fa in zip(n, f):
+        j = np.arange(size * fa, dtype=np.int64)
+        cols.append(j // fa if mode == "nearest" else np.where(j % fa == 0, j // fa, -1))
+    return _selection_matrix(cols, n, c, format)
+
+
+def _integral_floats(value):
+    """``2.0`` -> ``2`` (also inside a tuple), so that ``scale_factor=2.0`` works as in torch."""
+    def one(v):
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return int(v)
+        return v
+
+    if isinstance(value, (tuple, list)):
+        return tuple(one(v) for v in value)
+    return one(value)
+
+
+# --------------------------------------------------------------------------- pooling
+def _pool_params(input_size, kernel_size, stride, padding, ceil_mode):
+    ndim = _ndim(input_size, kernel_size, stride, padding)
+    n = normalize_tuple(input_size, ndim, "input_size")
+    k = normalize_tuple(kernel_size, ndim, "kernel_size")
+    s = k if stride is None else normalize_tuple(stride, ndim, "stride")
+    p = normalize_tuple(padding, ndim, "padding", minimum=0)
+    ceil_mode = _bool(ceil_mode, "ceil_mode")
+    for axis, (pa, ka) in enumerate(zip(p, k)):
+        if 2 * pa > ka:
+            raise ValueError(
+                f"padding={_fmt(padding)} must be at most half the kernel size along every axis "
+                f"(as torch): got {pa} with kernel_size {ka} along axis {axis}"
+            )
+    out = _pool_output(n, k, s, p, ceil_mode)
+    for axis, o in enumerate(out):
+        if o < 1:
+            raise ValueError(
+                f"the pooling output would be empty along axis {axis}: input_size {n[axis]} padded "
+                f"by {p[axis]} on each side is {n[axis] + 2 * p[axis]}, smaller than the kernel "
+                f"size {k[axis]}"
+            )
+    return n, k, s, p, ceil_mode, out
+
+
+def _pool_output(n, k, s, p, ceil_mode):
+    out = []
+    for na, ka, sa, pa in zip(n, k, s, p):
+        span = na + 2 * pa - ka
+        o = (span + (sa - 1 if ceil_mode else 0)) // sa + 1
+        if ceil_mode and o >= 1 and (o - 1) * sa >= na + pa:
+            o -= 1  # torch: the last window must start inside the input or the left padding
+        out.append(o)
+    return tuple(out)
+
+
+def _pool_structure(n, k, s, p, out, channels: int) -> sp.csr_array:
+    """Sum pooling: the tap map of a depthwise convolution with a ones kernel, filled."""
+    # ceil mode: extra zeros on the high side so that the convolution has ``out`` outputs;
+    # the tap map stores nothing where a window overhangs them.
+    pads = tuple((pa, max(pa, (o - 1) * sa + ka - na - pa)) for na, ka, sa, pa, o in zip(n, k, s, p, out))
+    geometry = ConvGeometry.from_weight_shape(
+        (channels, 1, *k), n, stride=s, padding=pads, groups=channels
+    )
+    assert geometry.output_size == out
+    tm = tap_map(geometry)
+    return _csr(tm, tm.fill(np.ones(geometry.weight_shape, dtype=np.int64)))
+
+
+def _pool_divisors(n, k, s, p, out, count_include_pad: bool) -> np.ndarray:
+    """PyTorch's divisor for every output position (flat, C order)."""
+    div = np.ones(1, dtype=np.int64)
+    for na, ka, sa, pa, o in zip(n, k, s, p, out):
+        start = np.arange(o, dtype=np.int64) * sa - pa
+        end = np.minimum(start + ka, na + pa)
+        if count_include_pad:
+            d = end - start
+        else:
+            d = np.minimum(end, na) - np.maximum(start, 0)
+        div = (div[:, None] * d[None, :]).reshape(-1)
+    return div
+
+
+def sum_pool_matrix(
+    input_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    *,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    channels: int = 1,
+    format: str = "csr",
+):
+    """The matrix of sum pooling: average pooling with divisor 1, integer entries.
+
+    Parameters
+    ----------
+    input_size, kernel_size : int or tuple of int
+        Spatial sizes; the number of axes comes from the first tuple among
+        ``input_size``, ``kernel_size``, ``stride`` and ``padding``.
+    stride : int or tuple of int, optional
+        Defaults to ``kernel_size`` (as torch).
+    padding : int or tuple of int, optional
+        Zeros on both sides, at most half the kernel size.
+    ceil_mode : bool, optional
+        As torch's pooling layers.
+    channels : int, optional
+        Number of channels; the matrix is block-diagonal over them.
+    format : str, optional
+        A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+
+    Returns
+    -------
+    S : (channels * prod(output_size), channels * prod(input_size)) sparse array of int64
+        Row ``j`` holds a 1 at every input position of window ``j`` (the padding
+        contributes nothing).  ``output_size`` is torch's pooling output size
+        (see :func:`avg_pool_matrix`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`avg_pool_matrix`.
+
+    Examples
+    --------
+    >>> sum_pool_matrix(4, 2).toarray()
+    array([[1, 1, 0, 0],
+           [0, 0, 1, 1]])
+    >>> (sum_pool_matrix(6, 2).T != upsample_matrix(3, 2)).nnz
+    0
+    """
+    n, k, s, p, _, out = _pool_params(input_size, kernel_size, stride, padding, ceil_mode)
+    c = _channels(channels)
+    _check_format(format)
+    return _finish(_pool_structure(n, k, s, p, out, c), format)
+
+
+def avg_pool_matrix(
+    input_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    *,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    channels: int = 1,
+    dtype: Any = np.float64,
+    format: str = "csr",
+):
+    """The matrix of average pooling, exactly as ``F.avg_pool{1,2,3}d``.
+
+    Parameters
+    ----------
+    input_size, kernel_size : int or tuple of int
+        Spatial sizes; the number of axes comes from the first tuple among
+        ``input_size``, ``kernel_size``, ``stride`` and ``padding``.
+    stride : int or tuple of int, optional
+        Defaults to ``kernel_size`` (as torch).
+    padding : int or tuple of int, optional
+        Zeros on both sides, at most half the kernel size (torch's rule).
+    ceil_mode : bool, optional
+        Round the output size up; a last window that would start in the right
+        padding is dropped (torch's rule).
+    count_include_pad : bool, optional
+        Whether the padding zeros count in the divisor (default ``True``).
+    divisor_override : int, optional
+        A nonzero divisor used for every window instead.
+    channels : int, optional
+        Number of channels; the matrix is block-diagonal over them.
+    dtype : float or complex dtype, optional
+        Of the entries (default float64).
+    format : str, optional
+        A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+
+    Returns
+    -------
+    A : (channels * prod(output_size), channels * prod(input_size)) sparse array
+        ``A = diag(1 / divisor) @ sum_pool_matrix(...)``; ``output_size[a] =
+        floor_or_ceil((n + 2 p - k) / s) + 1``, less one in ceil mode when that
+        last window would start in the right padding (torch's rule).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad size, stride or padding (negative, or more than half the
+        kernel), a non-bool flag, a zero or non-integer ``divisor_override``, a
+        non-float ``dtype``, a bad channel count or format, or an empty output.
+
+    Notes
+    -----
+    Along one axis, window ``j`` starts at ``a = j s - p`` and ends at
+    ``b = min(a + k, n + p)`` (a window overhanging the right padding in ceil
+    mode is cut there).  With ``count_include_pad`` the axis contributes
+    ``b - a`` to the divisor, otherwise ``min(b, n) - max(a, 0)``; the divisor
+    of an N-d window is the product over its axes.  Its row holds
+    ``1 / divisor`` at the input positions of the window.
+
+    Examples
+    --------
+    >>> avg_pool_matrix(4, 2).toarray()
+    array([[0.5, 0.5, 0. , 0. ],
+           [0. , 0. , 0.5, 0.5]])
+    >>> A = avg_pool_matrix(5, 3, stride=2, padding=1, count_include_pad=False)
+    >>> A @ np.array([3.0, 6.0, 9.0, 0.0, 0.0])
+    array([4.5, 5. , 0. ])
+    """
+    n, k, s, p, _, out = _pool_params(input_size, kernel_size, stride, padding, ceil_mode)
+    count_include_pad = _bool(count_include_pad, "count_include_pad")
+    if divisor_override is not None:
+        divisor_override = _as_int(divisor_override, "divisor_override")
+        if divisor_override == 0:
+            raise ValueError("divisor_override=0 must be a nonzero integer (or None)")
+    c = _channels(channels)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype={dtype!r} is not a numpy dtype") from None
+    if dt.kind not in "fc" or dt == np.float16:
+        raise TypeError(f"dtype={dtype!r} must be a float32/float64 or complex dtype")
+    _check_format(format)
+    a = _pool_structure(n, k, s, p, out, c)
+    if divisor_override is not None:
+        scale = np.full(prod(out), 1 / divisor_override)
+    else:
+        scale = 1 / _pool_divisors(n, k, s, p, out, count_include_pad)
+    per_row = np.tile(scale, c)
+    data = np.repeat(per_row, np.diff(a.indptr)).astype(dt)
+    b = sp.csr_array(a.shape, dtype=dt)
+    b.data, b.indices, b.indptr = data, a.indices, a.indptr
+    b.has_sorted_indices = True
+    b.has_canonical_format = True
+    return _finish(b, format)
