@@ -40,5 +40,16 @@ from .resample import (
     upsample_matrix,
     zero_insertion_matrix,
 )
+from .im2col import im2col_matrix
+from .transposed import (
+    TransposeArithmetic,
+    TransposedConvAsDirect,
+    TransposeEquivalenceReport,
+    has_uneven_overlap,
+    overlap_counts,
+    transpose_arithmetic,
+    transposed_conv_as_direct,
+    verify_transpose_equivalence,
+)
 
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ import importlib
 SECTIONS = (
     "convmatrix.cli.tour:section_transpose_example",
     "convmatrix.cli.resample:section_resampling",
+    "convmatrix.cli.transposed:section_equivalence",
 )
 
 

@@ -1,0 +1,203 @@
+"""Layer 3 — the im2col matrix ``X(x)``: the tap map read the other way.
+
+A convolution is bilinear in its input and its kernel.  :func:`conv_matrix`
+fixes the kernel, ``y = A(w) @ x.reshape(-1)``; :func:`im2col_matrix` fixes the
+input, ``y = X(x) @ w.reshape(-1)``.  Both are fillings of the same tap map
+(:func:`convmatrix.structure.tap_map`): a stored entry of ``A`` at ``(r, c)``
+with tap ``t`` is a stored entry of ``X`` at ``(r, t)`` holding ``x[c]``.
+Backpropagation is then two matrix transposes:
+
+* input gradient  ``dL/dx = A(w).T @ g``,
+* weight gradient ``dL/dw = X(x).T @ g``,
+
+for ``g = dL/dy`` flattened like the output.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import sympy
+
+from .geometry import ConvGeometry, IntOrTuple, Padding, _as_int, normalize_tuple
+from .matrices import MatrixTooLargeError, _as_weight, _check_format, _max_bytes
+from .structure import index_dtype, tap_map
+
+__all__ = ["im2col_matrix"]
+
+
+def _row_pattern(tm):
+    """One output channel's entries of ``X``, sorted by (output position, tap).
+
+    Returns ``(indptr, taps, sources)``: per output position the slice of
+    entries, each entry's flat tap into ``weight[co].reshape(-1)`` (the column
+    within the channel's block) and its flat input index within the group.
+    """
+    n_entries = tm.row_cols.size
+    if tm.row_starts is None:
+        entry_of_tap = np.arange(n_entries)
+    else:  # a run of taps per entry of A: each tap is its own column of X
+        run = np.diff(np.append(tm.row_starts, tm.row_taps.size))
+        entry_of_tap = np.repeat(np.arange(n_entries), run)
+    lengths = np.diff(tm.row_indptr)
+    position = np.repeat(np.arange(lengths.size), lengths)[entry_of_tap]
+    taps = tm.row_taps.astype(np.int64)
+    order = np.lexsort((taps, position))
+    counts = np.bincount(position, minlength=lengths.size)
+    indptr = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, taps[order], tm.row_cols.astype(np.int64)[entry_of_tap[order]]
+
+
+def im2col_matrix(
+    x: Any,
+    kernel_size: IntOrTuple,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    out_channels: int | None = None,
+    padding_mode: str = "zeros",
+    format: str = "csr",
+    max_bytes: int | None = None,
+):
+    """The im2col matrix ``X(x)`` of one input: ``conv(x, w) == X(x) @ w.reshape(-1)``.
+
+    Parameters
+    ----------
+    x : array_like, shape (C_in, *input_size)
+        One sample (numbers, dtype kept, or SymPy expressions).
+    kernel_size : int or tuple of int
+        Spatial kernel size (the number of axes is ``x.ndim - 1``).
+    stride, padding, dilation, groups, padding_mode : optional
+        As :func:`convmatrix.conv_matrix`.
+    out_channels : int, optional
+        ``C_out`` of the weight ``w`` of shape ``(C_out, C_in/groups, *k)`` that
+        ``X`` multiplies; it fixes the number of rows ``C_out * prod(output_size)``
+        and columns ``w.size``.  It must be a multiple of ``groups``.  Default
+        ``groups`` (one output channel per group): with ``groups=1`` that is the
+        classic im2col matrix, one row per output position and one column per
+        patch entry, and ``X @ w.reshape(C_out, -1).T`` is the output for all
+        channels at once (``(P, C_out)``, positions by channels).
+    format : str, optional
+        A ``scipy.sparse`` format (``"csr"`` default) or ``"dense"``; ignored for
+        symbolic input, which gives a ``sympy.ImmutableSparseMatrix``.
+    max_bytes : int, optional
+        Refuse matrices larger than this (default
+        :data:`convmatrix.DEFAULT_MAX_BYTES`).
+
+    Returns
+    -------
+    X : (out_channels * prod(output_size), out_channels * C_in/groups * prod(kernel_size)) sparse array
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad parameters (naming the parameter, its value and the rule), a
+        ``groups`` that does not divide ``C_in`` or ``out_channels``.
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
+
+    Notes
+    -----
+    Built from the tap map of the convolution geometry of a weight of shape
+    ``(out_channels, C_in/groups, *kernel_size)`` over ``x``: for every stored
+    entry of ``A(w)`` at row ``r`` and column ``c`` with flat tap ``t`` (into
+    ``w.reshape(-1)``), ``X[r, t] = x.reshape(-1)[c]``.  With ``zeros`` padding
+    the taps that fall into the padding have no entry.  Other padding modes map
+    them back into the image; several taps can then read the same pixel, so an
+    entry of ``A`` owns a run of taps, but every tap of a row reads one pixel,
+    so ``X`` has no duplicates.  Row ``co * P + p`` is the patch of output
+    position ``p`` for output channel ``co``: it is nonzero only in the columns
+    of ``w[co]``, so ``X`` is block diagonal over output channels, with the
+    patch matrix of group ``co // (out_channels / groups)`` in block ``co``.
+    The pattern is structural: zeros of ``x`` are stored.
+
+    With ``g`` the gradient of a loss with respect to the flattened output,
+    ``X.T @ g`` is the gradient with respect to ``w.reshape(-1)``, and
+    ``conv_matrix(w, ...).T @ g`` the gradient with respect to ``x.reshape(-1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convmatrix import conv_matrix
+    >>> x = np.array([[1, 2, 3, 4]])
+    >>> im2col_matrix(x, 3, padding=1).toarray()
+    array([[0, 1, 2],
+           [1, 2, 3],
+           [2, 3, 4],
+           [3, 4, 0]])
+
+    The same output, from the input's side and from the kernel's:
+
+    >>> rng = np.random.default_rng(0)
+    >>> x, w = rng.integers(-3, 4, (4, 5, 6)), rng.integers(-3, 4, (6, 2, 3, 2))
+    >>> X = im2col_matrix(x, (3, 2), stride=2, padding=1, dilation=(1, 2), groups=2, out_channels=6)
+    >>> A = conv_matrix(w, (5, 6), stride=2, padding=1, dilation=(1, 2), groups=2)
+    >>> np.array_equal(X @ w.reshape(-1), A @ x.reshape(-1))
+    True
+    """
+    xa, symbolic = _as_weight(x, "x")
+    if xa.ndim < 2:
+        raise ValueError(
+            f"x must have shape (in_channels, *input_size) with at least one spatial axis: got shape {xa.shape}"
+        )
+    ndim = xa.ndim - 1
+    k = normalize_tuple(kernel_size, ndim, "kernel_size")
+    groups = _as_int(groups, "groups")
+    if groups < 1:
+        raise ValueError(f"groups={groups} must be positive")
+    c_in = xa.shape[0]
+    if c_in % groups:
+        raise ValueError(f"groups={groups} must divide in_channels={c_in} (x.shape[0])")
+    if out_channels is None:
+        out_channels = groups
+    out_channels = _as_int(out_channels, "out_channels")
+    if out_channels < 1 or out_channels % groups:
+        raise ValueError(f"out_channels={out_channels} must be a positive multiple of groups={groups}")
+    _check_format(format)
+    geometry = ConvGeometry.from_weight_shape(
+        (out_channels, c_in // groups, *k), xa.shape[1:], stride=stride, padding=padding,
+        dilation=dilation, groups=groups, padding_mode=padding_mode,
+    )
+    tm = tap_map(geometry)
+    rows = out_channels * prod(geometry.output_size)
+    cols = out_channels * (c_in // groups) * prod(k)
+    per_channel = tm.row_taps.size
+    nnz = out_channels * per_channel
+    itemsize = 8 if symbolic else xa.dtype.itemsize
+    idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
+    nbytes = rows * cols * itemsize if format == "dense" else nnz * (itemsize + idx) + (rows + 1) * idx
+    limit = _max_bytes(max_bytes)
+    if nbytes > limit:
+        raise MatrixTooLargeError(
+            f"the {rows} x {cols} im2col matrix with {nnz:,} stored entries would take about "
+            f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
+            f"pass a larger max_bytes= or set CONVMATRIX_MAX_BYTES"
+        )
+
+    row_indptr, row_taps, row_src = _row_pattern(tm)
+    dt = index_dtype(nnz, rows, cols)
+    co = np.arange(out_channels, dtype=np.int64)
+    group_offset = (co // geometry.out_channels_per_group) * ((c_in // groups) * prod(geometry.input_size))
+    data = xa.reshape(-1)[row_src[None, :] + group_offset[:, None]].reshape(-1)
+    indices = np.empty((out_channels, per_channel), dtype=dt)
+    np.add(row_taps.astype(dt)[None, :], (co * prod(k) * (c_in // groups)).astype(dt)[:, None], out=indices)
+    indptr = np.empty(rows + 1, dtype=dt)
+    indptr[0] = 0
+    np.cumsum(np.tile(np.diff(row_indptr).astype(dt), out_channels), out=indptr[1:])
+    if symbolic:
+        r = np.repeat(np.arange(rows), np.diff(indptr))
+        entries = {(int(i), int(j)): v for i, j, v in zip(r, indices.reshape(-1), data) if v != 0}
+        return sympy.ImmutableSparseMatrix(rows, cols, entries)
+    X = sp.csr_array((rows, cols), dtype=data.dtype)
+    X.data, X.indices, X.indptr = data, indices.reshape(-1), indptr
+    X.has_sorted_indices = True
+    X.has_canonical_format = True
+    if format == "dense":
+        return X.toarray()
+    return X if format == "csr" else X.asformat(format)

@@ -1,0 +1,888 @@
+"""Layer 5 — a transposed convolution as a direct convolution, exactly.
+
+Dumoulin & Visin (*A guide to convolution arithmetic for deep learning*, 2016,
+chapter 4) describe every transposed convolution as an ordinary, unit-stride
+convolution of a *stretched* input: ``s - 1`` zeros inserted between
+neighbours (fractional striding), zero padding ``p' = k - p - 1`` on each side
+plus ``a`` extra zeros on the high side, and the kernel flipped.  With
+channels, the kernel's two channel axes also swap within each group.  As
+matrices::
+
+    conv_transpose_matrix(w, i', ...) == C @ P @ Z
+        Z = zero_insertion_matrix(i', s)                 stretched size  ĩ' = s (i' - 1) + 1
+        P = pad_matrix(ĩ', ((p'_lo, p'_hi + a), ...))    crops where a width is negative
+        C = conv_matrix(w', ĩ' + p'_lo + p'_hi + a, dilation=d)   stride 1, no padding
+
+for every configuration PyTorch accepts, with ``w'`` the flipped, per-group
+channel-swapped kernel and ``p'_lo = d (k - 1) - p_lo``, ``p'_hi = d (k - 1) -
+p_hi``.  :func:`transposed_conv_as_direct` builds the chain,
+:func:`verify_transpose_equivalence` checks it against
+:func:`~convmatrix.conv_transpose_matrix`, :func:`transpose_arithmetic` states
+it in the paper's terms, and :func:`overlap_counts` reads the checkerboard
+pattern of Odena, Dumoulin & Olah (Distill, 2016) off the matrix.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from math import prod
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .geometry import (
+    ConvGeometry,
+    ConvTransposeGeometry,
+    IntOrTuple,
+    Padding,
+    _ndim_of,
+    normalize_tuple,
+)
+from .matrices import (
+    MatrixTooLargeError,
+    _as_weight,
+    _max_bytes,
+    conv_matrix,
+    conv_transpose_matrix,
+    estimate_size,
+)
+from .resample import pad_matrix, zero_insertion_matrix
+from .structure import index_dtype
+
+__all__ = [
+    "TransposeArithmetic",
+    "transpose_arithmetic",
+    "TransposedConvAsDirect",
+    "transposed_conv_as_direct",
+    "TransposeEquivalenceReport",
+    "verify_transpose_equivalence",
+    "overlap_counts",
+    "has_uneven_overlap",
+]
+
+#: The literal product ``conv @ padding @ zero_insertion`` is also formed and
+#: compared by :func:`verify_transpose_equivalence` when ``conv`` has at most
+#: this many stored entries (and ``literal=None``).
+LITERAL_CHAIN_LIMIT = 2_000_000
+
+
+# =========================================================================== arithmetic
+_RELATIONSHIP_NAMES = {
+    8: "no zero padding, unit strides, transposed",
+    9: "zero padding, unit strides, transposed",
+    10: "half (same) padding, transposed",
+    11: "full padding, transposed",
+    12: "no zero padding, non-unit strides, transposed",
+    13: "zero padding, non-unit strides, transposed",
+    14: "the general case: a extra zeros on the high side, a = (i + 2p - k) mod s",
+}
+
+
+def _pairs(pairs) -> str:
+    return repr(tuple((int(lo), int(hi)) for lo, hi in pairs))
+
+
+@dataclass(frozen=True)
+class TransposeArithmetic:
+    """A transposed convolution and its equivalent direct convolution, in Dumoulin & Visin's terms.
+
+    All fields are per-axis tuples.  Primed names belong to the equivalent
+    direct convolution (the paper's ``k'``, ``s'``, ``p'``, ``ĩ'``); unprimed
+    ones to the transposed convolution, whose kernel, stride and padding are
+    those of the convolution ``k``, ``s``, ``p`` it transposes.
+
+    Attributes
+    ----------
+    i_prime : tuple of int
+        Input size ``i'`` of the transposed convolution.
+    k, s, d : tuple of int
+        Kernel size, stride and dilation.
+    p : tuple of (int, int)
+        Padding ``(lo, hi)`` of the transposed convolution (removed from its output).
+    a : tuple of int
+        Extra zeros on the high side (PyTorch's ``output_padding``).
+    k_hat : tuple of int
+        Dilated kernel size ``k + (k - 1)(d - 1)`` (relationship 15).
+    i_tilde_prime : tuple of int
+        Stretched input size ``ĩ' = s (i' - 1) + 1`` (``s - 1`` zeros between units).
+    k_prime, s_prime, d_prime : tuple of int
+        Kernel size ``k' = k``, stride ``s' = 1`` and dilation ``d' = d`` of the
+        equivalent direct convolution.
+    p_prime : tuple of (int, int)
+        Its padding before ``a``: ``k_hat - 1 - p`` on each side (the paper's
+        ``p' = k - p - 1``); negative means cropping.
+    pad_widths : tuple of (int, int)
+        What is actually padded: ``(p'_lo, p'_hi + a)``.
+    padded_size : tuple of int
+        ``ĩ' + p'_lo + p'_hi + a``, the direct convolution's input size.
+    o_prime : tuple of int
+        Output size ``o' = s (i' - 1) + a + k_hat - p_lo - p_hi``.
+    relationship : tuple of int
+        Per axis, the number of the paper's relationship (8 to 14) that describes
+        the axis (with ``k`` read as ``k_hat`` when dilated; 15 is then used too).
+
+    Examples
+    --------
+    The paper's figure 4.7 (``i = 6, k = 3, s = 2, p = 1``):
+
+    >>> t = TransposeArithmetic.of_convolution(6, 3, stride=2, padding=1)
+    >>> t.i_prime, t.a, t.i_tilde_prime, t.k_prime, t.s_prime, t.p_prime, t.o_prime
+    ((3,), (1,), (5,), (3,), (1,), ((1, 1),), (6,))
+    >>> t.relationship
+    (14,)
+    """
+
+    i_prime: tuple[int, ...]
+    k: tuple[int, ...]
+    s: tuple[int, ...]
+    p: tuple[tuple[int, int], ...]
+    a: tuple[int, ...]
+    d: tuple[int, ...]
+    k_hat: tuple[int, ...] = field(init=False)
+    i_tilde_prime: tuple[int, ...] = field(init=False)
+    k_prime: tuple[int, ...] = field(init=False)
+    s_prime: tuple[int, ...] = field(init=False)
+    d_prime: tuple[int, ...] = field(init=False)
+    p_prime: tuple[tuple[int, int], ...] = field(init=False)
+    pad_widths: tuple[tuple[int, int], ...] = field(init=False)
+    padded_size: tuple[int, ...] = field(init=False)
+    o_prime: tuple[int, ...] = field(init=False)
+    relationship: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self):
+        put = lambda name, value: object.__setattr__(self, name, tuple(value))  # noqa: E731
+        k_hat = [d * (k - 1) + 1 for k, d in zip(self.k, self.d)]
+        put("k_hat", k_hat)
+        put("i_tilde_prime", [s * (i - 1) + 1 for i, s in zip(self.i_prime, self.s)])
+        put("k_prime", self.k)
+        put("s_prime", [1] * len(self.k))
+        put("d_prime", self.d)
+        put("p_prime", [(kh - 1 - lo, kh - 1 - hi) for kh, (lo, hi) in zip(k_hat, self.p)])
+        put("pad_widths", [(lo, hi + a) for (lo, hi), a in zip(self.p_prime, self.a)])
+        put("padded_size", [it + lo + hi for it, (lo, hi) in zip(self.i_tilde_prime, self.pad_widths)])
+        put("o_prime", [s * (i - 1) + a + kh - lo - hi
+                        for s, i, a, kh, (lo, hi) in zip(self.s, self.i_prime, self.a, k_hat, self.p)])
+        put("relationship", [_relationship(*args) for args in zip(self.k, self.s, self.p, self.a)])
+
+    @classmethod
+    def of_convolution(
+        cls,
+        input_size: IntOrTuple,
+        kernel_size: IntOrTuple,
+        *,
+        stride: IntOrTuple = 1,
+        padding: Padding = 0,
+        dilation: IntOrTuple = 1,
+    ) -> "TransposeArithmetic":
+        """The transposed convolution associated with a convolution (the paper's direction).
+
+        A convolution of input size ``i`` has output size ``o``; its transpose
+        takes ``i' = o`` back to ``i``, with ``a = (i + p_lo + p_hi - k_hat) mod s``
+        (relationship 14).
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :func:`convmatrix.conv_output_size`.
+
+        Examples
+        --------
+        >>> TransposeArithmetic.of_convolution(5, 3, stride=2).o_prime
+        (5,)
+        """
+        ndim = _ndim_of(input_size, kernel_size, stride, dilation, padding) or 1
+        geom = ConvGeometry.from_weight_shape(
+            (1, 1, *normalize_tuple(kernel_size, ndim, "kernel_size")), input_size,
+            stride=stride, padding=padding, dilation=dilation,
+        )
+        a = [(i + lo + hi - (d * (k - 1) + 1)) % s for i, (lo, hi), k, d, s in
+             zip(geom.input_size, geom.padding, geom.kernel_size, geom.dilation, geom.stride)]
+        return cls(geom.output_size, geom.kernel_size, geom.stride, geom.padding, tuple(a), geom.dilation)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.k)
+
+    @property
+    def i(self) -> tuple[int, ...]:
+        """Input size of the convolution this transposes (its output size ``o'``)."""
+        return self.o_prime
+
+    def __str__(self) -> str:
+        names = ", ".join(f"{r} ({_RELATIONSHIP_NAMES[r]})" for r in sorted(set(self.relationship)))
+        dilated = any(d > 1 for d in self.d)
+        lines = [
+            f"transposed convolution: i' = {self.i_prime}, k = {self.k}, s = {self.s}, "
+            f"p = {_pairs(self.p)}, a = {self.a}" + (f", d = {self.d}" if dilated else ""),
+            f"  transposes a convolution of input size i = {self.i} (output {self.i_prime})",
+            f"equivalent direct convolution (relationship {names}"
+            + ("; 15 for the dilation" if dilated else "") + "):",
+            f"  stretch: {tuple(s - 1 for s in self.s)} zeros between input units, "
+            f"ĩ' = s (i' - 1) + 1 = {self.i_tilde_prime}",
+            f"  pad:     p' = k_hat - p - 1 = {_pairs(self.p_prime)}, plus a = {self.a} on the high side"
+            f" -> widths {_pairs(self.pad_widths)}, size {self.padded_size}"
+            + (" (negative = crop)" if any(min(w) < 0 for w in self.pad_widths) else ""),
+            f"  convolve: k' = {self.k_prime}, s' = {self.s_prime}"
+            + (f", d' = {self.d_prime} (k_hat = {self.k_hat})" if dilated else "")
+            + ", flipped kernel",
+            f"  output:  o' = s (i' - 1) + a + k_hat - p_lo - p_hi = {self.o_prime}",
+        ]
+        return "\n".join(lines)
+
+
+def _relationship(k: int, s: int, p: tuple[int, int], a: int) -> int:
+    lo, hi = p
+    if s == 1 and a == 0:
+        if lo == hi == 0:
+            return 8
+        if lo == hi == k - 1:
+            return 11
+        if k % 2 == 1 and lo == hi == k // 2:
+            return 10
+        return 9
+    if a == 0:
+        return 12 if lo == hi == 0 else 13
+    return 14
+
+
+def transpose_arithmetic(
+    input_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    output_padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> TransposeArithmetic:
+    """The equivalent direct convolution of a transposed convolution, in Dumoulin & Visin's terms.
+
+    Parameters
+    ----------
+    input_size, kernel_size : int or tuple of int
+        ``i'`` and ``k`` (spatial); the number of axes is taken from the first tuple.
+    stride, padding, output_padding, dilation : optional
+        As ``torch.nn.ConvTransposeNd`` (``output_padding`` is the paper's ``a``);
+        padding may be per-axis ``(lo, hi)`` pairs.
+
+    Returns
+    -------
+    TransposeArithmetic
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`convmatrix.conv_transpose_output_size`.
+
+    Examples
+    --------
+    The DCGAN up-sampling layer: 4 x 4 kernel, stride 2, padding 1, 8 -> 16.
+
+    >>> t = transpose_arithmetic((8, 8), 4, stride=2, padding=1)
+    >>> print(t)
+    transposed convolution: i' = (8, 8), k = (4, 4), s = (2, 2), p = ((1, 1), (1, 1)), a = (0, 0)
+      transposes a convolution of input size i = (16, 16) (output (8, 8))
+    equivalent direct convolution (relationship 13 (zero padding, non-unit strides, transposed)):
+      stretch: (1, 1) zeros between input units, ĩ' = s (i' - 1) + 1 = (15, 15)
+      pad:     p' = k_hat - p - 1 = ((2, 2), (2, 2)), plus a = (0, 0) on the high side -> widths ((2, 2), (2, 2)), size (19, 19)
+      convolve: k' = (4, 4), s' = (1, 1), flipped kernel
+      output:  o' = s (i' - 1) + a + k_hat - p_lo - p_hi = (16, 16)
+    """
+    ndim = _ndim_of(input_size, kernel_size, stride, dilation, padding, output_padding) or 1
+    k = normalize_tuple(kernel_size, ndim, "kernel_size")
+    tg = ConvTransposeGeometry.from_weight_shape(
+        (1, 1, *k), input_size, stride=stride, padding=padding, output_padding=output_padding,
+        dilation=dilation,
+    )
+    return TransposeArithmetic(tg.input_size, tg.kernel_size, tg.stride, tg.padding, tg.output_padding, tg.dilation)
+
+
+# =========================================================================== the chain
+def _direct_weight(w: np.ndarray, groups: int) -> np.ndarray:
+    """Transposed layout ``(C_in, C_out/g, *k)`` -> flipped conv layout ``(C_out, C_in/g, *k)``."""
+    c_in, c_out_g, *k = w.shape
+    v = w.reshape(groups, c_in // groups, c_out_g, *k).swapaxes(1, 2).reshape(groups * c_out_g, c_in // groups, *k)
+    return v[(slice(None), slice(None)) + (slice(None, None, -1),) * len(k)].copy()
+
+
+@dataclass(frozen=True, eq=False)
+class TransposedConvAsDirect:
+    """A transposed convolution as zero insertion, padding and a stride-1 convolution.
+
+    Made by :func:`transposed_conv_as_direct`.  The matrices are built when first
+    asked for and then kept.
+
+    Attributes
+    ----------
+    weight : ndarray, shape (C_out, C_in/groups, *k)
+        The direct convolution's kernel: the transposed weight ``(C_in, C_out/groups,
+        *k)`` with its channel axes swapped within each group and flipped along
+        every spatial axis, ``weight[g*Cog + o, c, t] == w[g*Cig + c, o, k-1-t]``.
+    transposed_weight : ndarray
+        The transposed convolution's weight, as given.
+    arithmetic : TransposeArithmetic
+        The sizes and parameters, in Dumoulin & Visin's terms.
+    groups, in_channels, out_channels : int
+    zero_insertion : sparse array
+        ``Z``, ``(C_in * prod(ĩ'), C_in * prod(i'))``, integer 0/1.
+    padding : sparse array
+        ``P``, ``(C_in * prod(padded_size), C_in * prod(ĩ'))``, integer 0/1 (pads,
+        and crops where ``d (k - 1) - p`` is negative).
+    conv : sparse array
+        ``C``, the stride-1 convolution matrix of :attr:`weight` over
+        ``padded_size`` with dilation ``d`` and ``groups``.  It has ``prod(s)``
+        times as many entries as the transposed convolution: build it for small
+        layers only (:attr:`conv_nnz` tells its size without building it).
+    matrix : csr_array
+        ``C @ P @ Z``, ``(C_out * prod(o'), C_in * prod(i'))``; refused with
+        :class:`~convmatrix.MatrixTooLargeError` beyond ``CONVMATRIX_MAX_BYTES``
+        (default :data:`~convmatrix.DEFAULT_MAX_BYTES`), like every matrix.
+
+    Notes
+    -----
+    :attr:`matrix` is computed without building :attr:`conv`: the chain is
+    multiplied literally for one channel with a kernel whose entries are their
+    own labels ``1 .. prod(k)`` (``C_1 @ P_1 @ Z_1``; ``P Z`` is a selection, so
+    every entry of the product is one label), which says which tap lands on
+    which entry; since ``C`` is linear in its kernel and ``P``, ``Z`` are block
+    diagonal over channels, the full product is that pattern repeated over the
+    channel pairs of each group and filled with :attr:`weight`.  The tests
+    check ``matrix == conv @ padding @ zero_insertion`` literally.
+    """
+
+    weight: np.ndarray
+    transposed_weight: np.ndarray
+    arithmetic: TransposeArithmetic
+    groups: int
+
+    @property
+    def in_channels(self) -> int:
+        return self.transposed_weight.shape[0]
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        return self.arithmetic.i_prime
+
+    @property
+    def output_size(self) -> tuple[int, ...]:
+        return self.arithmetic.o_prime
+
+    @property
+    def stretched_size(self) -> tuple[int, ...]:
+        return self.arithmetic.i_tilde_prime
+
+    @property
+    def padded_size(self) -> tuple[int, ...]:
+        return self.arithmetic.padded_size
+
+    @property
+    def pad_widths(self) -> tuple[tuple[int, int], ...]:
+        """Per-axis ``(lo, hi)`` of :attr:`padding` (negative = crop)."""
+        return self.arithmetic.pad_widths
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return self.arithmetic.s
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return self.arithmetic.d
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.out_channels * prod(self.output_size), self.in_channels * prod(self.input_size))
+
+    @cached_property
+    def conv_geometry(self) -> ConvGeometry:
+        """The direct convolution: stride 1, no padding, dilation ``d``, over ``padded_size``."""
+        return ConvGeometry.from_weight_shape(
+            self.weight.shape, self.padded_size, dilation=self.dilation, groups=self.groups
+        )
+
+    @property
+    def conv_nnz(self) -> int:
+        """Stored entries of :attr:`conv`, from its geometry (nothing is built)."""
+        return estimate_size(self.conv_geometry)[0]
+
+    @cached_property
+    def zero_insertion(self) -> sp.csr_array:
+        return zero_insertion_matrix(self.input_size, self.stride, channels=self.in_channels)
+
+    @cached_property
+    def padding(self) -> sp.csr_array:
+        return pad_matrix(self.stretched_size, self.pad_widths, channels=self.in_channels)
+
+    @cached_property
+    def conv(self) -> sp.csr_array:
+        return conv_matrix(self.weight, self.padded_size, dilation=self.dilation, groups=self.groups)
+
+    @cached_property
+    def spatial_chain(self) -> tuple[sp.csr_array, sp.csr_array, sp.csr_array, sp.csr_array]:
+        """``(Z_1, P_1, C_1, C_1 @ P_1 @ Z_1)`` for one channel, ``C_1`` with the kernel of labels ``1 .. prod(k)``."""
+        k = self.arithmetic.k
+        labels = np.arange(1, prod(k) + 1, dtype=np.int64).reshape(1, 1, *k)
+        z1 = zero_insertion_matrix(self.input_size, self.stride)
+        p1 = pad_matrix(self.stretched_size, self.pad_widths)
+        c1 = conv_matrix(labels, self.padded_size, dilation=self.dilation)
+        s1 = sp.csr_array(c1 @ (p1 @ z1))
+        s1.sort_indices()
+        return z1, p1, c1, s1
+
+    @cached_property
+    def matrix(self) -> sp.csr_array:
+        s1 = self.spatial_chain[3]
+        rows, cols = self.shape
+        nnz = self.out_channels * (self.in_channels // self.groups) * s1.nnz
+        idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
+        nbytes = nnz * (self.weight.dtype.itemsize + idx) + (rows + 1) * idx
+        limit = _max_bytes(None)
+        if nbytes > limit:
+            raise MatrixTooLargeError(
+                f"the {rows} x {cols} matrix with {nnz:,} stored entries would take about "
+                f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
+                f"set CONVMATRIX_MAX_BYTES to allow it"
+            )
+        return _lift(s1, self.weight, self.groups, self.in_channels, prod(self.input_size), prod(self.arithmetic.k))
+
+    def literal_matrix(self, max_bytes: int | None = None) -> sp.csr_array:
+        """``conv @ padding @ zero_insertion``, multiplied as written (small layers).
+
+        ``max_bytes`` limits the size of :attr:`conv` (see :func:`convmatrix.conv_matrix`).
+        """
+        conv = self.__dict__.get("conv")
+        if conv is None:
+            conv = conv_matrix(self.weight, self.padded_size, dilation=self.dilation, groups=self.groups,
+                               max_bytes=max_bytes)
+        m = sp.csr_array(conv @ (self.padding @ self.zero_insertion))
+        m.sum_duplicates()
+        return m
+
+
+def _lift(s1: sp.csr_array, weight: np.ndarray, groups: int, in_channels: int, q: int, kk: int) -> sp.csr_array:
+    """Repeat the one-channel labelled pattern over the channel pairs of each group and fill it."""
+    c_out = weight.shape[0]
+    cg = in_channels // groups
+    cog = c_out // groups
+    sp_indptr = s1.indptr.astype(np.int64)
+    sp_cols = s1.indices.astype(np.int64)
+    sp_taps = s1.data.astype(np.int64) - 1
+    lengths = np.diff(sp_indptr)
+    n_pos = lengths.size
+    nnz_s = sp_cols.size
+    sp_o = np.repeat(np.arange(n_pos), lengths)
+    j = np.arange(nnz_s)
+    start_j = sp_indptr[sp_o]
+    c = np.arange(cg)[:, None]
+    # entry j of the spatial pattern, channel c -> cg*start[o] + c*len[o] + (j - start[o]) within a row block
+    pos = cg * start_j[None, :] + c * lengths[sp_o][None, :] + (j - start_j)[None, :]
+    row_cols = np.empty(cg * nnz_s, dtype=np.int64)
+    row_cols[pos] = c * q + sp_cols[None, :]
+    row_taps = np.empty(cg * nnz_s, dtype=np.int64)
+    row_taps[pos] = c * kk + sp_taps[None, :]
+    rows, cols = c_out * n_pos, in_channels * q
+    nnz = c_out * row_cols.size
+    dt = index_dtype(nnz, rows, cols)
+    offsets = ((np.arange(c_out) // cog) * (cg * q)).astype(dt)
+    indices = np.empty((c_out, row_cols.size), dtype=dt)
+    np.add(row_cols.astype(dt)[None, :], offsets[:, None], out=indices)
+    data = np.take(weight.reshape(c_out, -1), row_taps, axis=1).reshape(-1)
+    indptr = np.empty(rows + 1, dtype=dt)
+    indptr[0] = 0
+    np.cumsum(np.tile((cg * lengths).astype(dt), c_out), out=indptr[1:])
+    m = sp.csr_array((rows, cols), dtype=data.dtype)
+    m.data, m.indices, m.indptr = data, indices.reshape(-1), indptr
+    m.has_sorted_indices = True
+    m.has_canonical_format = True
+    return m
+
+
+def _numeric_weight(weight: Any) -> np.ndarray:
+    w, symbolic = _as_weight(weight)
+    if symbolic:
+        raise TypeError("weight must be numeric for the direct-convolution chain: got SymPy expressions")
+    if w.ndim < 3:
+        raise ValueError(
+            f"weight must have shape (in_channels, out_channels/groups, *kernel_size): got {w.shape}"
+        )
+    return w
+
+
+def transposed_conv_as_direct(
+    weight: Any,
+    input_size: IntOrTuple,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+) -> TransposedConvAsDirect:
+    """A transposed convolution as a direct convolution of a zero-inserted, padded input.
+
+    Parameters
+    ----------
+    weight : array_like, shape (C_in, C_out/groups, *kernel_size)
+        Numbers, in torch's transposed layout.
+    input_size : int or tuple of int
+        Spatial input size ``i'``.
+    stride, padding, output_padding, groups, dilation : optional
+        As :func:`convmatrix.conv_transpose_matrix` (padding may be ``(lo, hi)`` pairs).
+
+    Returns
+    -------
+    TransposedConvAsDirect
+        With ``zero_insertion``, ``padding``, ``conv``, ``matrix``, ``weight``
+        and ``pad_widths``; ``matrix == conv @ padding @ zero_insertion`` equals
+        ``conv_transpose_matrix(weight, input_size, ...)`` entry for entry.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`convmatrix.conv_transpose_matrix`; symbolic weights are refused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convmatrix import conv_transpose_matrix
+    >>> w = np.array([[[1, 2, 3]]])
+    >>> d = transposed_conv_as_direct(w, 3, stride=2, padding=1)
+    >>> d.weight.tolist(), d.pad_widths
+    ([[[3, 2, 1]]], ((1, 1),))
+    >>> d.zero_insertion.toarray()
+    array([[1, 0, 0],
+           [0, 0, 0],
+           [0, 1, 0],
+           [0, 0, 0],
+           [0, 0, 1]])
+    >>> d.conv.toarray()
+    array([[3, 2, 1, 0, 0, 0, 0],
+           [0, 3, 2, 1, 0, 0, 0],
+           [0, 0, 3, 2, 1, 0, 0],
+           [0, 0, 0, 3, 2, 1, 0],
+           [0, 0, 0, 0, 3, 2, 1]])
+    >>> d.matrix.toarray()
+    array([[2, 0, 0],
+           [3, 1, 0],
+           [0, 2, 0],
+           [0, 3, 1],
+           [0, 0, 2]])
+    >>> (d.conv @ d.padding @ d.zero_insertion != d.matrix).nnz
+    0
+    >>> (d.matrix != conv_transpose_matrix(w, 3, stride=2, padding=1)).nnz
+    0
+    """
+    w = _numeric_weight(weight)
+    tg = ConvTransposeGeometry.from_weight_shape(
+        w.shape, input_size, stride=stride, padding=padding, output_padding=output_padding,
+        groups=groups, dilation=dilation,
+    )
+    arithmetic = TransposeArithmetic(tg.input_size, tg.kernel_size, tg.stride, tg.padding, tg.output_padding, tg.dilation)
+    return TransposedConvAsDirect(_direct_weight(w, tg.groups), w, arithmetic, tg.groups)
+
+
+# =========================================================================== verification
+@dataclass(frozen=True)
+class TransposeEquivalenceReport:
+    """The outcome of :func:`verify_transpose_equivalence`; prints as a short report.
+
+    ``bool(report)`` is :attr:`exact`.
+
+    Attributes
+    ----------
+    exact : bool
+        Whether ``C @ P @ Z`` equals the transposed convolution's matrix entry for entry
+        (and, when :attr:`literal_checked`, the literal product equals the computed one).
+    max_abs_difference : float
+        Largest ``|(C P Z - T)[r, c]|`` (0 when exact).
+    shape : (int, int)
+        Shape of the transposed convolution's matrix ``T``.
+    direct_shape : (int, int)
+        Shape of ``C @ P @ Z``.
+    nnz_transposed, nnz_direct : int
+        Stored entries of ``T`` and of ``C @ P @ Z``.
+    zero_insertion_shape, padding_shape, conv_shape : (int, int)
+    conv_nnz : int
+        Stored entries of ``C`` (counted from its geometry).
+    direct_weight_shape : tuple of int
+        ``(C_out, C_in/groups, *k)`` of the flipped, channel-swapped kernel.
+    groups : int
+    arithmetic : TransposeArithmetic
+        Stretched size, pad widths, kernel, stride 1, dilation of the direct convolution.
+    literal_checked : bool
+        Whether the literal product ``conv @ padding @ zero_insertion`` was formed too.
+    seconds : float
+        Wall time of the verification.
+    """
+
+    exact: bool
+    max_abs_difference: float
+    shape: tuple[int, int]
+    direct_shape: tuple[int, int]
+    nnz_transposed: int
+    nnz_direct: int
+    zero_insertion_shape: tuple[int, int]
+    padding_shape: tuple[int, int]
+    conv_shape: tuple[int, int]
+    conv_nnz: int
+    direct_weight_shape: tuple[int, ...]
+    groups: int
+    arithmetic: TransposeArithmetic
+    literal_checked: bool
+    seconds: float
+
+    def __bool__(self) -> bool:
+        return self.exact
+
+    def __str__(self) -> str:
+        a = self.arithmetic
+        verdict = "EXACT" if self.exact else "NOT EQUAL"
+        dims = lambda shape: f"{shape[0]} x {shape[1]}"  # noqa: E731
+        rows = [
+            ("T", self.shape, f"{self.nnz_transposed:,} stored entries; conv_transpose_matrix, "
+                              f"input i' = {a.i_prime} -> o' = {a.o_prime}"),
+            ("Z", self.zero_insertion_shape, f"zero insertion, stride {a.s}: i' = {a.i_prime} -> ĩ' = {a.i_tilde_prime}"),
+            ("P", self.padding_shape, f"pad {_pairs(a.pad_widths)}" + (" (negative = crop)" if any(
+                min(p) < 0 for p in a.pad_widths) else "") + f": {a.i_tilde_prime} -> {a.padded_size}"),
+            ("C", self.conv_shape, f"{self.conv_nnz:,} stored entries; stride-1 conv, weight "
+                                   f"{self.direct_weight_shape} (flipped, channels swapped), dilation {a.d}, "
+                                   f"groups {self.groups}"),
+            ("C @ P @ Z", self.direct_shape, f"{self.nnz_direct:,} stored entries"
+                                             + (" (the literal product was formed too)" if self.literal_checked else "")),
+        ]
+        width = max(len(dims(shape)) for _, shape, _ in rows)
+        lines = [f"transposed conv == C @ P @ Z: {verdict} (max |difference| = {self.max_abs_difference:g}), "
+                 f"checked in {self.seconds:.3g} s"]
+        lines += [f"  {name:<9}  {dims(shape):<{width}}  {text}" for name, shape, text in rows]
+        lines.append(
+            f"  equivalent direct convolution: ĩ' = {a.i_tilde_prime} padded by {_pairs(a.pad_widths)} to "
+            f"{a.padded_size}, k' = {a.k_prime}, s' = {a.s_prime}, d' = {a.d_prime}, flipped kernel -> o' = {a.o_prime}"
+        )
+        return "\n".join(lines)
+
+
+def _compare(m: sp.csr_array, t: sp.csr_array) -> tuple[bool, float]:
+    """``(exact, max |m - t|)`` for two CSR arrays; fast when their patterns agree."""
+    if m.shape != t.shape:
+        return False, float("inf")
+    m, t = sp.csr_array(m), sp.csr_array(t)
+    for a in (m, t):
+        if not a.has_canonical_format:
+            a.sum_duplicates()
+    if np.array_equal(m.indptr, t.indptr) and np.array_equal(m.indices, t.indices):
+        if np.array_equal(m.data, t.data):
+            return True, 0.0
+        diff = m.data - t.data
+    else:
+        diff = (m - t).data
+        if not np.any(diff):
+            return True, 0.0
+    return False, float(np.max(np.abs(diff)))
+
+
+def verify_transpose_equivalence(
+    weight: Any,
+    input_size: IntOrTuple,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    literal: bool | None = None,
+    max_bytes: int | None = None,
+) -> TransposeEquivalenceReport:
+    """Check that a transposed convolution is a direct convolution of a stretched, padded input.
+
+    Builds ``T = conv_transpose_matrix(weight, input_size, ...)`` and the chain
+    of :func:`transposed_conv_as_direct`, and compares ``C @ P @ Z`` with ``T``
+    entry for entry.
+
+    Parameters
+    ----------
+    weight, input_size, stride, padding, output_padding, groups, dilation
+        As :func:`convmatrix.conv_transpose_matrix`.
+    literal : bool, optional
+        Also form ``conv @ padding @ zero_insertion`` as written and compare it
+        (it has ``prod(stride)`` times the entries of ``T``).  Default: when
+        ``conv`` has at most :data:`LITERAL_CHAIN_LIMIT` stored entries.
+    max_bytes : int, optional
+        Size limit for the matrices built (see :func:`convmatrix.conv_matrix`).
+
+    Returns
+    -------
+    TransposeEquivalenceReport
+
+    Raises
+    ------
+    TypeError, ValueError, MatrixTooLargeError
+        As :func:`convmatrix.conv_transpose_matrix`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.arange(2 * 3 * 3 * 3).reshape(2, 3, 3, 3)
+    >>> report = verify_transpose_equivalence(w, (4, 5), stride=2, padding=(1, 0), output_padding=1)
+    >>> report.exact, report.max_abs_difference, report.shape
+    (True, 0.0, (288, 40))
+    >>> print(report)  # doctest: +ELLIPSIS
+    transposed conv == C @ P @ Z: EXACT (max |difference| = 0), checked in ... s
+      T          288 x 40   990 stored entries; conv_transpose_matrix, input i' = (4, 5) -> o' = (8, 12)
+      Z          126 x 40   zero insertion, stride (2, 2): i' = (4, 5) -> ĩ' = (7, 9)
+      P          280 x 126  pad ((1, 2), (2, 3)): (7, 9) -> (10, 14)
+      C          288 x 280  5,184 stored entries; stride-1 conv, weight (3, 2, 3, 3) (flipped, channels swapped), dilation (1, 1), groups 1
+      C @ P @ Z  288 x 40   990 stored entries (the literal product was formed too)
+      equivalent direct convolution: ĩ' = (7, 9) padded by ((1, 2), (2, 3)) to (10, 14), k' = (3, 3), s' = (1, 1), d' = (1, 1), flipped kernel -> o' = (8, 12)
+    """
+    start = time.perf_counter()
+    if literal is not None and not isinstance(literal, (bool, np.bool_)):
+        raise TypeError(f"literal must be True, False or None, got {literal!r}")
+    d = transposed_conv_as_direct(
+        weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
+        groups=groups, dilation=dilation,
+    )
+    t = conv_transpose_matrix(
+        d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
+        groups=groups, dilation=dilation, max_bytes=max_bytes,
+    )
+    m = d.matrix
+    exact, diff = _compare(m, t)
+    conv_nnz = d.conv_nnz
+    use_literal = conv_nnz <= LITERAL_CHAIN_LIMIT if literal is None else bool(literal)
+    if use_literal:
+        lit_exact, lit_diff = _compare(d.literal_matrix(max_bytes=max_bytes), m)
+        exact = exact and lit_exact
+        diff = max(diff, lit_diff)
+    g = d.conv_geometry
+    return TransposeEquivalenceReport(
+        exact=bool(exact),
+        max_abs_difference=float(diff),
+        shape=t.shape,
+        direct_shape=m.shape,
+        nnz_transposed=int(t.nnz),
+        nnz_direct=int(m.nnz),
+        zero_insertion_shape=(d.in_channels * prod(d.stretched_size), d.in_channels * prod(d.input_size)),
+        padding_shape=(d.in_channels * prod(d.padded_size), d.in_channels * prod(d.stretched_size)),
+        conv_shape=g.shape,
+        conv_nnz=int(conv_nnz),
+        direct_weight_shape=tuple(d.weight.shape),
+        groups=d.groups,
+        arithmetic=d.arithmetic,
+        literal_checked=use_literal,
+        seconds=time.perf_counter() - start,
+    )
+
+
+# =========================================================================== checkerboard
+def overlap_counts(
+    input_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    output_padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+) -> np.ndarray:
+    """How many input positions reach each output position of a transposed convolution.
+
+    Odena, Dumoulin & Olah (*Deconvolution and checkerboard artifacts*, Distill
+    2016): where the kernel size is not divisible by the stride, the kernel's
+    footprints overlap unevenly, and an all-ones input gives a checkerboard.
+
+    Parameters
+    ----------
+    input_size, kernel_size : int or tuple of int
+        Spatial sizes; the number of axes comes from the first tuple.
+    stride, padding, output_padding, dilation : optional
+        As :func:`convmatrix.conv_transpose_matrix`.
+
+    Returns
+    -------
+    counts : ndarray of int, shape output_size
+        The number of stored entries in each row of the matrix of a one-channel
+        transposed convolution (read off its structure; with a kernel of ones it is
+        also ``T @ 1``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`convmatrix.conv_transpose_output_size`.
+
+    Notes
+    -----
+    Along one axis an interior output position ``j`` is reached by the taps
+    ``t`` with ``t d ≡ j + p_lo (mod s)``: with ``d = 1`` that is ``ceil(k / s)``
+    or ``floor(k / s)`` of them, even exactly when ``s`` divides ``k``.  The
+    N-d counts are the outer product of the per-axis ones.  See
+    :func:`has_uneven_overlap`.
+
+    Examples
+    --------
+    >>> overlap_counts(4, 3, stride=2)
+    array([1, 1, 2, 1, 2, 1, 2, 1, 1])
+    >>> overlap_counts((3, 3), 3, stride=2)
+    array([[1, 1, 2, 1, 2, 1, 1],
+           [1, 1, 2, 1, 2, 1, 1],
+           [2, 2, 4, 2, 4, 2, 2],
+           [1, 1, 2, 1, 2, 1, 1],
+           [2, 2, 4, 2, 4, 2, 2],
+           [1, 1, 2, 1, 2, 1, 1],
+           [1, 1, 2, 1, 2, 1, 1]])
+    >>> overlap_counts(4, 4, stride=2, padding=1)
+    array([1, 2, 2, 2, 2, 2, 2, 1])
+    """
+    ndim = _ndim_of(input_size, kernel_size, stride, dilation, padding, output_padding) or 1
+    k = normalize_tuple(kernel_size, ndim, "kernel_size")
+    tg = ConvTransposeGeometry.from_weight_shape(
+        (1, 1, *k), input_size, stride=stride, padding=padding, output_padding=output_padding,
+        dilation=dilation,
+    )
+    t = conv_transpose_matrix(
+        np.ones((1, 1, *k), dtype=np.int64), tg.input_size, stride=tg.stride, padding=tg.padding,
+        output_padding=tg.output_padding, dilation=tg.dilation, format="csr",
+    )
+    return np.diff(t.indptr).astype(np.int64).reshape(tg.output_size)
+
+
+def has_uneven_overlap(kernel_size: IntOrTuple, stride: IntOrTuple, dilation: IntOrTuple = 1) -> bool:
+    """Whether a transposed convolution's interior overlap is uneven (a checkerboard).
+
+    Read off :func:`overlap_counts` on an input large enough to have an interior
+    (output positions every tap can reach) of at least one period per axis.  With
+    ``dilation=1`` this is ``kernel_size % stride != 0`` along some axis.
+
+    Parameters
+    ----------
+    kernel_size, stride, dilation : int or tuple of int
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    TypeError, ValueError
+        On non-positive sizes.
+
+    Examples
+    --------
+    >>> has_uneven_overlap(3, 2), has_uneven_overlap(4, 2), has_uneven_overlap((4, 3), (2, 3))
+    (True, False, False)
+    >>> has_uneven_overlap(2, 2, dilation=2)   # every other output position is never reached
+    True
+    """
+    ndim = _ndim_of(kernel_size, stride, dilation) or 1
+    k = normalize_tuple(kernel_size, ndim, "kernel_size")
+    s = normalize_tuple(stride, ndim, "stride")
+    d = normalize_tuple(dilation, ndim, "dilation")
+    for kk, ss, dd in zip(k, s, d):
+        k_hat = dd * (kk - 1) + 1
+        n = k_hat + 2
+        counts = overlap_counts(n, kk, stride=ss, dilation=dd)
+        interior = counts[k_hat - 1:(n - 1) * ss + 1]
+        if interior.min() != interior.max():
+            return True
+    return False
