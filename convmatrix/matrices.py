@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import sympy
 
 from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding
-from .structure import _axis_triples, index_dtype, tap_map
+from .structure import _axis_triples, index_dtype, tap_map, transposed_tap_map
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -354,13 +354,15 @@ def conv_transpose_matrix(
         groups=groups, dilation=dilation,
     )
     _check_format(format)
-    a = _build(w, symbolic, tg.conv, "csr", max_bytes, guard_format=format)
     if symbolic:
-        return a.T
-    t = a.T  # csc_array sharing a's arrays: the literal transpose
+        return _build(w, symbolic, tg.conv, "csr", max_bytes, guard_format=format).T
+    _guard(tg.conv, w.dtype.itemsize, format, max_bytes, transposed=True)
+    # A.T filled straight from the conv's tap map read column by column (A's CSC arrays)
+    tm = transposed_tap_map(tg.conv)
+    t = _csr(tm, tm.fill(w))
     if format == "dense":
         return t.toarray()
-    return t.asformat(format)
+    return t if format == "csr" else t.asformat(format)
 
 
 # --------------------------------------------------------------------------- bias

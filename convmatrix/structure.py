@@ -36,7 +36,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 
-__all__ = ["TapMap", "tap_map", "axis_index_map", "index_dtype"]
+__all__ = ["TapMap", "tap_map", "transposed_tap_map", "axis_index_map", "index_dtype"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -125,11 +125,31 @@ class TapMap:
     row_taps: np.ndarray
     row_starts: np.ndarray | None
     lattices: tuple | None = None
+    transposed: bool = False
 
     # -- sizes
     @property
     def shape(self) -> tuple[int, int]:
-        return self.geometry.shape
+        return self.geometry.shape[::-1] if self.transposed else self.geometry.shape
+
+    @property
+    def channels(self) -> int:
+        """Row channels: output channels of the convolution (input channels when transposed)."""
+        g = self.geometry
+        return g.in_channels if self.transposed else g.out_channels
+
+    def channel_weights(self, weight: np.ndarray) -> np.ndarray:
+        """The convolution weight as one row of values per row channel, in ``row_taps`` order.
+
+        For the conv, ``weight.reshape(C_out, -1)``; for the transpose, row ``ci`` holds
+        ``weight[g*og:(g+1)*og, ci - g*Cg]`` (the output channels of ``ci``'s group).
+        """
+        g = self.geometry
+        if not self.transposed:
+            return weight.reshape(g.out_channels, -1)
+        og, cg = g.out_channels_per_group, g.in_channels_per_group
+        w4 = weight.reshape(g.groups, og, cg, -1).transpose(0, 2, 1, 3)
+        return w4.reshape(g.in_channels, -1)
 
     @property
     def row_nnz(self) -> int:
@@ -139,7 +159,7 @@ class TapMap:
     @property
     def nnz(self) -> int:
         """Stored entries of the full matrix (after summing duplicate taps)."""
-        return self.geometry.out_channels * self.row_nnz
+        return self.channels * self.row_nnz
 
     @property
     def has_duplicates(self) -> bool:
@@ -151,8 +171,11 @@ class TapMap:
         return index_dtype(self.nnz, *self.shape)
 
     def group_offsets(self) -> np.ndarray:
-        """Column offset of each output channel's group."""
+        """Column offset of each row channel's group."""
         g = self.geometry
+        if self.transposed:
+            per_group = g.out_channels_per_group * prod(g.output_size)
+            return (np.arange(g.in_channels) // g.in_channels_per_group) * per_group
         per_group = g.in_channels_per_group * prod(g.input_size)
         return (np.arange(g.out_channels) // g.out_channels_per_group) * per_group
 
@@ -160,19 +183,18 @@ class TapMap:
     @property
     def indptr(self) -> np.ndarray:
         """CSR row pointer of the full matrix."""
-        g = self.geometry
         dt = self.index_dtype
         lengths = np.diff(self.row_indptr)
-        out = np.empty(g.out_channels * lengths.size + 1, dtype=dt)
+        out = np.empty(self.channels * lengths.size + 1, dtype=dt)
         out[0] = 0
-        np.cumsum(np.tile(lengths.astype(dt), g.out_channels), out=out[1:])
+        np.cumsum(np.tile(lengths.astype(dt), self.channels), out=out[1:])
         return out
 
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
         dt = self.index_dtype
-        out = np.empty((self.geometry.out_channels, self.row_nnz), dtype=dt)
+        out = np.empty((self.channels, self.row_nnz), dtype=dt)
         np.add(self.row_cols.astype(dt)[None, :], self.group_offsets().astype(dt)[:, None], out=out)
         return out.reshape(-1)
 
@@ -183,19 +205,16 @@ class TapMap:
         With duplicates (see :attr:`starts`) an entry owns a run of taps.
         """
         g = self.geometry
-        per_channel = g.in_channels_per_group * prod(g.kernel_size)
-        dt = index_dtype(g.out_channels * per_channel)
-        out = np.empty((g.out_channels, self.row_taps.size), dtype=dt)
-        offsets = np.arange(g.out_channels, dtype=dt) * per_channel
-        np.add(self.row_taps.astype(dt)[None, :], offsets[:, None], out=out)
-        return out.reshape(-1)
+        flat = np.arange(prod(g.weight_shape)).reshape(g.weight_shape)
+        dt = index_dtype(flat.size)
+        return np.take(self.channel_weights(flat).astype(dt), self.row_taps, axis=1).reshape(-1)
 
     @property
     def starts(self) -> np.ndarray | None:
         """Start of each entry's run in :attr:`taps`, or ``None`` without duplicates."""
         if self.row_starts is None:
             return None
-        c = self.geometry.out_channels
+        c = self.channels
         return (self.row_starts[None, :] + np.arange(c)[:, None] * self.row_taps.size).reshape(-1)
 
     def fill(self, weight: np.ndarray) -> np.ndarray:
@@ -204,8 +223,8 @@ class TapMap:
         ``weight`` is an ndarray of the geometry's weight shape, any dtype numpy
         can index (object arrays of SymPy expressions included).
         """
-        c = self.geometry.out_channels
-        w2 = weight.reshape(c, -1)
+        w2 = self.channel_weights(weight)
+        c = w2.shape[0]
         if self.lattices is None or w2.dtype == object:
             # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
             data = np.take(w2, self.row_taps, axis=1)
@@ -262,9 +281,38 @@ def _spatial_pattern(geom: ConvGeometry):
 @lru_cache(maxsize=64)
 def _tap_map_cached(geom: ConvGeometry) -> TapMap:
     sp_indptr, sp_o, sp_cols, sp_taps, sp_starts = _spatial_pattern(geom)
-    cg = geom.in_channels_per_group
+    row_indptr, row_cols, row_taps, row_starts = _row_pattern(
+        sp_indptr, sp_o, sp_cols, sp_taps, sp_starts,
+        geom.in_channels_per_group, prod(geom.input_size), prod(geom.kernel_size),
+    )
+    lattices = None if row_starts is not None else _lattices(geom, row_indptr, row_taps)
+    return TapMap(geom, row_indptr, row_cols, row_taps, row_starts, lattices)
+
+
+@lru_cache(maxsize=16)
+def _transposed_tap_map_cached(geom: ConvGeometry) -> TapMap:
+    sp_indptr, sp_o, sp_cols, sp_taps, sp_starts = _spatial_pattern(geom)
+    if sp_starts is not None:
+        raise ValueError("a transposed tap map needs a pattern without summed taps (zeros padding)")
+    # the spatial pattern read by input position: the same triples, sorted the other way
+    order = np.lexsort((sp_taps, sp_o, sp_cols))
+    t_rows, t_cols, t_taps = sp_cols[order], sp_o[order], sp_taps[order]
     q = prod(geom.input_size)
-    kk = prod(geom.kernel_size)
+    t_indptr = np.zeros(q + 1, dtype=np.int64)
+    np.cumsum(np.bincount(t_rows, minlength=q), out=t_indptr[1:])
+    row_indptr, row_cols, row_taps, _ = _row_pattern(
+        t_indptr, t_rows, t_cols, t_taps, None,
+        geom.out_channels_per_group, prod(geom.output_size), prod(geom.kernel_size),
+    )
+    return TapMap(geom, row_indptr, row_cols, row_taps, None, None, transposed=True)
+
+
+def _row_pattern(sp_indptr, sp_o, sp_cols, sp_taps, sp_starts, cg, q, kk):
+    """One row channel against the ``cg`` column channels of its group, in CSR order.
+
+    ``sp_*`` is a spatial pattern with rows ``sp_o``; ``q`` positions per column channel,
+    ``kk`` taps per channel pair.
+    """
     lengths = np.diff(sp_indptr)
     nnz_s = sp_cols.size
     # entry j of the spatial pattern, channel c -> position Cg*start[o] + c*L[o] + (j - start[o])
@@ -293,10 +341,7 @@ def _tap_map_cached(geom: ConvGeometry) -> TapMap:
         row_taps[tpos] = c * kk + sp_taps[None, :]
         row_starts = np.empty(cg * nnz_s, dtype=np.int64)
         row_starts[pos] = tpos[:, sp_starts]
-    row_indptr = cg * sp_indptr
-    row_taps = row_taps.astype(np.intp)
-    lattices = None if row_starts is not None else _lattices(geom, row_indptr, row_taps)
-    return TapMap(geom, row_indptr, row_cols, row_taps, row_starts, lattices)
+    return cg * sp_indptr, row_cols, row_taps.astype(np.intp), row_starts
 
 
 #: At most this many boxes of equal taps are written as broadcasts; beyond, a plain gather.
@@ -370,3 +415,20 @@ def tap_map(geometry: ConvGeometry) -> TapMap:
     ([0, 2, 5, 8, 10], [0, 1, 0, 1, 2, 1, 2, 3, 2, 3], [1, 2, 0, 1, 2, 0, 1, 2, 0, 1])
     """
     return _tap_map_cached(geometry)
+
+
+def transposed_tap_map(geometry: ConvGeometry) -> TapMap:
+    """The (cached) tap map of the transpose ``A.T`` of a zero-padded convolution.
+
+    The same taps as :func:`tap_map`, read column by column: its CSR arrays are the CSC
+    arrays of ``A``, so ``A.T`` is filled directly instead of transposing a built matrix.
+
+    Examples
+    --------
+    >>> from convmatrix.geometry import ConvGeometry
+    >>> g = ConvGeometry.from_weight_shape((1, 1, 3), 4, padding=1)
+    >>> m = transposed_tap_map(g)
+    >>> m.shape, m.indptr.tolist(), m.indices.tolist(), m.taps.tolist()
+    ((4, 4), [0, 2, 5, 8, 10], [0, 1, 0, 1, 2, 1, 2, 3, 2, 3], [1, 0, 2, 1, 0, 2, 1, 0, 2, 1])
+    """
+    return _transposed_tap_map_cached(geometry)

@@ -67,6 +67,10 @@ def test_is_exactly_the_transpose(cfg, seed):
     assert T.dtype == w.dtype
     assert T.format == "csr" and T.has_canonical_format
     assert (T != A[keep].T).nnz == 0
+    ref = A[keep].T.tocsr()  # scipy's own transposition: canonical arrays, entry for entry
+    ref.sort_indices()
+    assert np.array_equal(T.indptr, ref.indptr) and np.array_equal(T.indices, ref.indices)
+    assert np.array_equal(T.data, ref.data)
 
 
 def test_output_padding_beyond_stride_keeps_first_outputs():
