@@ -175,6 +175,30 @@ def normalize_padding(
                 pairs.append((large, small) if convolution else (small, large))
             return tuple(pairs)
         raise ValueError(f"{name}={padding!r} is not a padding: use an integer, a tuple, 'same' or 'valid'")
+    pairs = padding_pairs(padding, ndim, name)
+    for axis, (lo, hi) in enumerate(pairs):
+        if lo < 0 or hi < 0:
+            raise ValueError(
+                f"{name}={_fmt(padding)} must be non-negative: got ({lo}, {hi}) along axis {axis}"
+            )
+    return tuple(pairs)
+
+
+def padding_pairs(padding, ndim: int, name: str = "padding") -> tuple[tuple[int, int], ...]:
+    """An int, one int per axis, or one ``(lo, hi)`` pair per axis, as signed pairs.
+
+    No sign rule here: :func:`normalize_padding` refuses negative widths, while
+    ``pad_matrix`` reads them as crops.
+
+    Examples
+    --------
+    >>> padding_pairs(((0, -1), 2), 2)
+    ((0, -1), (2, 2))
+    """
+    if isinstance(padding, str):
+        raise TypeError(
+            f"{name}={padding!r} must be an integer, one integer per axis or one (lo, hi) pair per axis"
+        )
     if isinstance(padding, Sequence) or hasattr(padding, "__len__"):
         entries = tuple(padding)
         if len(entries) != ndim:
@@ -197,15 +221,9 @@ def normalize_padding(
             else:
                 lo = hi = _as_int(entry, name)
             pairs.append((lo, hi))
-    else:
-        p = _as_int(padding, name)
-        pairs = [(p, p)] * ndim
-    for axis, (lo, hi) in enumerate(pairs):
-        if lo < 0 or hi < 0:
-            raise ValueError(
-                f"{name}={_fmt(padding)} must be non-negative: got ({lo}, {hi}) along axis {axis}"
-            )
-    return tuple(pairs)
+        return tuple(pairs)
+    p = _as_int(padding, name)
+    return ((p, p),) * ndim
 
 
 def _check_padding_mode(padding_mode: str) -> str:

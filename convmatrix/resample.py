@@ -26,7 +26,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import ConvGeometry, IntOrTuple, _as_int, _fmt, _ndim_of, normalize_tuple
+from .geometry import ConvGeometry, IntOrTuple, _as_int, _fmt, _ndim_of, normalize_tuple, padding_pairs
 from .matrices import _check_format, _csr
 from .structure import axis_index_map, index_dtype, tap_map
 
@@ -67,39 +67,6 @@ def _bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
     return bool(value)
-
-
-def _pad_widths(padding, ndim: int, name: str = "padding") -> tuple[tuple[int, int], ...]:
-    """``padding`` as one signed ``(lo, hi)`` pair per axis (negative widths crop)."""
-    if isinstance(padding, str):
-        raise TypeError(
-            f"{name}={padding!r} must be an integer, one integer per axis or one (lo, hi) pair per axis"
-        )
-    if isinstance(padding, Sequence) or hasattr(padding, "__len__"):
-        entries = tuple(padding)
-        if len(entries) != ndim:
-            raise ValueError(
-                f"{name}={_fmt(padding)} must have one entry per spatial axis: "
-                f"expected {ndim}, got {len(entries)}"
-            )
-        pairs = []
-        for axis, entry in enumerate(entries):
-            if isinstance(entry, str):
-                raise TypeError(f"{name}={_fmt(padding)}: entry {entry!r} along axis {axis} is not an integer")
-            if isinstance(entry, Sequence) or hasattr(entry, "__len__"):
-                pair = tuple(entry)
-                if len(pair) != 2:
-                    raise ValueError(
-                        f"{name}={_fmt(padding)}: entry {_fmt(entry)} along axis {axis} "
-                        f"must be an integer or a (lo, hi) pair"
-                    )
-                lo, hi = (_as_int(v, name) for v in pair)
-            else:
-                lo = hi = _as_int(entry, name)
-            pairs.append((lo, hi))
-        return tuple(pairs)
-    p = _as_int(padding, name)
-    return ((p, p),) * ndim
 
 
 def _finish(a: sp.csr_array, format: str):
@@ -249,7 +216,7 @@ def pad_matrix(
     """
     ndim = _ndim(input_size, padding)
     n = normalize_tuple(input_size, ndim, "input_size")
-    widths = _pad_widths(padding, ndim)
+    widths = padding_pairs(padding, ndim)
     if mode not in PAD_MODES:
         hint = " (F.pad's 'constant' with value 0 is 'zeros')" if mode == "constant" else ""
         raise ValueError(f"mode={mode!r} is not one of {', '.join(map(repr, PAD_MODES))}{hint}")
