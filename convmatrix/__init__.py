@@ -51,5 +51,25 @@ from .transposed import (
     transposed_conv_as_direct,
     verify_transpose_equivalence,
 )
+from .pooling import (
+    MaxPool,
+    Switches,
+    max_pool_output_size,
+    max_pool_switches,
+    pool_matrix,
+    unpool_matrix,
+)
+from .zeiler import (
+    ConvLayer,
+    DeconvNet,
+    ZeilerLayer,
+    ZeilerStack,
+    filter_bank,
+    fista,
+    ista,
+    operator_norm,
+    psnr,
+    synthetic_scene,
+)
 
 __version__ = "0.1.0"

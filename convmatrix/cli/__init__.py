@@ -14,7 +14,7 @@ import sys
 from typing import Sequence
 
 #: Modules of ``convmatrix.cli`` that register sub-commands, in help order.
-COMMAND_MODULES = ("tour", "conv", "resample", "transposed")
+COMMAND_MODULES = ("tour", "conv", "resample", "transposed", "deconvnet")
 
 
 def build_parser() -> argparse.ArgumentParser:

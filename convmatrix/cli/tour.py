@@ -14,6 +14,7 @@ SECTIONS = (
     "convmatrix.cli.tour:section_transpose_example",
     "convmatrix.cli.resample:section_resampling",
     "convmatrix.cli.transposed:section_equivalence",
+    "convmatrix.cli.deconvnet:section_zeiler",
 )
 
 

@@ -1,0 +1,561 @@
+"""Max pooling through switches: the pooling ``P_s`` and unpooling ``U_s`` matrices.
+
+Max pooling is not linear, but once the *switches* ``s`` (where each window's
+maximum sits) are known, both directions are: pooling keeps the entries at the
+switches, ``p = P_s x``, and unpooling puts pooled values back there,
+``x̂ = U_s p`` with ``U_s = P_sᵀ`` exactly (Zeiler, Taylor & Fergus, 2011).
+
+:func:`max_pool_switches` computes the switches of one sample ``x`` of shape
+``(C, *spatial)`` with the semantics of ``torch.nn.functional.max_pool{1,2,3}d``
+(any number of spatial axes; ``padding``, ``dilation``, ``ceil_mode``; torch's
+tie-breaking), plus Zeiler's 3-D pooling across groups of ``channel_pool``
+consecutive feature maps.  :func:`pool_matrix` and :func:`unpool_matrix` turn
+them into sparse 0/1 matrices.
+
+Tie-breaking (as torch 2.x on the CPU, checked by the tests): each window is
+scanned in increasing input position (channel first, then the spatial axes in
+C order) and a later entry replaces the current maximum only if it is strictly
+greater, so **the lowest flat index among equal maxima wins**.  Padding never
+wins: it is ``-inf`` for torch, and here it is simply not a candidate (a window
+whose real entries are all ``-inf`` picks its first real entry, as torch).
+A NaN always wins, and among several NaNs the last one does (torch's
+``val > max || isnan(val)`` rule).
+
+Overlapping windows (``stride < kernel_size``) may share a switch.  Then the
+row of ``U_s = P_sᵀ`` of that input position holds several ones and ``U_s p``
+*sums* the pooled values that go there, while ``torch.nn.functional.max_unpool``
+*overwrites* (one of them survives).  Both agree wherever switches are
+distinct, in particular for non-overlapping windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .geometry import IntOrTuple, normalize_tuple
+from .structure import index_dtype
+
+__all__ = ["MaxPool", "Switches", "max_pool_switches", "pool_matrix", "unpool_matrix", "max_pool_output_size"]
+
+
+# --------------------------------------------------------------------------- sizes
+def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """torch's pooling output size (``pooling_output_shape``)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the input or left padding
+        o -= 1
+    return o
+
+
+def _check_params(nd: int, kernel_size, stride, padding, dilation, ceil_mode):
+    k = normalize_tuple(kernel_size, nd, "kernel_size")
+    s = k if stride is None else normalize_tuple(stride, nd, "stride")
+    p = normalize_tuple(padding, nd, "padding", minimum=0)
+    d = normalize_tuple(dilation, nd, "dilation")
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"ceil_mode must be a bool, got {ceil_mode!r}")
+    for axis, (pa, ka) in enumerate(zip(p, k)):
+        if pa > ka // 2:
+            raise ValueError(
+                f"padding={p if len(set(p)) > 1 else p[0]} is too large along axis {axis}: "
+                f"it must be at most half the kernel size, kernel_size // 2 = {ka // 2} (as torch)"
+            )
+    return k, s, p, d, bool(ceil_mode)
+
+
+def max_pool_output_size(
+    input_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+) -> tuple[int, ...]:
+    """Spatial output size of a max pooling, as ``torch.nn.MaxPoolNd``.
+
+    Parameters
+    ----------
+    input_size, kernel_size : int or tuple of int
+    stride : int or tuple of int, optional
+        Defaults to ``kernel_size``.
+    padding : int or tuple of int, optional
+        Symmetric; at most ``kernel_size // 2``.
+    dilation : int or tuple of int, optional
+    ceil_mode : bool, optional
+        Round up, but never start a window in the right padding.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad parameters, an empty output, or a window that sees only
+        padding (possible with dilation), naming the parameter.
+
+    Examples
+    --------
+    >>> max_pool_output_size((5, 6), 2)
+    (2, 3)
+    >>> max_pool_output_size(5, 2, ceil_mode=True)
+    (3,)
+    """
+    nd = len(input_size) if isinstance(input_size, (tuple, list)) else None
+    if nd is None:
+        for v in (kernel_size, stride, padding, dilation):
+            if isinstance(v, (tuple, list)):
+                nd = len(v)
+                break
+        nd = nd or 1
+    n = normalize_tuple(input_size, nd, "input_size")
+    k, s, p, d, c = _check_params(nd, kernel_size, stride, padding, dilation, ceil_mode)
+    out = tuple(_pool_out(*a, c) for a in zip(n, k, s, p, d))
+    for axis, o in enumerate(out):
+        if o < 1:
+            raise ValueError(
+                f"the pooling output would be empty along axis {axis}: input_size {n[axis]} padded by "
+                f"{p[axis]} on each side is smaller than the dilated kernel size "
+                f"{d[axis] * (k[axis] - 1) + 1}"
+            )
+        taps = np.arange(o)[:, None] * s[axis] - p[axis] + np.arange(k[axis])[None, :] * d[axis]
+        empty = ~((taps >= 0) & (taps < n[axis])).any(axis=1)
+        if empty.any():
+            raise ValueError(
+                f"pooling window {int(np.argmax(empty))} along axis {axis} sees only padding "
+                f"(input_size {n[axis]}, padding={p[axis]}, dilation={d[axis]}): every window must hold "
+                f"an input entry (torch returns an out-of-range index there)"
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- switches
+@dataclass(frozen=True, eq=False)
+class Switches:
+    """Where each pooling window's maximum sits: everything ``P_s`` and ``U_s`` need.
+
+    Attributes
+    ----------
+    input_shape : tuple of int
+        ``(C, *spatial)`` of the pooled sample.
+    output_shape : tuple of int
+        ``(C // channel_pool, *output_size)``.
+    indices : ndarray of int64, shape ``output_shape``
+        Flat positions in ``x.reshape(-1)`` of the maxima.
+    kernel_size, stride, padding, dilation, ceil_mode, channel_pool
+        The pooling that produced them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = max_pool_switches(np.array([[[1, 5], [7, 2]]]), 2)
+    >>> s.indices, s.pool(np.array([[[1, 5], [7, 2]]]))
+    (array([[[2]]]), array([[[7]]]))
+    """
+
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    indices: np.ndarray
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    ceil_mode: bool = False
+    channel_pool: int = 1
+
+    @property
+    def n_in(self) -> int:
+        """Length of the flattened input."""
+        return prod(self.input_shape)
+
+    @property
+    def n_out(self) -> int:
+        """Length of the flattened pooled output (the number of switches)."""
+        return prod(self.output_shape)
+
+    @property
+    def torch_indices(self) -> np.ndarray:
+        """The indices ``max_pool{1,2,3}d(return_indices=True)`` returns: flat per channel plane.
+
+        Only for spatial pooling (``channel_pool == 1``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.arange(8).reshape(2, 4)
+        >>> max_pool_switches(x, 2).torch_indices
+        array([[1, 3],
+               [1, 3]])
+        """
+        if self.channel_pool != 1:
+            raise ValueError(
+                f"torch_indices is only defined for spatial pooling: channel_pool={self.channel_pool} "
+                f"pools across feature maps (use .indices, flat over the whole sample)"
+            )
+        plane = prod(self.input_shape[1:])
+        return self.indices % plane
+
+    def pool(self, x: Any) -> np.ndarray:
+        """``P_s x``: the entries of ``x`` at the switches, shape ``output_shape``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.array([[3, 1, 4, 1, 5, 9]])
+        >>> s = max_pool_switches(x, 2)
+        >>> s.pool(-x)
+        array([[-3, -4, -9]])
+        """
+        x = np.asarray(x)
+        if x.size != self.n_in:
+            raise ValueError(f"x has {x.size} entries but the switches pool {self.input_shape}: they must match")
+        return x.reshape(-1)[self.indices]
+
+    def unpool(self, y: Any) -> np.ndarray:
+        """``U_s y``: pooled values put back at the switches (summed where switches coincide).
+
+        Returns shape ``input_shape``; equals ``unpool_matrix(self) @ y.reshape(-1)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = max_pool_switches(np.array([[3, 1, 4, 1, 5, 9]]), 2)
+        >>> s.unpool([[10, 20, 30]])
+        array([[10,  0, 20,  0,  0, 30]])
+        """
+        y = np.asarray(y)
+        if y.size != self.n_out:
+            raise ValueError(
+                f"y has {y.size} entries but the switches have {self.n_out} = prod{self.output_shape}: they must match"
+            )
+        out = np.zeros(self.n_in, dtype=np.result_type(y.dtype, np.int64) if y.dtype.kind in "biu" else y.dtype)
+        np.add.at(out, self.indices.reshape(-1), y.reshape(-1))
+        return out.reshape(self.input_shape)
+
+
+def _as_samples(x: Any) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:
+        raise TypeError(f"x must be an array of real numbers: {exc}") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"x must hold real numbers (integer or float): got dtype {arr.dtype}")
+    if arr.ndim < 2 or min(arr.shape) < 1:
+        raise ValueError(
+            f"x must have shape (C, *spatial) with at least one spatial axis and positive sizes: "
+            f"got shape {arr.shape}"
+        )
+    return arr
+
+
+def max_pool_switches(
+    x: Any,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    *,
+    channel_pool: int = 1,
+    absolute: bool = False,
+) -> Switches:
+    """The switches of a max pooling of one sample ``x`` of shape ``(C, *spatial)``.
+
+    Spatially this is ``torch.nn.functional.max_pool{N}d`` for any ``N``;
+    ``channel_pool`` adds Zeiler's 3-D pooling across feature maps.
+
+    Parameters
+    ----------
+    x : array_like, shape (C, *spatial)
+        Real numbers (integer or float).
+    kernel_size : int or tuple of int
+        Spatial window.
+    stride : int or tuple of int, optional
+        Defaults to ``kernel_size``.
+    padding : int or tuple of int, optional
+        Implicit ``-inf`` on both sides of each axis; at most ``kernel_size // 2``
+        (torch's rule).
+    dilation : int or tuple of int, optional
+    ceil_mode : bool, optional
+        As torch: round the output size up, but a window may not start in the
+        right padding.
+    channel_pool : int, optional
+        Zeiler's 3-D pooling: also take the maximum over blocks of this many
+        consecutive feature maps (non-overlapping, so ``C`` must be a
+        multiple).  The output has ``C // channel_pool`` maps.  ``1`` (default)
+        is plain spatial pooling.
+    absolute : bool, optional
+        Compare ``|x|`` instead of ``x`` (the switches then mark the largest
+        magnitude, whose signed value :meth:`Switches.pool` keeps).  Used for
+        signed feature maps in Zeiler's inference.
+
+    Returns
+    -------
+    Switches
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numbers, or a parameter is not an integer.
+    ValueError
+        On a bad shape or parameter (non-positive sizes, padding over half the
+        kernel, an empty output, ``C`` not a multiple of ``channel_pool``).
+
+    Notes
+    -----
+    Switch ``indices[c', j]`` is the flat position in ``x.reshape(-1)`` of the
+    maximum over the window ``{(c, q) : c'·g <= c < (c'+1)·g, q_a = j_a s_a - p_a
+    + t_a d_a, 0 <= q_a < n_a}`` with ``g = channel_pool``; among equal maxima
+    the lowest position wins (torch's rule, see the module notes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[[1, 5, 5, 1],
+    ...                [5, 5, 1, 1],
+    ...                [0, 0, 2, 3],
+    ...                [0, 4, 1, 1]]])
+    >>> s = max_pool_switches(x, 2)
+    >>> s.indices            # the first of the tied 5s wins
+    array([[[ 1,  2],
+            [13, 11]]])
+    >>> s.pool(x)
+    array([[[5, 5],
+            [4, 3]]])
+
+    Zeiler's 2×2×2 pooling: two maps pooled into one.
+
+    >>> z = np.arange(32).reshape(2, 4, 4) % 7
+    >>> s3 = max_pool_switches(z, 2, channel_pool=2)
+    >>> s3.output_shape, s3.pool(z)
+    ((1, 2, 2), array([[[6, 6],
+            [6, 6]]]))
+    """
+    arr = _as_samples(x)
+    nd = arr.ndim - 1
+    k, s, p, d, ceil_mode = _check_params(nd, kernel_size, stride, padding, dilation, ceil_mode)
+    if isinstance(channel_pool, bool) or not isinstance(channel_pool, (int, np.integer)):
+        raise TypeError(f"channel_pool must be an integer, got {channel_pool!r}")
+    if channel_pool < 1:
+        raise ValueError(f"channel_pool={channel_pool} must be positive")
+    if not isinstance(absolute, (bool, np.bool_)):
+        raise TypeError(f"absolute must be a bool, got {absolute!r}")
+    C, n = arr.shape[0], arr.shape[1:]
+    if C % channel_pool:
+        raise ValueError(
+            f"channel_pool={channel_pool} must divide the number of feature maps C={C} "
+            f"(blocks of maps do not overlap)"
+        )
+    out = max_pool_output_size(n, k, s, p, d, ceil_mode)
+    g = int(channel_pool)
+    c_out = C // g
+
+    # Index arrays of shape (c_out, *out, g, *k): output dims first, then the taps
+    # in increasing input position (channel block, then spatial C order).
+    D = 2 + 2 * nd
+    plane = prod(n)
+    shape = [1] * D
+    shape[0], shape[nd + 1] = c_out, g
+    chan = (np.arange(c_out)[:, None] * g + np.arange(g)[None, :]).reshape(
+        [c_out] + [1] * nd + [g] + [1] * nd
+    )
+    flat = chan * plane
+    valid = np.ones((1,) * D, dtype=bool)
+    step = plane
+    for a in range(nd):
+        step //= n[a]
+        pos = np.arange(out[a])[:, None] * s[a] - p[a] + np.arange(k[a])[None, :] * d[a]
+        shp = [1] * D
+        shp[1 + a], shp[nd + 2 + a] = out[a], k[a]
+        pos = pos.reshape(shp)
+        ok = (pos >= 0) & (pos < n[a])
+        valid = valid & ok
+        flat = flat + np.where(ok, pos, 0) * step
+    full = (c_out, *out, g, *k)
+    flat = np.broadcast_to(flat, full).reshape(prod(full[: nd + 1]), -1)
+    valid = np.broadcast_to(valid, full).reshape(flat.shape)
+
+    vals = arr.reshape(-1)[flat]
+    if absolute:
+        vals = np.abs(vals)
+    if vals.dtype.kind == "f":
+        lowest = -np.inf
+    else:
+        lowest = np.iinfo(vals.dtype).min
+    masked = np.where(valid, vals, lowest)
+    with np.errstate(invalid="ignore"):
+        best = masked.max(axis=1, keepdims=True)
+        winner = np.argmax(valid & (masked == best), axis=1)  # first (lowest position) among maxima
+    if vals.dtype.kind == "f":
+        isnan = valid & np.isnan(vals)
+        rows = isnan.any(axis=1)
+        if rows.any():  # torch: a NaN always wins, the last one among several
+            last = isnan.shape[1] - 1 - np.argmax(isnan[:, ::-1], axis=1)
+            winner = np.where(rows, last, winner)
+    idx = np.take_along_axis(flat, winner[:, None], axis=1)[:, 0].astype(np.int64)
+    return Switches(
+        input_shape=tuple(arr.shape),
+        output_shape=(c_out, *out),
+        indices=idx.reshape(c_out, *out),
+        kernel_size=k,
+        stride=s,
+        padding=p,
+        dilation=d,
+        ceil_mode=ceil_mode,
+        channel_pool=g,
+    )
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    """A max pooling, as parameters: call :meth:`switches` on a sample to get its switches.
+
+    Parameters are those of :func:`max_pool_switches`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pool = MaxPool(2, channel_pool=2)
+    >>> pool.output_shape((8, 70, 70))
+    (4, 35, 35)
+    >>> pool.switches(np.ones((2, 2, 2))).indices
+    array([[[0]]])
+    """
+
+    kernel_size: IntOrTuple
+    stride: IntOrTuple | None = None
+    padding: IntOrTuple = 0
+    dilation: IntOrTuple = 1
+    ceil_mode: bool = False
+    channel_pool: int = 1
+    absolute: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.channel_pool, bool) or not isinstance(self.channel_pool, (int, np.integer)):
+            raise TypeError(f"channel_pool must be an integer, got {self.channel_pool!r}")
+        if self.channel_pool < 1:
+            raise ValueError(f"channel_pool={self.channel_pool} must be positive")
+        if not isinstance(self.absolute, (bool, np.bool_)):
+            raise TypeError(f"absolute must be a bool, got {self.absolute!r}")
+
+    def switches(self, x: Any) -> Switches:
+        """:func:`max_pool_switches` of ``x`` with these parameters."""
+        return max_pool_switches(
+            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+            channel_pool=self.channel_pool, absolute=self.absolute,
+        )
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(C // channel_pool, *output_size)`` for an input of shape ``(C, *spatial)``."""
+        C = int(input_shape[0])
+        if C % self.channel_pool:
+            raise ValueError(
+                f"channel_pool={self.channel_pool} must divide the number of feature maps C={C} "
+                f"(blocks of maps do not overlap)"
+            )
+        out = max_pool_output_size(tuple(input_shape[1:]), self.kernel_size, self.stride, self.padding,
+                               self.dilation, self.ceil_mode)
+        return (C // self.channel_pool, *out)
+
+
+# --------------------------------------------------------------------------- matrices
+def _check_switches(switches: Any) -> Switches:
+    if not isinstance(switches, Switches):
+        raise TypeError(
+            f"switches must be a Switches object from max_pool_switches, got {type(switches).__name__}"
+        )
+    return switches
+
+
+def pool_matrix(switches: Switches, *, dtype: Any = np.int64) -> sp.csr_array:
+    """``P_s``: the 0/1 matrix that pools by the switches, ``P_s @ x.ravel() == s.pool(x).ravel()``.
+
+    Parameters
+    ----------
+    switches : Switches
+    dtype : dtype, optional
+        Of the ones (``int64`` default, so integer products stay exact).
+
+    Returns
+    -------
+    P : (prod(output_shape), prod(input_shape)) csr_array
+        ``P[r, c] = 1`` iff ``c == switches.indices.flat[r]``; one entry per row.
+
+    Raises
+    ------
+    TypeError
+        If ``switches`` is not a :class:`Switches`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[3, 1, 4, 1, 5, 9]])
+    >>> P = pool_matrix(max_pool_switches(x, 2))
+    >>> P.toarray()
+    array([[1, 0, 0, 0, 0, 0],
+           [0, 0, 1, 0, 0, 0],
+           [0, 0, 0, 0, 0, 1]])
+    >>> P @ x.ravel()
+    array([3, 4, 9])
+    """
+    s = _check_switches(switches)
+    m, n = s.n_out, s.n_in
+    it = index_dtype(m, n)
+    P = sp.csr_array(
+        (np.ones(m, dtype=dtype), s.indices.reshape(-1).astype(it), np.arange(m + 1, dtype=it)),
+        shape=(m, n),
+    )
+    P.has_canonical_format = True
+    return P
+
+
+def unpool_matrix(switches: Switches, *, dtype: Any = np.int64) -> sp.csr_array:
+    """``U_s``: the 0/1 matrix that unpools by the switches; ``U_s == P_s.T`` exactly.
+
+    Built on its own (rows sorted by input position), so that ``U_s == P_s.T``
+    is a check, not a definition.
+
+    Parameters
+    ----------
+    switches : Switches
+    dtype : dtype, optional
+        Of the ones (``int64`` default).
+
+    Returns
+    -------
+    U : (prod(input_shape), prod(output_shape)) csr_array
+        ``U[c, r] = 1`` iff ``c == switches.indices.flat[r]``.  Where
+        overlapping windows share a switch, row ``c`` holds several ones and
+        ``U @ y`` sums them; ``torch.nn.functional.max_unpool`` overwrites.
+
+    Raises
+    ------
+    TypeError
+        If ``switches`` is not a :class:`Switches`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = max_pool_switches(np.array([[0, 3, 1, 2]]), 2, stride=1)  # overlapping windows
+    >>> U = unpool_matrix(s)
+    >>> U @ np.array([10, 20, 30])   # the middle window's max is the first's: summed
+    array([ 0, 30,  0, 30])
+    >>> (U != pool_matrix(s).T).nnz
+    0
+    """
+    s = _check_switches(switches)
+    m, n = s.n_out, s.n_in
+    it = index_dtype(m, n)
+    rows = s.indices.reshape(-1)
+    order = np.argsort(rows, kind="stable")  # within a row, columns (outputs) increase
+    indptr = np.zeros(n + 1, dtype=it)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    U = sp.csr_array((np.ones(m, dtype=dtype), order.astype(it), indptr), shape=(n, m))
+    U.has_canonical_format = True
+    return U
