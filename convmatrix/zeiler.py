@@ -875,7 +875,7 @@ class DeconvNet:
                 U = unpool_matrix(s)
                 h = U @ h
                 step.append(U)
-            D = sp.diags_array((h > 0).astype(np.int64), format="csr")
+            D = sp.diags_array((h > 0).astype(np.int64), format="csr", dtype=np.int64)
             h = np.maximum(h, 0)
             h = self.T[i] @ h
             factors = [self.T[i], D, *step[::-1]] + factors
