@@ -72,4 +72,18 @@ from .zeiler import (
     synthetic_scene,
 )
 
+from .derivation import Derivation, DerivationError, Step
+from .batchnorm import (
+    BatchNorm,
+    BatchNormDerivation,
+    batchnorm_backward,
+    batchnorm_derivation,
+    batchnorm_eval_matrix,
+    batchnorm_forward,
+    batchnorm_jacobian,
+    fold_conv_batchnorm,
+    reference_batchnorm_backward,
+    reference_batchnorm_forward,
+)
+
 __version__ = "0.1.0"

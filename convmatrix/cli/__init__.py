@@ -14,7 +14,7 @@ import sys
 from typing import Sequence
 
 #: Modules of ``convmatrix.cli`` that register sub-commands, in help order.
-COMMAND_MODULES = ("tour", "conv", "resample", "transposed", "deconvnet")
+COMMAND_MODULES = ("tour", "conv", "transposed", "resample", "deconvnet", "batchnorm")
 
 
 def build_parser() -> argparse.ArgumentParser:

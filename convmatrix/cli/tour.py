@@ -12,9 +12,10 @@ import importlib
 #: The tour, in order.
 SECTIONS = (
     "convmatrix.cli.tour:section_transpose_example",
-    "convmatrix.cli.resample:section_resampling",
     "convmatrix.cli.transposed:section_equivalence",
+    "convmatrix.cli.resample:section_resampling",
     "convmatrix.cli.deconvnet:section_zeiler",
+    "convmatrix.cli.batchnorm:section_batchnorm",
 )
 
 

@@ -1,0 +1,307 @@
+"""Batch normalization derived with SymPy: proofs, gradients against torch autograd and
+finite differences, printing, refusals, the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy
+import torch
+
+import convmatrix as cm
+from convmatrix.cli import main
+from convmatrix.derivation import Derivation, DerivationError, Step, expand_sums, is_zero, reduce_sums
+
+RNG = np.random.default_rng(5)
+
+
+def _numeric(expr, d, x, dy, gamma=1.3, beta=-0.4, eps=1e-3):
+    """Evaluate an explicit expression of a concrete derivation at numbers."""
+    sub = {d.symbols["gamma"]: gamma, d.symbols["beta"]: beta}
+    if isinstance(d.symbols["eps"], sympy.Symbol):
+        sub[d.symbols["eps"]] = eps
+    sub.update({s: float(v) for s, v in zip(d.symbols["x"], x)})
+    sub.update({s: float(v) for s, v in zip(d.symbols["dout"], dy)})
+    return float(sympy.sympify(expr).xreplace({k: sympy.Float(v, 30) for k, v in sub.items()}).evalf(30))
+
+
+def _torch_grads(x, dy, gamma=1.3, beta=-0.4, eps=1e-3):
+    bn = torch.nn.BatchNorm1d(1, eps=eps).double()
+    with torch.no_grad():
+        bn.weight.fill_(gamma)
+        bn.bias.fill_(beta)
+    xt = torch.tensor(np.asarray(x, float).reshape(-1, 1), requires_grad=True)
+    y = bn(xt)
+    y.backward(torch.tensor(np.asarray(dy, float).reshape(-1, 1)))
+    return y.detach().numpy().ravel(), xt.grad.numpy().ravel(), bn.weight.grad.item(), bn.bias.grad.item()
+
+
+# --------------------------------------------------------------------------- proofs
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, None])
+def test_derivation_is_checked(n):
+    d = cm.batchnorm_derivation(n)
+    assert d.checked and len(d.steps) == 32
+    kinds = [s.kind for s in d.steps]
+    assert kinds[:9] == ["definition"] * 9 and set(kinds[9:]) == {"equality"}
+    # run the proofs again, step by step
+    assert all(d.prove(s) for s in d.steps)
+
+
+@pytest.mark.parametrize("n", [3, None])
+def test_a_wrong_step_is_caught(n):
+    d = cm.batchnorm_derivation(n, check=False)
+    closed = d.steps[30]
+    m = d.symbols["m"]
+    d.steps[30] = Step(closed.lhs, closed.rhs.subs(m, m + 1), closed.text, index=closed.index)
+    with pytest.raises(DerivationError, match=r"step \(31\)"):
+        d.check()
+    d = cm.batchnorm_derivation(n, check=False)
+    d.steps[25] = Step(d.steps[25].lhs, 1, "wrong")  # Σ (x_j - μ) = 1
+    assert not d.prove(d.steps[25])
+
+
+def test_second_term_of_dmu_vanishes():
+    d = cm.batchnorm_derivation(None)
+    step = d.steps[25]
+    assert step.rhs == 0 and "vanishes" in step.text
+    assert is_zero(d.to_base(step.lhs))
+
+
+def test_steps_name_the_paper_intermediates():
+    d = cm.batchnorm_derivation(None)
+    text = d.text()
+    for needle in ("∂L/∂x̂_i = γ*∂L/∂y_i", "∂L/∂σ²_B =", "∂L/∂μ_B =", "∂L/∂γ = Σ_{j=1..m} ∂L/∂y_j*x̂_j",
+                   "∂L/∂β = Σ_{j=1..m} ∂L/∂y_j", "δ_{ij}"):
+        assert needle in text, needle
+
+
+# --------------------------------------------------------------------------- numbers
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_gradients_match_torch_autograd(n):
+    d = cm.batchnorm_derivation(n)
+    x, dy = RNG.standard_normal(n) * 2 + 1, RNG.standard_normal(n)
+    y_t, dx_t, dg_t, db_t = _torch_grads(x, dy)
+    assert np.allclose([_numeric(e, d, x, dy) for e in d.forward["y"]], y_t, atol=1e-10)
+    assert np.allclose([_numeric(e, d, x, dy) for e in d.gradients["x"]], dx_t, atol=1e-10)
+    assert np.isclose(_numeric(d.gradients["gamma"], d, x, dy), dg_t)
+    assert np.isclose(_numeric(d.gradients["beta"], d, x, dy), db_t)
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_gradients_match_finite_differences(n):
+    d = cm.batchnorm_derivation(n)
+    x, dy = RNG.standard_normal(n), RNG.standard_normal(n)
+    loss = sum(g * y for g, y in zip(d.symbols["dout"], d.forward["y"]))
+    h = 1e-6
+    for k in range(n):
+        xp, xm = x.copy(), x.copy()
+        xp[k] += h
+        xm[k] -= h
+        fd = (_numeric(loss, d, xp, dy) - _numeric(loss, d, xm, dy)) / (2 * h)
+        assert np.isclose(fd, _numeric(d.gradients["x"][k], d, x, dy), rtol=1e-5, atol=1e-7)
+
+
+def test_general_m_gradient_specialises_to_concrete():
+    g = cm.batchnorm_derivation(None)
+    c = cm.batchnorm_derivation(3)
+    m, i = g.symbols["m"], g.symbols["i"]
+    x, dy = RNG.standard_normal(3), RNG.standard_normal(3)
+    X, DY = g.symbols["x"], g.symbols["dout"]
+    for k in range(3):
+        e = expand_sums(g.gradients["x"].xreplace({m: sympy.Integer(3), i: sympy.Integer(k + 1)}))
+        e = e.xreplace({X[a + 1]: c.symbols["x"][a] for a in range(3)} | {DY[a + 1]: c.symbols["dout"][a] for a in range(3)})
+        assert np.isclose(_numeric(e, c, x, dy), _numeric(c.gradients["x"][k], c, x, dy))
+
+
+def test_numeric_eps_is_substituted():
+    d = cm.batchnorm_derivation(3, eps=sympy.Rational(1, 100))
+    assert d.symbols["eps"] == sympy.Rational(1, 100)
+    assert not any(s.name == "epsilon" for s in d.gradients["x"][0].free_symbols)
+    x, dy = RNG.standard_normal(3), RNG.standard_normal(3)
+    assert np.allclose([_numeric(e, d, x, dy) for e in d.gradients["x"]], _torch_grads(x, dy, eps=0.01)[1])
+
+
+def test_float_eps_becomes_exact():
+    d = cm.batchnorm_derivation(2, eps=1e-5)
+    assert d.symbols["eps"] == sympy.Rational(1, 100000) and d.checked
+    with pytest.raises(ValueError, match="eps"):
+        cm.batchnorm_derivation(2, eps=float("nan"))
+
+
+def test_printing_proves_first():
+    d = cm.batchnorm_derivation(3, check=False)
+    assert not d.checked
+    d.text()
+    assert d.checked
+    closed = d.steps[30]
+    d.steps[30] = Step(closed.lhs, 2 * closed.rhs, closed.text, index=closed.index)
+    assert not d.checked
+    with pytest.raises(DerivationError):
+        d.latex()
+
+
+def test_eps_zero_is_allowed_from_two_values():
+    # torch refuses eps <= 0 in training; the NumPy reference pair takes it
+    d = cm.batchnorm_derivation(2, eps=0)
+    x, dy = np.array([1.0, 3.0]), np.array([2.0, -1.0])
+    _, cache, _, _ = cm.reference_batchnorm_forward(x.reshape(2, 1), [1.3], [-0.4], eps=0.0)
+    dx = cm.reference_batchnorm_backward(dy.reshape(2, 1), cache)[0].ravel()
+    assert np.allclose([_numeric(e, d, x, dy) for e in d.gradients["x"]], dx)
+    with pytest.raises(ValueError, match="eps must be positive during training"):
+        torch.nn.functional.batch_norm(torch.ones(2, 1), None, None, training=True, eps=0.0)
+    with pytest.raises(ValueError, match="eps=0.0 must be positive"):
+        cm.batchnorm_forward(x.reshape(2, 1), eps=0.0)
+
+
+# --------------------------------------------------------------------------- N = 1
+def test_one_value_derivation_is_degenerate_and_documented():
+    d = cm.batchnorm_derivation(1)
+    assert sympy.cancel(d.gradients["x"][0]) == 0
+    assert sympy.simplify(d.forward["y"][0] - d.symbols["beta"]) == 0
+    assert d.gradients["gamma"] == 0 or sympy.cancel(d.gradients["gamma"]) == 0
+    assert d.gradients["beta"] == d.symbols["dout"][0]
+    with pytest.raises(ValueError, match="eps"):
+        cm.batchnorm_derivation(1, eps=0)
+
+
+def test_one_value_torch_refuses_training():
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        torch.nn.BatchNorm1d(3)(torch.randn(1, 3))
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        cm.batchnorm_forward(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        cm.BatchNorm(3)(np.ones((1, 3, 1, 1)))
+
+
+# --------------------------------------------------------------------------- printing
+def test_latex_uses_readable_names():
+    d = cm.batchnorm_derivation(None)
+    tex = d.latex()
+    assert tex.startswith(r"\begin{align*}") and tex.endswith(r"\end{align*}")
+    for needle in (r"\sigma^{2}_{B}", r"\hat{x}_{i}", r"\mu_{B}", r"\frac{\partial L}{\partial \hat{x}_{j}}",
+                   r"\frac{\partial L}{\partial y_{i}}", r"\sum_{j=1}^{m}", r"\sigma_{\epsilon}", r"\epsilon",
+                   r"\left.\frac{\partial L}{\partial \tilde{x}_{i}}\right|_{\hat{x}}", r"\text{(31) Closed form"):
+        assert needle in tex, needle
+    assert "dL/d" not in tex and "xhat" not in tex and "xtilde" not in tex
+    assert not re.search(r"(?<![\\a-z])(sigma|epsilon|gamma|beta|mu)(?![a-z])", tex)
+    assert tex.count("&=") == 32
+    assert d._repr_latex_().startswith("$$\\begin{aligned}")
+    assert sympy.latex(d) == d.latex(environment="aligned")
+
+
+def test_dummy_index_distinct_from_free_index():
+    d = cm.batchnorm_derivation(None)
+    i, j = d.symbols["i"], d.symbols["j"]
+    for s in d.steps:
+        for summ in (s.lhs.atoms(sympy.Sum) | s.rhs.atoms(sympy.Sum)):
+            assert summ.limits[0][0] == j != i
+
+
+def test_text_output():
+    d = cm.batchnorm_derivation(4)
+    t = d.text()
+    assert t.splitlines()[0] == d.title and "(32) Matrix form" in t and "Σ_{j=1..4}" in t
+    assert str(d) == t and "checked" in repr(d)
+
+
+def test_generic_derivation_api():
+    a, b, s = sympy.symbols("a b s")
+    d = Derivation("t", [Step.from_eq(sympy.Eq(s, a + b), "def", kind="definition"),
+                         Step(s**2 - a**2, b * (2 * a + b), "square")], values={s: a + b})
+    assert d.check().checked
+    assert r"\begin{align*}" in d.latex() and "\\text{(1) def}" in d.latex()
+    d.steps.append(Step(s, a, "wrong"))
+    with pytest.raises(DerivationError, match=r"step \(3\).*wrong"):
+        d.check()
+    x, m = sympy.IndexedBase("x"), sympy.Symbol("m", integer=True, positive=True)
+    j = sympy.Symbol("j", integer=True)
+    assert is_zero(sympy.Sum(x[j] - sympy.Sum(x[j], (j, 1, m)) / m, (j, 1, m)))
+    assert reduce_sums(sympy.Sum(sympy.KroneckerDelta(j, 2) * x[j], (j, 1, m))) == x[2]
+
+
+# --------------------------------------------------------------------------- refusals
+@pytest.mark.parametrize("bad", [0, -3])
+def test_refuses_non_positive_batch(bad):
+    with pytest.raises(ValueError, match=f"batch_size={bad}"):
+        cm.batchnorm_derivation(bad)
+
+
+@pytest.mark.parametrize("bad", [2.0, True, "4"])
+def test_refuses_non_int_batch(bad):
+    with pytest.raises(TypeError, match="batch_size"):
+        cm.batchnorm_derivation(bad)
+
+
+def test_refuses_bad_eps():
+    with pytest.raises(ValueError, match="eps=-1"):
+        cm.batchnorm_derivation(2, eps=-1)
+    with pytest.raises(TypeError, match="eps"):
+        cm.batchnorm_derivation(2, eps="small")
+    with pytest.raises(TypeError, match="eps"):
+        cm.batchnorm_derivation(2, eps=True)
+    with pytest.raises(TypeError, match="eps"):
+        cm.batchnorm_derivation(2, eps=sympy.I)
+
+
+def test_refuses_bad_steps_and_environment():
+    with pytest.raises(ValueError, match="kind"):
+        Step(1, 1, "x", kind="lemma")
+    with pytest.raises(TypeError, match="text"):
+        Step(1, 1, 3)
+    with pytest.raises(TypeError, match="eq"):
+        Step.from_eq((1, 1), "x")
+    with pytest.raises(TypeError, match="steps"):
+        Derivation("t", ["not a step"])
+    with pytest.raises(ValueError, match="environment"):
+        cm.batchnorm_derivation(2).latex(environment="")
+
+
+# --------------------------------------------------------------------------- CLI
+def _env():
+    return dict(os.environ, PYTHONIOENCODING="utf-8")
+
+
+def test_cli_subprocess_text_and_latex():
+    r = subprocess.run([sys.executable, "-m", "convmatrix", "batchnorm", "--batch", "4"],
+                       capture_output=True, text=True, encoding="utf-8", env=_env())
+    assert r.returncode == 0, r.stderr
+    assert "∂L/∂x_i = γ*(4*∂L/∂y_i" in r.stdout and "23 equalities proved" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "convmatrix", "batchnorm", "--batch", "m", "--format", "latex"],
+                       capture_output=True, text=True, encoding="utf-8", env=_env())
+    assert r.returncode == 0 and r"\begin{align*}" in r.stdout and r"\sum_{j=1}^{m}" in r.stdout
+
+
+def test_cli_subprocess_refuses():
+    r = subprocess.run([sys.executable, "-m", "convmatrix", "batchnorm", "--batch", "0"],
+                       capture_output=True, text=True, encoding="utf-8", env=_env())
+    assert r.returncode == 2 and "--batch 0" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_in_process(capsys):
+    assert main(["batchnorm", "--batch", "2", "--format", "latex", "--eps", "0.001"]) == 0
+    out = capsys.readouterr().out
+    assert r"\end{align*}" in out and r"\frac{1}{1000}" in out  # the number, exactly, replaces ε
+    assert main(["batchnorm", "--batch", "3"]) == 0
+    assert "m = 3" in capsys.readouterr().out
+    assert main(["batchnorm", "--batch", "2", "--eps", "-1"]) == 2
+    assert "eps=-1" in capsys.readouterr().err
+    assert main(["batchnorm", "--batch", "2", "--eps", "tiny"]) == 2
+    assert "--eps" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["batchnorm", "--batch", "two"])
+    assert "--batch" in capsys.readouterr().err
+
+
+def test_tour_section(capsys):
+    from convmatrix.cli.tour import SECTIONS
+
+    k = SECTIONS.index("convmatrix.cli.batchnorm:section_batchnorm") + 1
+    assert main(["tour", "--section", str(k)]) == 0
+    out = capsys.readouterr().out
+    assert "Batch normalization derived with SymPy" in out and "J symmetric: True" in out
+    assert "γ J dy = dx of the layer: True" in out
