@@ -397,6 +397,33 @@ def _check_transpose_output(out, n, p):
 
 
 # --------------------------------------------------------------------------- geometry objects
+def _check_weight_shape(weight_shape, input_size, groups, layout):
+    """Validate ``(C0, C1, *k)`` against the input's axes and ``groups``; ``layout`` names C0, C1."""
+    weight_shape = tuple(weight_shape)
+    if len(weight_shape) < 3:
+        raise ValueError(
+            f"weight must have shape ({layout[0]}, {layout[1]}, *kernel_size) with at "
+            f"least one spatial axis: got shape {weight_shape}"
+        )
+    ndim = len(weight_shape) - 2
+    in_ndim = _ndim_of(input_size)
+    if in_ndim is not None and in_ndim != ndim:
+        raise ValueError(
+            f"input_size={_fmt(input_size)} has {in_ndim} spatial axes but the weight of shape "
+            f"{weight_shape} has {ndim} (weight.ndim - 2)"
+        )
+    groups = _as_int(groups, "groups")
+    if groups < 1:
+        raise ValueError(f"groups={groups} must be positive")
+    c0, c1 = weight_shape[:2]
+    if c0 < 1 or c1 < 1 or any(k < 1 for k in weight_shape[2:]):
+        raise ValueError(f"weight shape {weight_shape} must have positive sizes along every axis")
+    if c0 % groups:
+        raise ValueError(f"groups={groups} must divide {layout[0]}={c0} (weight.shape[0])")
+    return c0, c1, tuple(weight_shape[2:]), groups
+
+
+
 @dataclass(frozen=True)
 class ConvGeometry:
     """The frozen shape of an N-d convolution: everything but the numbers.
@@ -462,28 +489,10 @@ class ConvGeometry:
             ...
         ValueError: groups=4 must divide out_channels=6 (weight.shape[0])
         """
-        weight_shape = tuple(weight_shape)
-        if len(weight_shape) < 3:
-            raise ValueError(
-                f"weight must have shape (out_channels, in_channels/groups, *kernel_size) with at "
-                f"least one spatial axis: got shape {weight_shape}"
-            )
-        ndim = len(weight_shape) - 2
-        in_ndim = _ndim_of(input_size)
-        if in_ndim is not None and in_ndim != ndim:
-            raise ValueError(
-                f"input_size={_fmt(input_size)} has {in_ndim} spatial axes but the weight of shape "
-                f"{weight_shape} has {ndim} (weight.ndim - 2)"
-            )
-        groups = _as_int(groups, "groups")
-        if groups < 1:
-            raise ValueError(f"groups={groups} must be positive")
-        c_out, c_in_g = weight_shape[:2]
-        if c_out < 1 or c_in_g < 1 or any(k < 1 for k in weight_shape[2:]):
-            raise ValueError(f"weight shape {weight_shape} must have positive sizes along every axis")
-        if c_out % groups:
-            raise ValueError(f"groups={groups} must divide out_channels={c_out} (weight.shape[0])")
-        k = tuple(weight_shape[2:])
+        c_out, c_in_g, k, groups = _check_weight_shape(
+            weight_shape, input_size, groups, ("out_channels", "in_channels/groups")
+        )
+        ndim = len(k)
         n = normalize_tuple(input_size, ndim, "input_size")
         s = normalize_tuple(stride, ndim, "stride")
         d = normalize_tuple(dilation, ndim, "dilation")
@@ -579,28 +588,10 @@ class ConvTransposeGeometry:
             ...
         ValueError: output_padding=2 must be smaller than either stride or dilation along every axis: got 2 with stride 2 and dilation 1 along axis 0
         """
-        weight_shape = tuple(weight_shape)
-        if len(weight_shape) < 3:
-            raise ValueError(
-                f"weight must have shape (in_channels, out_channels/groups, *kernel_size) with at "
-                f"least one spatial axis: got shape {weight_shape}"
-            )
-        ndim = len(weight_shape) - 2
-        in_ndim = _ndim_of(input_size)
-        if in_ndim is not None and in_ndim != ndim:
-            raise ValueError(
-                f"input_size={_fmt(input_size)} has {in_ndim} spatial axes but the weight of shape "
-                f"{weight_shape} has {ndim} (weight.ndim - 2)"
-            )
-        groups = _as_int(groups, "groups")
-        if groups < 1:
-            raise ValueError(f"groups={groups} must be positive")
-        c_in, c_out_g = weight_shape[:2]
-        if c_in < 1 or c_out_g < 1 or any(k < 1 for k in weight_shape[2:]):
-            raise ValueError(f"weight shape {weight_shape} must have positive sizes along every axis")
-        if c_in % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={c_in} (weight.shape[0])")
-        k = tuple(weight_shape[2:])
+        c_in, c_out_g, k, groups = _check_weight_shape(
+            weight_shape, input_size, groups, ("in_channels", "out_channels/groups")
+        )
+        ndim = len(k)
         n = normalize_tuple(input_size, ndim, "input_size")
         s = normalize_tuple(stride, ndim, "stride")
         d = normalize_tuple(dilation, ndim, "dilation")

@@ -274,10 +274,6 @@ def conv_matrix(
     True
     """
     w, symbolic = _as_weight(weight)
-    if w.ndim < 3:
-        raise ValueError(
-            f"weight must have shape (out_channels, in_channels/groups, *kernel_size): got {w.shape}"
-        )
     geometry = ConvGeometry.from_weight_shape(
         w.shape, input_size, stride=stride, padding=padding, dilation=dilation, groups=groups,
         padding_mode=padding_mode, convolution=flip,
@@ -345,10 +341,6 @@ def conv_transpose_matrix(
     0
     """
     w, symbolic = _as_weight(weight)
-    if w.ndim < 3:
-        raise ValueError(
-            f"weight must have shape (in_channels, out_channels/groups, *kernel_size): got {w.shape}"
-        )
     tg = ConvTransposeGeometry.from_weight_shape(
         w.shape, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation,

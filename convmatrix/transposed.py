@@ -505,11 +505,7 @@ def _numeric_weight(weight: Any) -> np.ndarray:
     w, symbolic = _as_weight(weight)
     if symbolic:
         raise TypeError("weight must be numeric for the direct-convolution chain: got SymPy expressions")
-    if w.ndim < 3:
-        raise ValueError(
-            f"weight must have shape (in_channels, out_channels/groups, *kernel_size): got {w.shape}"
-        )
-    return w
+    return w  # its shape is checked by ConvTransposeGeometry.from_weight_shape
 
 
 def transposed_conv_as_direct(
