@@ -29,6 +29,7 @@ from .matrices import (
     conv_matrix,
     conv_transpose_matrix,
     estimate_size,
+    matrix_bytes,
     symbolic_weight,
 )
 from .resample import (

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import sympy
 
 from .geometry import ConvGeometry, IntOrTuple, Padding, _as_int, normalize_tuple
-from .matrices import MatrixTooLargeError, _as_weight, _check_format, _max_bytes
+from .matrices import _as_weight, _check_format, _finish, _guard_nnz, estimate_size
 from .structure import index_dtype, tap_map
 
 __all__ = ["im2col_matrix"]
@@ -164,21 +164,14 @@ def im2col_matrix(
         (out_channels, c_in // groups, *k), xa.shape[1:], stride=stride, padding=padding,
         dilation=dilation, groups=groups, padding_mode=padding_mode,
     )
-    tm = tap_map(geometry)
     rows = out_channels * prod(geometry.output_size)
     cols = out_channels * (c_in // groups) * prod(k)
+    # as many entries as the conv matrix (an upper bound for the non-zero padding modes)
+    _guard_nnz((rows, cols), estimate_size(geometry)[0], xa.dtype.itemsize, "sympy" if symbolic else format,
+               max_bytes, what="im2col matrix")
+    tm = tap_map(geometry)
     per_channel = tm.row_taps.size
     nnz = out_channels * per_channel
-    itemsize = 8 if symbolic else xa.dtype.itemsize
-    idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
-    nbytes = rows * cols * itemsize if format == "dense" else nnz * (itemsize + idx) + (rows + 1) * idx
-    limit = _max_bytes(max_bytes)
-    if nbytes > limit:
-        raise MatrixTooLargeError(
-            f"the {rows} x {cols} im2col matrix with {nnz:,} stored entries would take about "
-            f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
-            f"pass a larger max_bytes= or set CONVMATRIX_MAX_BYTES"
-        )
 
     row_indptr, row_taps, row_src = _row_pattern(tm)
     dt = index_dtype(nnz, rows, cols)
@@ -198,6 +191,4 @@ def im2col_matrix(
     X.data, X.indices, X.indptr = data, indices.reshape(-1), indptr
     X.has_sorted_indices = True
     X.has_canonical_format = True
-    if format == "dense":
-        return X.toarray()
-    return X if format == "csr" else X.asformat(format)
+    return _finish(X, format, max_bytes, what="im2col matrix")

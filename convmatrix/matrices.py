@@ -27,6 +27,8 @@ __all__ = [
     "conv_bias_vector",
     "affine_matrix",
     "estimate_size",
+    "matrix_bytes",
+    "OBJECT_ENTRY_BYTES",
     "SPARSE_FORMATS",
 ]
 
@@ -103,11 +105,65 @@ def symbolic_weight(shape: Sequence[int], name: str = "w") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- size guard
+#: Approximate bytes per stored entry of the formats that hold Python objects:
+#: ``lil`` keeps two lists of Python ints/scalars per row, ``dok`` a dict keyed
+#: by index tuples, and a SymPy matrix a dict of SymPy expressions (measured on
+#: CPython 3.11; order of magnitude, not exact).
+OBJECT_ENTRY_BYTES = {"lil": 100, "dok": 200, "sympy": 1500}
+
+
 def _max_bytes(max_bytes: int | None) -> int:
-    if max_bytes is not None:
-        return int(max_bytes)
-    env = os.environ.get("CONVMATRIX_MAX_BYTES")
-    return int(env) if env else DEFAULT_MAX_BYTES
+    """The limit in force: ``max_bytes``, else ``CONVMATRIX_MAX_BYTES``, else :data:`DEFAULT_MAX_BYTES`."""
+    if max_bytes is None:
+        env = os.environ.get("CONVMATRIX_MAX_BYTES")
+        if not env:
+            return DEFAULT_MAX_BYTES
+        try:
+            limit = int(env)
+        except ValueError:
+            raise ValueError(
+                f"the environment variable CONVMATRIX_MAX_BYTES={env!r} must be a positive integer "
+                f"number of bytes"
+            ) from None
+        if limit < 1:
+            raise ValueError(f"the environment variable CONVMATRIX_MAX_BYTES={env!r} must be positive")
+        return limit
+    if isinstance(max_bytes, (bool, np.bool_)) or not isinstance(max_bytes, (int, np.integer)):
+        raise TypeError(
+            f"max_bytes={max_bytes!r} must be a positive integer number of bytes (or None for the "
+            f"default), got {type(max_bytes).__name__}"
+        )
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes={max_bytes} must be a positive number of bytes")
+    return int(max_bytes)
+
+
+def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: str = "csr") -> int:
+    """Bytes a matrix of ``shape`` with ``nnz`` stored entries takes in ``format``.
+
+    Exact for ``csr``, ``csc``, ``coo`` and ``"dense"`` (arrays only), an
+    approximation from :data:`OBJECT_ENTRY_BYTES` for ``lil``, ``dok`` and
+    ``"sympy"`` (a SymPy sparse matrix); ``bsr`` and ``dia`` are counted as
+    ``csr`` here, since their size depends on the pattern (the builders check
+    ``dia`` again once the pattern is known).
+
+    Examples
+    --------
+    >>> matrix_bytes((4, 6), 10, 8, "csr")   # data 80 + indices 40 + indptr 20
+    140
+    >>> matrix_bytes((4, 6), 10, 8, "dense")
+    192
+    """
+    rows, cols = shape
+    if format == "dense":
+        return rows * cols * itemsize
+    if format in OBJECT_ENTRY_BYTES:
+        return nnz * OBJECT_ENTRY_BYTES[format] + rows * 8
+    idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
+    if format == "coo":
+        return nnz * (itemsize + 2 * idx)
+    pointers = cols + 1 if format == "csc" else rows + 1
+    return nnz * (itemsize + idx) + pointers * idx
 
 
 def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr") -> tuple[int, int]:
@@ -115,7 +171,7 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
 
     The count is exact for ``zeros`` padding and an upper bound for the other
     modes (where taps that land on the same pixel are summed into one entry).
-    ``format="dense"`` counts every entry.
+    Bytes are as :func:`matrix_bytes` counts them for ``format``.
 
     Examples
     --------
@@ -130,28 +186,60 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
     ):
         per_axis *= _axis_triples(n, k, s, lo, d, o, geometry.padding_mode)[0].size
     nnz = geometry.out_channels * geometry.in_channels_per_group * per_axis
-    rows, cols = geometry.shape
-    if format == "dense":
-        return nnz, rows * cols * itemsize
-    idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
-    if format == "coo":
-        return nnz, nnz * (itemsize + 2 * idx)
-    pointers = cols + 1 if format == "csc" else rows + 1
-    return nnz, nnz * (itemsize + idx) + pointers * idx
+    return nnz, matrix_bytes(geometry.shape, nnz, itemsize, format)
+
+
+def _guard_nnz(shape: tuple[int, int], nnz: int, itemsize: int, format: str, max_bytes: int | None,
+               what: str = "matrix") -> None:
+    """Refuse, before anything is allocated, a matrix over the size limit."""
+    limit = _max_bytes(max_bytes)
+    nbytes = matrix_bytes(shape, nnz, itemsize, format)
+    if nbytes > limit:
+        rows, cols = shape
+        kind = {"dense": "dense ", "sympy": "symbolic "}.get(format, f"sparse {format} ")
+        raise MatrixTooLargeError(
+            f"the {rows} x {cols} {kind}{what} with {nnz:,} stored entries would take about "
+            f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
+            f"pass a larger max_bytes= or set CONVMATRIX_MAX_BYTES"
+        )
 
 
 def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes: int | None,
            transposed: bool = False) -> None:
-    limit = _max_bytes(max_bytes)
-    nnz, nbytes = estimate_size(geometry, itemsize, format)
-    if nbytes > limit:
-        rows, cols = geometry.shape[::-1] if transposed else geometry.shape
-        raise MatrixTooLargeError(
-            f"the {rows} x {cols} {'dense' if format == 'dense' else 'sparse'} matrix with {nnz:,} "
-            f"stored entries would take about "
-            f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
-            f"pass a larger max_bytes= or set CONVMATRIX_MAX_BYTES"
-        )
+    nnz = estimate_size(geometry)[0]
+    _guard_nnz(geometry.shape[::-1] if transposed else geometry.shape, nnz, itemsize, format, max_bytes)
+
+
+def _diagonal_count(a: sp.csr_array, chunk: int = 1 << 22) -> int:
+    """Distinct diagonals of a CSR array, in chunks of rows (no nnz-sized temporaries)."""
+    rows = a.shape[0]
+    offsets = np.empty(0, dtype=np.int64)
+    step = max(1, chunk // max(1, a.nnz // max(1, rows)))
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        lo, hi = int(a.indptr[start]), int(a.indptr[stop])
+        r = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(a.indptr[start:stop + 1]))
+        offsets = np.union1d(offsets, a.indices[lo:hi].astype(np.int64) - r)
+    return offsets.size
+
+
+def _finish(a: sp.csr_array, format: str, max_bytes: int | None = None, what: str = "matrix"):
+    """A canonical CSR array in ``format``; ``dia`` is checked against the limit by its real size."""
+    if format == "csr":
+        return a
+    if format == "dense":
+        return a.toarray()
+    if format == "dia":
+        nbytes = _diagonal_count(a) * a.shape[1] * a.dtype.itemsize
+        limit = _max_bytes(max_bytes)
+        if nbytes > limit:
+            raise MatrixTooLargeError(
+                f"the {a.shape[0]} x {a.shape[1]} {what} in 'dia' format would take about "
+                f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes: one row of {a.shape[1]} per "
+                f"diagonal), over max_bytes={limit:,}: use 'csr', or pass a larger max_bytes= "
+                f"or set CONVMATRIX_MAX_BYTES"
+            )
+    return a.asformat(format)
 
 
 def _check_format(format: str) -> None:
@@ -177,18 +265,13 @@ def _symbolic(tm, weight: np.ndarray) -> sympy.ImmutableSparseMatrix:
     return sympy.ImmutableSparseMatrix(*tm.shape, entries)
 
 
-def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes,
-           guard_format: str | None = None):
+def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):
     _check_format(format)
-    _guard(geometry, 8 if symbolic else weight.dtype.itemsize, guard_format or format, max_bytes,
-           transposed=guard_format is not None)
+    _guard(geometry, weight.dtype.itemsize, "sympy" if symbolic else format, max_bytes)
     tm = tap_map(geometry)
     if symbolic:
         return _symbolic(tm, weight)
-    a = _csr(tm, tm.fill(weight))
-    if format == "dense":
-        return a.toarray()
-    return a if format == "csr" else a.asformat(format)
+    return _finish(_csr(tm, tm.fill(weight)), format, max_bytes)
 
 
 def conv_matrix(
@@ -347,14 +430,11 @@ def conv_transpose_matrix(
     )
     _check_format(format)
     if symbolic:
-        return _build(w, symbolic, tg.conv, "csr", max_bytes, guard_format=format).T
+        return _build(w, symbolic, tg.conv, "csr", max_bytes).T
     _guard(tg.conv, w.dtype.itemsize, format, max_bytes, transposed=True)
     # A.T filled straight from the conv's tap map read column by column (A's CSC arrays)
     tm = transposed_tap_map(tg.conv)
-    t = _csr(tm, tm.fill(w))
-    if format == "dense":
-        return t.toarray()
-    return t if format == "csr" else t.asformat(format)
+    return _finish(_csr(tm, tm.fill(w)), format, max_bytes)
 
 
 # --------------------------------------------------------------------------- bias

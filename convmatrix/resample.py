@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .geometry import ConvGeometry, IntOrTuple, _as_int, _fmt, _ndim_of, normalize_tuple, padding_pairs
-from .matrices import _check_format, _csr
+from .matrices import _check_format, _csr, _finish, _guard, _guard_nnz
 from .structure import axis_index_map, index_dtype, tap_map
 
 __all__ = [
@@ -69,17 +69,14 @@ def _bool(value, name: str) -> bool:
     return bool(value)
 
 
-def _finish(a: sp.csr_array, format: str):
-    if format == "dense":
-        return a.toarray()
-    return a if format == "csr" else a.asformat(format)
-
-
 # --------------------------------------------------------------------------- selections
-def _selection_matrix(cols_per_axis, input_size, channels: int, format: str):
+def _selection_matrix(cols_per_axis, input_size, channels: int, format: str, max_bytes: int | None):
     """The 0/1 matrix whose output position ``(j_0, ..., j_{N-1})`` reads input
     ``(cols_per_axis[0][j_0], ...)``, or nothing where any of them is ``-1``;
     block-diagonal over ``channels``."""
+    cols_per_axis = [np.asarray(c, dtype=np.int64) for c in cols_per_axis]
+    shape = (channels * prod(c.size for c in cols_per_axis), channels * prod(input_size))
+    _guard_nnz(shape, channels * prod(int(np.count_nonzero(c >= 0)) for c in cols_per_axis), 8, format, max_bytes)
     col = np.zeros(1, dtype=np.int64)
     valid = np.ones(1, dtype=bool)
     for c, n in zip(cols_per_axis, input_size):
@@ -100,7 +97,7 @@ def _selection_matrix(cols_per_axis, input_size, channels: int, format: str):
     a.data, a.indices, a.indptr = np.ones(nnz, dtype=np.int64), indices.reshape(-1), indptr
     a.has_sorted_indices = True
     a.has_canonical_format = True
-    return _finish(a, format)
+    return _finish(a, format, max_bytes)
 
 
 def pad_widths_from_torch(pad: Sequence[int]) -> tuple[tuple[int, int], ...]:
@@ -146,6 +143,7 @@ def pad_matrix(
     mode: str = "zeros",
     channels: int = 1,
     format: str = "csr",
+    max_bytes: int | None = None,
 ):
     """The matrix of padding (positive widths) and cropping (negative widths), as ``F.pad``.
 
@@ -167,6 +165,9 @@ def pad_matrix(
         Number of channels; the matrix is block-diagonal over them.
     format : str, optional
         A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+    max_bytes : int, optional
+        Refuse, before building, a matrix over this many bytes (default: the
+        ``CONVMATRIX_MAX_BYTES`` environment variable, else 4 GiB).
 
     Returns
     -------
@@ -181,6 +182,8 @@ def pad_matrix(
         is not positive; for ``"reflect"`` when a width is not smaller than the
         input size (as torch); for ``"circular"`` when a width exceeds the size
         left after cropping (it would wrap around more than once).
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
 
     Notes
     -----
@@ -248,7 +251,7 @@ def pad_matrix(
                     f"(it would wrap around more than once)"
                 )
     cols = [_pad_axis(size, lo, hi, mode) for size, (lo, hi) in zip(n, widths)]
-    return _selection_matrix(cols, n, c, format)
+    return _selection_matrix(cols, n, c, format, max_bytes)
 
 
 def _pad_axis(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
@@ -265,6 +268,7 @@ def zero_insertion_matrix(
     *,
     channels: int = 1,
     format: str = "csr",
+    max_bytes: int | None = None,
 ):
     """The matrix that puts ``stride - 1`` zeros between neighbours (fractional striding).
 
@@ -279,6 +283,9 @@ def zero_insertion_matrix(
         Number of channels; the matrix is block-diagonal over them.
     format : str, optional
         A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+    max_bytes : int, optional
+        Refuse, before building, a matrix over this many bytes (default: the
+        ``CONVMATRIX_MAX_BYTES`` environment variable, else 4 GiB).
 
     Returns
     -------
@@ -289,6 +296,8 @@ def zero_insertion_matrix(
     ------
     TypeError, ValueError
         On a bad size, stride, channel count or format.
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
 
     Notes
     -----
@@ -317,7 +326,7 @@ def zero_insertion_matrix(
     for size, st in zip(n, s):
         j = np.arange((size - 1) * st + 1, dtype=np.int64)
         cols.append(np.where(j % st == 0, j // st, -1))
-    return _selection_matrix(cols, n, c, format)
+    return _selection_matrix(cols, n, c, format, max_bytes)
 
 
 def subsample_matrix(
@@ -326,6 +335,7 @@ def subsample_matrix(
     *,
     channels: int = 1,
     format: str = "csr",
+    max_bytes: int | None = None,
 ):
     """The matrix that keeps every ``stride``-th entry, ``x[..., ::s]``, along every axis.
 
@@ -340,6 +350,9 @@ def subsample_matrix(
         Number of channels; the matrix is block-diagonal over them.
     format : str, optional
         A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+    max_bytes : int, optional
+        Refuse, before building, a matrix over this many bytes (default: the
+        ``CONVMATRIX_MAX_BYTES`` environment variable, else 4 GiB).
 
     Returns
     -------
@@ -350,6 +363,8 @@ def subsample_matrix(
     ------
     TypeError, ValueError
         On a bad size, stride, channel count or format.
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
 
     Notes
     -----
@@ -372,7 +387,7 @@ def subsample_matrix(
     c = _channels(channels)
     _check_format(format)
     cols = [np.arange(-(-size // st), dtype=np.int64) * st for size, st in zip(m, s)]
-    return _selection_matrix(cols, m, c, format)
+    return _selection_matrix(cols, m, c, format, max_bytes)
 
 
 def upsample_matrix(
@@ -382,6 +397,7 @@ def upsample_matrix(
     mode: str = "nearest",
     channels: int = 1,
     format: str = "csr",
+    max_bytes: int | None = None,
 ):
     """The matrix of up-sampling by an integer factor: nearest neighbour, or zeros.
 
@@ -400,6 +416,9 @@ def upsample_matrix(
         Number of channels; the matrix is block-diagonal over them.
     format : str, optional
         A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+    max_bytes : int, optional
+        Refuse, before building, a matrix over this many bytes (default: the
+        ``CONVMATRIX_MAX_BYTES`` environment variable, else 4 GiB).
 
     Returns
     -------
@@ -412,6 +431,8 @@ def upsample_matrix(
     TypeError, ValueError
         On a bad size, a factor that is not a positive integer, a bad mode,
         channel count or format.
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
 
     Notes
     -----
@@ -440,7 +461,7 @@ def upsample_matrix(
     for size, fa in zip(n, f):
         j = np.arange(size * fa, dtype=np.int64)
         cols.append(j // fa if mode == "nearest" else np.where(j % fa == 0, j // fa, -1))
-    return _selection_matrix(cols, n, c, format)
+    return _selection_matrix(cols, n, c, format, max_bytes)
 
 
 def _integral_floats(value):
@@ -491,7 +512,8 @@ def _pool_output(n, k, s, p, ceil_mode):
     return tuple(out)
 
 
-def _pool_structure(n, k, s, p, out, channels: int) -> sp.csr_array:
+def _pool_structure(n, k, s, p, out, channels: int, itemsize: int = 8, format: str = "csr",
+                    max_bytes: int | None = None) -> sp.csr_array:
     """Sum pooling: the tap map of a depthwise convolution with a ones kernel, filled."""
     # ceil mode: extra zeros on the high side so that the convolution has ``out`` outputs;
     # the tap map stores nothing where a window overhangs them.
@@ -500,6 +522,7 @@ def _pool_structure(n, k, s, p, out, channels: int) -> sp.csr_array:
         (channels, 1, *k), n, stride=s, padding=pads, groups=channels
     )
     assert geometry.output_size == out
+    _guard(geometry, itemsize, format, max_bytes)
     tm = tap_map(geometry)
     return _csr(tm, tm.fill(np.ones(geometry.weight_shape, dtype=np.int64)))
 
@@ -527,6 +550,7 @@ def sum_pool_matrix(
     ceil_mode: bool = False,
     channels: int = 1,
     format: str = "csr",
+    max_bytes: int | None = None,
 ):
     """The matrix of sum pooling: average pooling with divisor 1, integer entries.
 
@@ -545,6 +569,9 @@ def sum_pool_matrix(
         Number of channels; the matrix is block-diagonal over them.
     format : str, optional
         A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+    max_bytes : int, optional
+        Refuse, before building, a matrix over this many bytes (default: the
+        ``CONVMATRIX_MAX_BYTES`` environment variable, else 4 GiB).
 
     Returns
     -------
@@ -557,6 +584,8 @@ def sum_pool_matrix(
     ------
     TypeError, ValueError
         As :func:`avg_pool_matrix`.
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
 
     Examples
     --------
@@ -569,7 +598,7 @@ def sum_pool_matrix(
     n, k, s, p, _, out = _pool_params(input_size, kernel_size, stride, padding, ceil_mode)
     c = _channels(channels)
     _check_format(format)
-    return _finish(_pool_structure(n, k, s, p, out, c), format)
+    return _finish(_pool_structure(n, k, s, p, out, c, 8, format, max_bytes), format, max_bytes)
 
 
 def avg_pool_matrix(
@@ -584,6 +613,7 @@ def avg_pool_matrix(
     channels: int = 1,
     dtype: Any = np.float64,
     format: str = "csr",
+    max_bytes: int | None = None,
 ):
     """The matrix of average pooling, exactly as ``F.avg_pool{1,2,3}d``.
 
@@ -609,6 +639,9 @@ def avg_pool_matrix(
         Of the entries (default float64).
     format : str, optional
         A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+    max_bytes : int, optional
+        Refuse, before building, a matrix over this many bytes (default: the
+        ``CONVMATRIX_MAX_BYTES`` environment variable, else 4 GiB).
 
     Returns
     -------
@@ -623,6 +656,8 @@ def avg_pool_matrix(
         On a bad size, stride or padding (negative, or more than half the
         kernel), a non-bool flag, a zero or non-integer ``divisor_override``, a
         non-float ``dtype``, a bad channel count or format, or an empty output.
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
 
     Notes
     -----
@@ -656,7 +691,7 @@ def avg_pool_matrix(
     if dt.kind not in "fc" or dt == np.float16:
         raise TypeError(f"dtype={dtype!r} must be a float32/float64 or complex dtype")
     _check_format(format)
-    a = _pool_structure(n, k, s, p, out, c)
+    a = _pool_structure(n, k, s, p, out, c, dt.itemsize, format, max_bytes)
     if divisor_override is not None:
         scale = np.full(prod(out), 1 / divisor_override)
     else:
@@ -667,4 +702,4 @@ def avg_pool_matrix(
     b.data, b.indices, b.indptr = data, a.indices, a.indptr
     b.has_sorted_indices = True
     b.has_canonical_format = True
-    return _finish(b, format)
+    return _finish(b, format, max_bytes)

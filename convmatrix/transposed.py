@@ -42,8 +42,8 @@ from .geometry import (
     normalize_tuple,
 )
 from .matrices import (
-    MatrixTooLargeError,
     _as_weight,
+    _guard_nnz,
     _max_bytes,
     conv_matrix,
     conv_transpose_matrix,
@@ -165,7 +165,7 @@ class TransposeArithmetic:
         put("padded_size", [it + lo + hi for it, (lo, hi) in zip(self.i_tilde_prime, self.pad_widths)])
         put("o_prime", [s * (i - 1) + a + kh - lo - hi
                         for s, i, a, kh, (lo, hi) in zip(self.s, self.i_prime, self.a, k_hat, self.p)])
-        put("relationship", [_relationship(*args) for args in zip(self.k, self.s, self.p, self.a)])
+        put("relationship", [_relationship(*args) for args in zip(k_hat, self.s, self.p, self.a)])
 
     @classmethod
     def of_convolution(
@@ -234,6 +234,7 @@ class TransposeArithmetic:
 
 
 def _relationship(k: int, s: int, p: tuple[int, int], a: int) -> int:
+    """The paper's relationship for one axis; ``k`` is the (dilated) kernel size ``k_hat``."""
     lo, hi = p
     if s == 1 and a == 0:
         if lo == hi == 0:
@@ -335,9 +336,11 @@ class TransposedConvAsDirect:
         times as many entries as the transposed convolution: build it for small
         layers only (:attr:`conv_nnz` tells its size without building it).
     matrix : csr_array
-        ``C @ P @ Z``, ``(C_out * prod(o'), C_in * prod(i'))``; refused with
-        :class:`~convmatrix.MatrixTooLargeError` beyond ``CONVMATRIX_MAX_BYTES``
-        (default :data:`~convmatrix.DEFAULT_MAX_BYTES`), like every matrix.
+        ``C @ P @ Z``, ``(C_out * prod(o'), C_in * prod(i'))``.
+    max_bytes : int or None
+        Every matrix above is refused with :class:`~convmatrix.MatrixTooLargeError`
+        beyond this many bytes (``None``: ``CONVMATRIX_MAX_BYTES``, else
+        :data:`~convmatrix.DEFAULT_MAX_BYTES`), before it is built.
 
     Notes
     -----
@@ -355,6 +358,7 @@ class TransposedConvAsDirect:
     transposed_weight: np.ndarray
     arithmetic: TransposeArithmetic
     groups: int
+    max_bytes: int | None = None
 
     @property
     def in_channels(self) -> int:
@@ -411,24 +415,27 @@ class TransposedConvAsDirect:
 
     @cached_property
     def zero_insertion(self) -> sp.csr_array:
-        return zero_insertion_matrix(self.input_size, self.stride, channels=self.in_channels)
+        return zero_insertion_matrix(self.input_size, self.stride, channels=self.in_channels,
+                                     max_bytes=self.max_bytes)
 
     @cached_property
     def padding(self) -> sp.csr_array:
-        return pad_matrix(self.stretched_size, self.pad_widths, channels=self.in_channels)
+        return pad_matrix(self.stretched_size, self.pad_widths, channels=self.in_channels,
+                          max_bytes=self.max_bytes)
 
     @cached_property
     def conv(self) -> sp.csr_array:
-        return conv_matrix(self.weight, self.padded_size, dilation=self.dilation, groups=self.groups)
+        return conv_matrix(self.weight, self.padded_size, dilation=self.dilation, groups=self.groups,
+                           max_bytes=self.max_bytes)
 
     @cached_property
     def spatial_chain(self) -> tuple[sp.csr_array, sp.csr_array, sp.csr_array, sp.csr_array]:
         """``(Z_1, P_1, C_1, C_1 @ P_1 @ Z_1)`` for one channel, ``C_1`` with the kernel of labels ``1 .. prod(k)``."""
         k = self.arithmetic.k
         labels = np.arange(1, prod(k) + 1, dtype=np.int64).reshape(1, 1, *k)
-        z1 = zero_insertion_matrix(self.input_size, self.stride)
-        p1 = pad_matrix(self.stretched_size, self.pad_widths)
-        c1 = conv_matrix(labels, self.padded_size, dilation=self.dilation)
+        z1 = zero_insertion_matrix(self.input_size, self.stride, max_bytes=self.max_bytes)
+        p1 = pad_matrix(self.stretched_size, self.pad_widths, max_bytes=self.max_bytes)
+        c1 = conv_matrix(labels, self.padded_size, dilation=self.dilation, max_bytes=self.max_bytes)
         s1 = sp.csr_array(c1 @ (p1 @ z1))
         s1.sort_indices()
         return z1, p1, c1, s1
@@ -436,29 +443,17 @@ class TransposedConvAsDirect:
     @cached_property
     def matrix(self) -> sp.csr_array:
         s1 = self.spatial_chain[3]
-        rows, cols = self.shape
         nnz = self.out_channels * (self.in_channels // self.groups) * s1.nnz
-        idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
-        nbytes = nnz * (self.weight.dtype.itemsize + idx) + (rows + 1) * idx
-        limit = _max_bytes(None)
-        if nbytes > limit:
-            raise MatrixTooLargeError(
-                f"the {rows} x {cols} matrix with {nnz:,} stored entries would take about "
-                f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
-                f"set CONVMATRIX_MAX_BYTES to allow it"
-            )
+        _guard_nnz(self.shape, nnz, self.weight.dtype.itemsize, "csr", self.max_bytes)
         return _lift(s1, self.weight, self.groups, self.in_channels, prod(self.input_size), prod(self.arithmetic.k))
 
-    def literal_matrix(self, max_bytes: int | None = None) -> sp.csr_array:
+    def literal_matrix(self) -> sp.csr_array:
         """``conv @ padding @ zero_insertion``, multiplied as written (small layers).
 
-        ``max_bytes`` limits the size of :attr:`conv` (see :func:`convmatrix.conv_matrix`).
+        :attr:`conv` has ``prod(stride)`` times the entries of :attr:`matrix`; it
+        is refused beyond :attr:`max_bytes` like every matrix.
         """
-        conv = self.__dict__.get("conv")
-        if conv is None:
-            conv = conv_matrix(self.weight, self.padded_size, dilation=self.dilation, groups=self.groups,
-                               max_bytes=max_bytes)
-        m = sp.csr_array(conv @ (self.padding @ self.zero_insertion))
+        m = sp.csr_array(self.conv @ (self.padding @ self.zero_insertion))
         m.sum_duplicates()
         return m
 
@@ -517,6 +512,7 @@ def transposed_conv_as_direct(
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
+    max_bytes: int | None = None,
 ) -> TransposedConvAsDirect:
     """A transposed convolution as a direct convolution of a zero-inserted, padded input.
 
@@ -528,6 +524,9 @@ def transposed_conv_as_direct(
         Spatial input size ``i'``.
     stride, padding, output_padding, groups, dilation : optional
         As :func:`convmatrix.conv_transpose_matrix` (padding may be ``(lo, hi)`` pairs).
+    max_bytes : int, optional
+        Size limit for every matrix the object builds (see
+        :func:`convmatrix.conv_matrix`); kept as its :attr:`max_bytes`.
 
     Returns
     -------
@@ -578,7 +577,9 @@ def transposed_conv_as_direct(
         groups=groups, dilation=dilation,
     )
     arithmetic = TransposeArithmetic(tg.input_size, tg.kernel_size, tg.stride, tg.padding, tg.output_padding, tg.dilation)
-    return TransposedConvAsDirect(_direct_weight(w, tg.groups), w, arithmetic, tg.groups)
+    if max_bytes is not None:
+        _max_bytes(max_bytes)  # refuse a bad limit now, not when a matrix is first asked for
+    return TransposedConvAsDirect(_direct_weight(w, tg.groups), w, arithmetic, tg.groups, max_bytes)
 
 
 # =========================================================================== verification
@@ -661,14 +662,19 @@ class TransposeEquivalenceReport:
         return "\n".join(lines)
 
 
+def _canonical(a) -> sp.csr_array:
+    """``a`` as canonical CSR; a canonical ``csr_array`` is returned as it is (no copy, no rescan)."""
+    if not (isinstance(a, sp.csr_array) and a.has_canonical_format):
+        a = sp.csr_array(a)
+        a.sum_duplicates()
+    return a
+
+
 def _compare(m: sp.csr_array, t: sp.csr_array) -> tuple[bool, float]:
-    """``(exact, max |m - t|)`` for two CSR arrays; fast when their patterns agree."""
+    """``(exact, max |m - t|)`` for two sparse arrays; fast when their patterns agree."""
     if m.shape != t.shape:
         return False, float("inf")
-    m, t = sp.csr_array(m), sp.csr_array(t)
-    for a in (m, t):
-        if not a.has_canonical_format:
-            a.sum_duplicates()
+    m, t = _canonical(m), _canonical(t)
     if np.array_equal(m.indptr, t.indptr) and np.array_equal(m.indices, t.indices):
         if np.array_equal(m.data, t.data):
             return True, 0.0
@@ -739,7 +745,7 @@ def verify_transpose_equivalence(
         raise TypeError(f"literal must be True, False or None, got {literal!r}")
     d = transposed_conv_as_direct(
         weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
-        groups=groups, dilation=dilation,
+        groups=groups, dilation=dilation, max_bytes=max_bytes,
     )
     t = conv_transpose_matrix(
         d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
@@ -750,7 +756,7 @@ def verify_transpose_equivalence(
     conv_nnz = d.conv_nnz
     use_literal = conv_nnz <= LITERAL_CHAIN_LIMIT if literal is None else bool(literal)
     if use_literal:
-        lit_exact, lit_diff = _compare(d.literal_matrix(max_bytes=max_bytes), m)
+        lit_exact, lit_diff = _compare(d.literal_matrix(), m)
         exact = exact and lit_exact
         diff = max(diff, lit_diff)
     g = d.conv_geometry

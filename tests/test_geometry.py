@@ -122,7 +122,7 @@ def test_refusals_name_parameter_value_and_rule(call, exc, message):
 
 def test_size_guard_refuses_up_front(monkeypatch):
     w = np.ones((64, 64, 3, 3))
-    with pytest.raises(cm.MatrixTooLargeError, match=r"sparse matrix with 112,869,376 stored entries would take about 1.26 GiB.*max_bytes=1,000,000"):
+    with pytest.raises(cm.MatrixTooLargeError, match=r"sparse csr matrix with 112,869,376 stored entries would take about 1.26 GiB.*max_bytes=1,000,000"):
         cm.conv_matrix(w, (56, 56), padding=1, max_bytes=10**6)
     monkeypatch.setenv("CONVMATRIX_MAX_BYTES", "1000")
     with pytest.raises(cm.MatrixTooLargeError, match="CONVMATRIX_MAX_BYTES"):
@@ -140,3 +140,70 @@ def test_size_guard_estimate_is_exact_for_zeros():
         nnz, nbytes = cm.estimate_size(g)
         assert nnz == A.nnz
         assert nbytes == A.data.nbytes + A.indices.nbytes + A.indptr.nbytes
+
+
+@pytest.mark.parametrize("fmt", ["lil", "dok", "dia"])
+def test_size_guard_counts_the_format_actually_built(fmt):
+    # 2-D 3x3 conv on 300x300: 0.8 M entries, about 10 MB as CSR; lil/dok hold Python objects
+    # (~100/200 B per entry) and dia one dense row per diagonal (here 9 x 90 000 x 8 B = 6.5 MB)
+    w = np.ones((1, 1, 3, 3))
+    csr = cm.conv_matrix(w, (300, 300), padding=1)
+    if fmt == "dia":
+        # a stride spreads the rows over many diagonals: CSR is 16 MB, dia would be about 1.6 TB
+        w2 = np.ones((1, 1, 2, 2))
+        limit = 50 * 10**6
+        assert cm.conv_matrix(w2, (1000, 1000), stride=2, max_bytes=limit).nnz == 10**6
+        with pytest.raises(cm.MatrixTooLargeError, match="'dia' format.*diagonal"):
+            cm.conv_matrix(w2, (1000, 1000), stride=2, format="dia", max_bytes=limit)
+        with pytest.raises(cm.MatrixTooLargeError, match="'dia' format"):
+            cm.conv_transpose_matrix(w2, (500, 500), stride=2, format="dia", max_bytes=limit)
+        small = cm.conv_matrix(w2, (16, 20), stride=2)
+        offsets = small.indices - np.repeat(np.arange(small.shape[0]), np.diff(small.indptr))
+        assert cm.matrices._diagonal_count(small, chunk=7) == len(set(offsets.tolist()))
+        # the 3x3 conv on 300x300 has 9 diagonals: dia is built, and it is the same matrix
+        d = cm.conv_matrix(w, (300, 300), padding=1, format="dia", max_bytes=11 * 10**6)
+        assert d.format == "dia" and (d.tocsr() != csr).nnz == 0
+    else:
+        limit = 30 * 10**6
+        with pytest.raises(cm.MatrixTooLargeError, match=f"sparse {fmt} matrix"):
+            cm.conv_matrix(w, (300, 300), padding=1, format=fmt, max_bytes=limit)
+        assert cm.conv_matrix(w, (300, 300), padding=1, max_bytes=limit).nnz == csr.nnz
+
+
+def test_size_guard_counts_symbolic_entries():
+    w = cm.symbolic_weight((1, 1, 3))
+    with pytest.raises(cm.MatrixTooLargeError, match="symbolic matrix with 2,994 stored entries"):
+        cm.conv_matrix(w, 1000, max_bytes=10**6)
+    with pytest.raises(cm.MatrixTooLargeError, match="symbolic matrix"):
+        cm.conv_transpose_matrix(w, 1000, max_bytes=10**6)
+
+
+@pytest.mark.parametrize("bad, exc", [("10", TypeError), (-1, ValueError), (0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_max_bytes_must_be_a_positive_integer(bad, exc):
+    with pytest.raises(exc, match="max_bytes"):
+        cm.conv_matrix(np.ones((1, 1, 3)), 10, max_bytes=bad)
+
+
+@pytest.mark.parametrize("env", ["lots", "-5", "0"])
+def test_bad_environment_limit_names_the_variable(monkeypatch, env):
+    monkeypatch.setenv("CONVMATRIX_MAX_BYTES", env)
+    with pytest.raises(ValueError, match="CONVMATRIX_MAX_BYTES"):
+        cm.conv_matrix(np.ones((1, 1, 3)), 10)
+
+
+@pytest.mark.parametrize("build", [
+    lambda mb: cm.pad_matrix((100000, 100000), 1, max_bytes=mb),
+    lambda mb: cm.pad_matrix((3000, 3000), 1, mode="reflect", format="dense", max_bytes=mb),
+    lambda mb: cm.zero_insertion_matrix((50000, 50000), 2, max_bytes=mb),
+    lambda mb: cm.subsample_matrix((100000, 100000), 2, max_bytes=mb),
+    lambda mb: cm.upsample_matrix((50000, 50000), 2, max_bytes=mb),
+    lambda mb: cm.sum_pool_matrix((100000, 100000), 2, max_bytes=mb),
+    lambda mb: cm.avg_pool_matrix((100000, 100000), 2, max_bytes=mb),
+    lambda mb: cm.im2col_matrix(np.ones((1, 3000, 3000)), 3, max_bytes=mb),
+    lambda mb: cm.transposed_conv_as_direct(np.ones((1, 1, 3, 3)), (3000, 3000), stride=2, max_bytes=mb).matrix,
+    lambda mb: cm.verify_transpose_equivalence(np.ones((1, 1, 3, 3)), (300, 300), stride=2, max_bytes=mb),
+])
+def test_every_builder_is_guarded(build):
+    # refused up front (no MemoryError, no time spent): the estimate is in the message
+    with pytest.raises(cm.MatrixTooLargeError, match=r"stored entries would take about .* GiB"):
+        build(10**6)

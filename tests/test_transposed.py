@@ -237,9 +237,17 @@ def test_bad_input_is_refused(kwargs, exc, match):
 
 
 def test_conv_is_guarded_by_size(monkeypatch):
+    d = transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), stride=2, max_bytes=100)
+    for name in ("conv", "zero_insertion", "padding", "matrix"):
+        with pytest.raises(cm.MatrixTooLargeError, match="max_bytes=100"):
+            getattr(d, name)
+    with pytest.raises(cm.MatrixTooLargeError, match="max_bytes=100"):
+        d.literal_matrix()
+    with pytest.raises(cm.MatrixTooLargeError, match="max_bytes=100"):
+        verify_transpose_equivalence(np.ones((2, 2, 3, 3)), (4, 4), stride=2, max_bytes=100)
+    with pytest.raises(ValueError, match="max_bytes"):
+        transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), max_bytes=-3)
     d = transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), stride=2)
-    with pytest.raises(cm.MatrixTooLargeError, match="max_bytes"):
-        d.literal_matrix(max_bytes=100)
     assert d.conv_nnz == d.conv.nnz
     monkeypatch.setenv("CONVMATRIX_MAX_BYTES", "100")
     with pytest.raises(cm.MatrixTooLargeError, match="CONVMATRIX_MAX_BYTES"):
@@ -337,6 +345,21 @@ def test_relationship_15_dilation_from_matrices():
                     t = _transpose_of_conv(i, k, s, p, d)
                     assert t.k_hat == (k + (k - 1) * (d - 1),)
                     assert t.p_prime == ((t.k_hat[0] - p - 1,) * 2,)
+                    # the relationship is read with k_hat: a dilated kernel is a larger one
+                    assert t.relationship == _transpose_of_conv(i, t.k_hat[0], s, p).relationship
+
+
+@pytest.mark.parametrize("k, d, p, rel", [
+    (3, 2, 4, 11),  # k_hat = 5: p = k_hat - 1 is full padding (p = k - 1 = 2 would not be)
+    (3, 2, 2, 10),  # k_hat = 5: p = 2 is half padding (for k = 3 it would be full)
+    (2, 2, 1, 10),  # k_hat = 3: half padding, although k = 2 is even
+    (3, 2, 1, 9),
+])
+def test_relationship_uses_the_dilated_kernel(k, d, p, rel):
+    t = transpose_arithmetic(6, k, padding=p, dilation=d)
+    assert t.relationship == (rel,)
+    # and the matrices agree with what the relationship says: full padding -> o' = i' + k_hat - 1 - 2p
+    assert t.o_prime == (6 + t.k_hat[0] - 1 - 2 * p,)
 
 
 # The paper's figures: convolutions (chapter 2), their transposes (chapter 4), dilation (chapter 5).
