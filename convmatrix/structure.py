@@ -229,7 +229,9 @@ class TapMap:
             # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
             data = np.take(w2, self.row_taps, axis=1)
             if self.row_starts is not None:
-                data = np.add.reduceat(data, self.row_starts, axis=1)
+                # summed in the kernel's own dtype (numpy would widen int8/int16/int32 to int64)
+                data = np.add.reduceat(data, self.row_starts, axis=1,
+                                       dtype=None if data.dtype == object else data.dtype)
             return data.reshape(-1)
         # Output positions whose taps are the same (the interior, each stretch of border)
         # form boxes that lie on regular lattices of the row pattern: write each box as

@@ -65,12 +65,16 @@ def test_canonical_csr(cfg):
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.float32, np.float64, np.complex64, np.complex128])
-def test_dtype_is_kept(dtype):
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_dtype_is_kept(dtype, mode):
+    # in the non-zero modes duplicate taps are summed: in the kernel's dtype, not numpy's int64
     w = (np.arange(12).reshape(2, 2, 3) % 5).astype(dtype)
-    A = cm.conv_matrix(w, 5, padding=1)
+    A = cm.conv_matrix(w, 5, padding=2, padding_mode=mode)
     assert A.dtype == dtype
+    T = cm.conv_transpose_matrix(w, 5, padding=1)
+    assert T.dtype == dtype
     x = np.arange(10).astype(dtype)
-    ref = naive_conv_matrix(w, ConvGeometry.from_weight_shape(w.shape, 5, padding=1))
+    ref = naive_conv_matrix(w, ConvGeometry.from_weight_shape(w.shape, 5, padding=2, padding_mode=mode))
     assert np.array_equal(A @ x, ref @ x)
 
 
@@ -166,6 +170,10 @@ def test_symbolic_affine():
     A = cm.conv_matrix(cm.symbolic_weight((1, 1, 2)), 3)
     H = cm.affine_matrix(A, [sympy.Symbol("b"), sympy.Symbol("b")])
     assert H.shape == (3, 4) and H[0, 3] == sympy.Symbol("b") and H[2, 3] == 1
+    # a symbolic bias on a numeric matrix makes the affine map symbolic
+    N = cm.conv_matrix(np.array([[[1, 2]]]), 3)
+    H2 = cm.affine_matrix(N, [sympy.Symbol("b"), 0])
+    assert isinstance(H2, sympy.MatrixBase) and H2[0, :] == sympy.Matrix([[1, 2, 0, sympy.Symbol("b")]])
 
 
 # --------------------------------------------------------------------------- symbolic
