@@ -17,6 +17,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 from math import prod
+from collections.abc import Mapping, Set
 from typing import Sequence, Union
 
 __all__ = [
@@ -36,6 +37,20 @@ Padding = Union[int, str, Sequence[int], Sequence[Sequence[int]]]
 
 
 # --------------------------------------------------------------------------- helpers
+def _is_sequence(value) -> bool:
+    """Whether ``value`` is one entry per axis: a list, tuple, 1-d array or tensor.
+
+    Strings, mappings and sets are not (they are refused as integers next), nor
+    are 0-d arrays and tensors (``np.array(5)``, ``torch.tensor(5)``): those are
+    integers.
+    """
+    if isinstance(value, (str, bytes, Mapping, Set)):
+        return False
+    if getattr(value, "ndim", None) == 0:
+        return False
+    return isinstance(value, Sequence) or (hasattr(value, "__len__") and hasattr(value, "__getitem__"))
+
+
 def _as_int(value, name: str) -> int:
     """``operator.index`` with a message that names the parameter; bools refused."""
     if isinstance(value, bool):
@@ -83,7 +98,7 @@ def normalize_tuple(value: IntOrTuple, ndim: int, name: str, *, minimum: int = 1
     """
     if isinstance(value, str):
         raise TypeError(f"{name} must be an integer or a tuple of {ndim} integers, got {value!r}")
-    if isinstance(value, Sequence) or hasattr(value, "__len__"):
+    if _is_sequence(value):
         values = tuple(value)
         if len(values) != ndim:
             raise ValueError(
@@ -199,7 +214,7 @@ def padding_pairs(padding, ndim: int, name: str = "padding") -> tuple[tuple[int,
         raise TypeError(
             f"{name}={padding!r} must be an integer, one integer per axis or one (lo, hi) pair per axis"
         )
-    if isinstance(padding, Sequence) or hasattr(padding, "__len__"):
+    if _is_sequence(padding):
         entries = tuple(padding)
         if len(entries) != ndim:
             raise ValueError(
@@ -210,7 +225,7 @@ def padding_pairs(padding, ndim: int, name: str = "padding") -> tuple[tuple[int,
         for axis, entry in enumerate(entries):
             if isinstance(entry, str):
                 raise TypeError(f"{name}={_fmt(padding)}: entry {entry!r} along axis {axis} is not an integer")
-            if isinstance(entry, Sequence) or hasattr(entry, "__len__"):
+            if _is_sequence(entry):
                 pair = tuple(entry)
                 if len(pair) != 2:
                     raise ValueError(
@@ -269,7 +284,7 @@ def _check_output(out, input_size, kernel_size, padding, dilation, what="convolu
 
 def _ndim_of(*values) -> int | None:
     for v in values:
-        if not isinstance(v, str) and (isinstance(v, Sequence) or hasattr(v, "__len__")):
+        if _is_sequence(v):
             return len(v)
     return None
 

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 import sympy
 
-from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding
+from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding, _ndim_of, normalize_tuple
 from .structure import _axis_triples, index_dtype, tap_map, transposed_tap_map
 
 __all__ = [
@@ -460,10 +460,9 @@ def conv_bias_vector(bias: Any, output_size: IntOrTuple) -> np.ndarray:
     b, symbolic = _as_weight(bias, "bias")
     if b.ndim != 1:
         raise ValueError(f"bias must have shape (out_channels,): got shape {b.shape}")
-    sizes = (output_size,) if np.isscalar(output_size) else tuple(output_size)
-    if any(int(s) < 1 for s in sizes):
-        raise ValueError(f"output_size={sizes} must be positive along every axis")
-    return np.repeat(b, prod(int(s) for s in sizes))
+    ndim = _ndim_of(output_size) or 1
+    sizes = normalize_tuple(output_size, ndim, "output_size")
+    return np.repeat(b, prod(sizes))
 
 
 def affine_matrix(A, b, *, format: str = "csr"):
@@ -492,9 +491,21 @@ def affine_matrix(A, b, *, format: str = "csr"):
     >>> H @ np.array([1, 1, 1, 1, 1])
     array([16, 16,  1])
     """
-    b = np.asarray(b).reshape(-1)
+    if isinstance(A, np.ndarray) or sp.issparse(A):
+        if A.ndim != 2:
+            raise ValueError(f"A must be a matrix (2-d): got shape {A.shape}")
+        if A.dtype.kind not in "biufc":
+            raise TypeError(f"A must be numeric or a SymPy matrix: got dtype {A.dtype}")
+    elif not isinstance(A, sympy.MatrixBase):
+        raise TypeError(
+            f"A must be a scipy sparse array, an ndarray or a SymPy matrix: got {type(A).__name__}"
+        )
+    b, symbolic = _as_weight(b, "b")
+    b = b.reshape(-1)
     if b.size != A.shape[0]:
         raise ValueError(f"b has {b.size} entries but A has {A.shape[0]} rows: they must match")
+    if symbolic and not isinstance(A, sympy.MatrixBase):  # a symbolic bias makes the map symbolic
+        A = sympy.ImmutableSparseMatrix(A.toarray() if sp.issparse(A) else A)
     if isinstance(A, sympy.MatrixBase):
         m, n = A.shape
         top = A.row_join(sympy.Matrix(b.tolist()))

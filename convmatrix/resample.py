@@ -26,7 +26,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import ConvGeometry, IntOrTuple, _as_int, _fmt, _ndim_of, normalize_tuple, padding_pairs
+from .geometry import ConvGeometry, IntOrTuple, _as_int, _fmt, _is_sequence, _ndim_of, normalize_tuple, padding_pairs
 from .matrices import _check_format, _csr, _finish, _guard, _guard_nnz
 from .structure import axis_index_map, index_dtype, tap_map
 
@@ -127,7 +127,7 @@ def pad_widths_from_torch(pad: Sequence[int]) -> tuple[tuple[int, int], ...]:
     >>> pad_widths_from_torch((1, 2, 3, 4))
     ((3, 4), (1, 2))
     """
-    if isinstance(pad, str) or not (isinstance(pad, Sequence) or hasattr(pad, "__len__")):
+    if not _is_sequence(pad):
         raise TypeError(f"pad={pad!r} must be a sequence of integers (F.pad's layout)")
     values = tuple(_as_int(v, "pad") for v in pad)
     if not values or len(values) % 2:

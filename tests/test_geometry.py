@@ -111,6 +111,12 @@ REFUSALS = [
     (lambda: cm.conv_bias_vector(np.ones((2, 2)), 3), ValueError, r"bias must have shape"),
     (lambda: cm.affine_matrix(cm.conv_matrix(W2, (5, 5)), np.ones(3)), ValueError, r"b has 3 entries but A has 18 rows"),
     (lambda: cm.symbolic_weight((1, 0, 2)), ValueError, r"shape=\(1, 0, 2\) must be positive"),
+    (lambda: cm.conv_bias_vector([1, 2], 2.5), TypeError, r"output_size must be an integer, got 2.5"),
+    (lambda: cm.conv_bias_vector([1, 2], "3"), TypeError, r"output_size must be an integer"),
+    (lambda: cm.conv_bias_vector([1, 2], (2, 0)), ValueError, r"output_size=\(2, 0\) must be positive"),
+    (lambda: cm.affine_matrix([[1, 2], [3, 4]], [1, 2]), TypeError, r"A must be a scipy sparse array, an ndarray or a SymPy matrix: got list"),
+    (lambda: cm.affine_matrix(np.ones((2, 2, 2)), [1, 2]), ValueError, r"A must be a matrix \(2-d\)"),
+    (lambda: cm.affine_matrix(np.eye(2), ["a", "b"]), TypeError, r"b must be numeric"),
 ]
 
 
@@ -207,3 +213,22 @@ def test_every_builder_is_guarded(build):
     # refused up front (no MemoryError, no time spent): the estimate is in the message
     with pytest.raises(cm.MatrixTooLargeError, match=r"stored entries would take about .* GiB"):
         build(10**6)
+
+
+def test_zero_d_arrays_and_tensors_are_integers():
+    torch = pytest.importorskip("torch")
+    w = np.ones((1, 1, 3, 3))
+    ref = cm.conv_matrix(w, (5, 5), stride=2, padding=1)
+    for n, s, p in [(np.array(5), np.array(2), np.array(1)), (torch.tensor(5), torch.tensor(2), torch.tensor(1)),
+                    (np.array([5, 5]), torch.tensor([2, 2]), (np.int64(1), torch.tensor(1)))]:
+        assert (cm.conv_matrix(w, n, stride=s, padding=p) != ref).nnz == 0
+    assert cm.conv_output_size(np.array(7), 3) == (5,)
+
+
+@pytest.mark.parametrize("bad", [{5: 1}, {5, 4}, frozenset({5}), np.array(5.0), np.array([[5, 5]]), b"55"])
+def test_mappings_sets_and_float_arrays_are_refused(bad):
+    w = np.ones((1, 1, 3, 3))
+    with pytest.raises((TypeError, ValueError), match="input_size"):
+        cm.conv_matrix(w, bad)
+    with pytest.raises((TypeError, ValueError), match="padding"):
+        cm.conv_matrix(w, 5, padding=bad)
