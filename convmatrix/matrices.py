@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import sympy
 
 from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding, _ndim_of, normalize_tuple
-from .structure import _axis_triples, index_dtype, tap_map, transposed_tap_map
+from .structure import index_dtype, pattern_nnz, tap_map, transposed_tap_map
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -179,13 +179,7 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
     >>> estimate_size(g)
     (112869376, 1355235332)
     """
-    per_axis = 1
-    for n, k, s, (lo, _), d, o in zip(
-        geometry.input_size, geometry.kernel_size, geometry.stride, geometry.padding,
-        geometry.dilation, geometry.output_size,
-    ):
-        per_axis *= _axis_triples(n, k, s, lo, d, o, geometry.padding_mode)[0].size
-    nnz = geometry.out_channels * geometry.in_channels_per_group * per_axis
+    nnz = pattern_nnz(geometry)
     return nnz, matrix_bytes(geometry.shape, nnz, itemsize, format)
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 
-__all__ = ["TapMap", "tap_map", "transposed_tap_map", "axis_index_map", "index_dtype"]
+__all__ = ["TapMap", "tap_map", "transposed_tap_map", "axis_index_map", "index_dtype", "pattern_nnz"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -87,6 +87,26 @@ def _axis_triples(n, k, s, lo, d, out, mode):
     i = axis_index_map(o * s - lo + t * d, n, mode)
     keep = i >= 0
     return o[keep], i[keep], t[keep]
+
+
+def pattern_nnz(geometry: ConvGeometry) -> int:
+    """Stored entries of the geometry's matrix, counted without building it.
+
+    Exact for ``zeros`` padding; an upper bound for the other modes, where taps
+    that land on the same input position become one entry.
+
+    Examples
+    --------
+    >>> pattern_nnz(ConvGeometry.from_weight_shape((2, 1, 3), (5,), padding=1))
+    26
+    """
+    per_axis = 1
+    for n, k, s, (lo, _), d, o in zip(
+        geometry.input_size, geometry.kernel_size, geometry.stride, geometry.padding,
+        geometry.dilation, geometry.output_size,
+    ):
+        per_axis *= _axis_triples(n, k, s, lo, d, o, geometry.padding_mode)[0].size
+    return geometry.out_channels * geometry.in_channels_per_group * per_axis
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..geometry import PADDING_MODES
+from ..geometry import PADDING_MODES, ConvGeometry, ConvTransposeGeometry
 from ..matrices import conv_matrix, conv_transpose_matrix
 from ._common import add_output_args, add_weight_args, emit, int_tuple, padding_arg, weight_from_args
 
@@ -38,28 +38,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_conv(args) -> int:
     w = weight_from_args(args)
-    A = conv_matrix(w, args.input_size, stride=args.stride, padding=args.padding, dilation=args.dilation,
-                    groups=args.groups, padding_mode=args.padding_mode, flip=args.flip)
-    c_out, c_in = w.shape[0], w.shape[1] * args.groups
-    n = args.input_size if isinstance(args.input_size, tuple) else (args.input_size,) * (w.ndim - 2)
-    from ..geometry import conv_output_size
-
-    o = conv_output_size(n, w.shape[2:], args.stride, args.padding, args.dilation)
-    header = f"conv: weight {w.shape}, input {(c_in, *n)} -> output {(c_out, *o)}"
+    params = dict(stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
+                  padding_mode=args.padding_mode)
+    g = ConvGeometry.from_weight_shape(w.shape, args.input_size, **params)
+    A = conv_matrix(w, args.input_size, flip=args.flip, **params)
+    header = (f"conv: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> "
+              f"output {(g.out_channels, *g.output_size)}")
     emit(A, args, header)
     return 0
 
 
 def run_transpose(args) -> int:
     w = weight_from_args(args)
-    T = conv_transpose_matrix(w, args.input_size, stride=args.stride, padding=args.padding,
-                              output_padding=args.output_padding, groups=args.groups, dilation=args.dilation)
-    from ..geometry import conv_transpose_output_size
-
-    n = args.input_size if isinstance(args.input_size, tuple) else (args.input_size,) * (w.ndim - 2)
-    o = conv_transpose_output_size(n, w.shape[2:], args.stride, args.padding, args.output_padding, args.dilation)
-    header = (f"transpose: weight {w.shape}, input {(w.shape[0], *n)} -> output "
-              f"{(w.shape[1] * args.groups, *o)}; the transpose of the conv matrix over input size {o}")
+    params = dict(stride=args.stride, padding=args.padding, output_padding=args.output_padding,
+                  groups=args.groups, dilation=args.dilation)
+    g = ConvTransposeGeometry.from_weight_shape(w.shape, args.input_size, **params)
+    T = conv_transpose_matrix(w, args.input_size, **params)
+    header = (f"transpose: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> output "
+              f"{(g.out_channels, *g.output_size)}; the transpose of the conv matrix over input size "
+              f"{g.output_size}")
     emit(T, args, header)
     return 0
-
