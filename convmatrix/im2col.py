@@ -19,11 +19,10 @@ from math import prod
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import sympy
 
 from .geometry import ConvGeometry, IntOrTuple, Padding, _as_int, normalize_tuple
-from .matrices import _as_weight, _check_format, _finish, _guard_nnz, estimate_size
+from .matrices import _as_weight, _check_format, _csr_arrays, _finish, _guard_nnz, estimate_size
 from .structure import index_dtype, tap_map
 
 __all__ = ["im2col_matrix"]
@@ -187,8 +186,5 @@ def im2col_matrix(
         r = np.repeat(np.arange(rows), np.diff(indptr))
         entries = {(int(i), int(j)): v for i, j, v in zip(r, indices.reshape(-1), data) if v != 0}
         return sympy.ImmutableSparseMatrix(rows, cols, entries)
-    X = sp.csr_array((rows, cols), dtype=data.dtype)
-    X.data, X.indices, X.indptr = data, indices.reshape(-1), indptr
-    X.has_sorted_indices = True
-    X.has_canonical_format = True
-    return _finish(X, format, max_bytes, what="im2col matrix")
+    return _finish(_csr_arrays((rows, cols), data, indices.reshape(-1), indptr), format, max_bytes,
+                   what="im2col matrix")

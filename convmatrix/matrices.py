@@ -242,13 +242,18 @@ def _check_format(format: str) -> None:
 
 
 # --------------------------------------------------------------------------- building
-def _csr(tm, data: np.ndarray) -> sp.csr_array:
-    """Wrap canonical arrays in a csr_array without copying or re-checking them."""
-    a = sp.csr_array(tm.shape, dtype=data.dtype)
-    a.data, a.indices, a.indptr = data, tm.indices, tm.indptr
+def _csr_arrays(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> sp.csr_array:
+    """Wrap canonical CSR arrays (sorted, unique) in a csr_array without copying or re-checking them."""
+    a = sp.csr_array(shape, dtype=data.dtype)
+    a.data, a.indices, a.indptr = data, indices, indptr
     a.has_sorted_indices = True
     a.has_canonical_format = True
     return a
+
+
+def _csr(tm, data: np.ndarray) -> sp.csr_array:
+    """The matrix of a tap map whose data array is ``data``."""
+    return _csr_arrays(tm.shape, data, tm.indices, tm.indptr)
 
 
 def _symbolic(tm, weight: np.ndarray) -> sympy.ImmutableSparseMatrix:

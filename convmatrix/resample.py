@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .geometry import ConvGeometry, IntOrTuple, _as_int, _fmt, _is_sequence, _ndim_of, normalize_tuple, padding_pairs
-from .matrices import _check_format, _csr, _finish, _guard, _guard_nnz
+from .matrices import _check_format, _csr, _csr_arrays, _finish, _guard, _guard_nnz
 from .structure import axis_index_map, index_dtype, tap_map
 
 __all__ = [
@@ -93,10 +93,7 @@ def _selection_matrix(cols_per_axis, input_size, channels: int, format: str, max
     indptr = np.empty(rows + 1, dtype=dt)
     indptr[0] = 0
     np.cumsum(np.tile(valid.astype(dt), channels), out=indptr[1:])
-    a = sp.csr_array((rows, ncols), dtype=np.int64)
-    a.data, a.indices, a.indptr = np.ones(nnz, dtype=np.int64), indices.reshape(-1), indptr
-    a.has_sorted_indices = True
-    a.has_canonical_format = True
+    a = _csr_arrays((rows, ncols), np.ones(nnz, dtype=np.int64), indices.reshape(-1), indptr)
     return _finish(a, format, max_bytes)
 
 
@@ -698,8 +695,4 @@ def avg_pool_matrix(
         scale = 1 / _pool_divisors(n, k, s, p, out, count_include_pad)
     per_row = np.tile(scale, c)
     data = np.repeat(per_row, np.diff(a.indptr)).astype(dt)
-    b = sp.csr_array(a.shape, dtype=dt)
-    b.data, b.indices, b.indptr = data, a.indices, a.indptr
-    b.has_sorted_indices = True
-    b.has_canonical_format = True
-    return _finish(b, format, max_bytes)
+    return _finish(_csr_arrays(a.shape, data, a.indices, a.indptr), format, max_bytes)

@@ -43,6 +43,7 @@ from .geometry import (
 )
 from .matrices import (
     _as_weight,
+    _csr_arrays,
     _guard_nnz,
     _max_bytes,
     conv_matrix,
@@ -50,7 +51,7 @@ from .matrices import (
     estimate_size,
 )
 from .resample import pad_matrix, zero_insertion_matrix
-from .structure import index_dtype
+from .structure import _row_pattern, index_dtype
 
 __all__ = [
     "TransposeArithmetic",
@@ -459,26 +460,21 @@ class TransposedConvAsDirect:
 
 
 def _lift(s1: sp.csr_array, weight: np.ndarray, groups: int, in_channels: int, q: int, kk: int) -> sp.csr_array:
-    """Repeat the one-channel labelled pattern over the channel pairs of each group and fill it."""
+    """Repeat the one-channel labelled pattern over the channel pairs of each group and fill it.
+
+    The row pattern (one output channel against its group's input channels) is
+    the structure layer's, as for any tap map; only the spatial pattern differs:
+    it comes from the multiplied chain ``C_1 @ P_1 @ Z_1``, whose labels are taps.
+    """
     c_out = weight.shape[0]
     cg = in_channels // groups
     cog = c_out // groups
     sp_indptr = s1.indptr.astype(np.int64)
-    sp_cols = s1.indices.astype(np.int64)
-    sp_taps = s1.data.astype(np.int64) - 1
-    lengths = np.diff(sp_indptr)
-    n_pos = lengths.size
-    nnz_s = sp_cols.size
-    sp_o = np.repeat(np.arange(n_pos), lengths)
-    j = np.arange(nnz_s)
-    start_j = sp_indptr[sp_o]
-    c = np.arange(cg)[:, None]
-    # entry j of the spatial pattern, channel c -> cg*start[o] + c*len[o] + (j - start[o]) within a row block
-    pos = cg * start_j[None, :] + c * lengths[sp_o][None, :] + (j - start_j)[None, :]
-    row_cols = np.empty(cg * nnz_s, dtype=np.int64)
-    row_cols[pos] = c * q + sp_cols[None, :]
-    row_taps = np.empty(cg * nnz_s, dtype=np.int64)
-    row_taps[pos] = c * kk + sp_taps[None, :]
+    sp_o = np.repeat(np.arange(sp_indptr.size - 1), np.diff(sp_indptr))
+    row_indptr, row_cols, row_taps, _ = _row_pattern(
+        sp_indptr, sp_o, s1.indices.astype(np.int64), s1.data.astype(np.int64) - 1, None, cg, q, kk
+    )
+    n_pos = sp_indptr.size - 1
     rows, cols = c_out * n_pos, in_channels * q
     nnz = c_out * row_cols.size
     dt = index_dtype(nnz, rows, cols)
@@ -488,12 +484,8 @@ def _lift(s1: sp.csr_array, weight: np.ndarray, groups: int, in_channels: int, q
     data = np.take(weight.reshape(c_out, -1), row_taps, axis=1).reshape(-1)
     indptr = np.empty(rows + 1, dtype=dt)
     indptr[0] = 0
-    np.cumsum(np.tile((cg * lengths).astype(dt), c_out), out=indptr[1:])
-    m = sp.csr_array((rows, cols), dtype=data.dtype)
-    m.data, m.indices, m.indptr = data, indices.reshape(-1), indptr
-    m.has_sorted_indices = True
-    m.has_canonical_format = True
-    return m
+    np.cumsum(np.tile(np.diff(row_indptr).astype(dt), c_out), out=indptr[1:])
+    return _csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
 
 
 def _numeric_weight(weight: Any) -> np.ndarray:
