@@ -350,6 +350,21 @@ def conv_transpose_output_size(
 
     ``o' = (i' - 1) s - p_lo - p_hi + d (k - 1) + output_padding + 1``.
 
+    Parameters
+    ----------
+    input_size, kernel_size : int or tuple of int
+        Spatial sizes ``i'`` and ``k``; the number of axes is taken from the
+        first tuple among all arguments (1 if none is one).
+    stride, dilation : int or tuple of int, optional
+    padding : int, tuple of int, or (lo, hi) pairs, optional
+        Removed from the output, as torch's ``padding``.
+    output_padding : int or tuple of int, optional
+        Extra positions on the high side.
+
+    Returns
+    -------
+    tuple of int
+
     Raises
     ------
     TypeError, ValueError

@@ -86,6 +86,11 @@ def symbolic_weight(shape: Sequence[int], name: str = "w") -> np.ndarray:
     -------
     ndarray of sympy.Symbol, dtype object
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-positive size or an empty or non-string ``name``.
+
     Examples
     --------
     >>> w = symbolic_weight((1, 1, 2, 2))
@@ -141,6 +146,20 @@ def _max_bytes(max_bytes: int | None) -> int:
 def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: str = "csr") -> int:
     """Bytes a matrix of ``shape`` with ``nnz`` stored entries takes in ``format``.
 
+    Parameters
+    ----------
+    shape : (int, int)
+    nnz : int
+        Stored entries.
+    itemsize : int, optional
+        Bytes per value (8 for float64).
+    format : str, optional
+        One of :data:`SPARSE_FORMATS`, or ``"sympy"``.
+
+    Returns
+    -------
+    int
+
     Exact for ``csr``, ``csc``, ``coo`` and ``"dense"`` (arrays only), an
     approximation from :data:`OBJECT_ENTRY_BYTES` for ``lil``, ``dok`` and
     ``"sympy"`` (a SymPy sparse matrix); ``bsr`` and ``dia`` are counted as
@@ -172,6 +191,18 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
     The count is exact for ``zeros`` padding and an upper bound for the other
     modes (where taps that land on the same pixel are summed into one entry).
     Bytes are as :func:`matrix_bytes` counts them for ``format``.
+
+    Parameters
+    ----------
+    geometry : ConvGeometry
+    itemsize : int, optional
+        Bytes per value.
+    format : str, optional
+        As :func:`matrix_bytes`.
+
+    Returns
+    -------
+    (nnz, bytes) : (int, int)
 
     Examples
     --------
@@ -451,6 +482,12 @@ def conv_bias_vector(bias: Any, output_size: IntOrTuple) -> np.ndarray:
     b : (C_out * prod(output_size),) ndarray
         ``bias[o]`` repeated over the output positions of channel ``o``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a bias that is not a 1-d array of numbers or SymPy expressions, or
+        an output size that is not a positive integer per axis.
+
     Examples
     --------
     >>> conv_bias_vector([1, 2], (2,))
@@ -480,6 +517,13 @@ def affine_matrix(A, b, *, format: str = "csr"):
     Returns
     -------
     H : (m + 1, n + 1) matrix of the same kind as ``A``
+        (a SymPy matrix when ``b`` is symbolic).
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``A`` is not a 2-d sparse array, ndarray or SymPy matrix, ``b`` is
+        not numbers or SymPy expressions, or their sizes differ.
 
     Examples
     --------

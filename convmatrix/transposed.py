@@ -343,6 +343,13 @@ class TransposedConvAsDirect:
         beyond this many bytes (``None``: ``CONVMATRIX_MAX_BYTES``, else
         :data:`~convmatrix.DEFAULT_MAX_BYTES`), before it is built.
 
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = transposed_conv_as_direct(np.ones((1, 1, 3)), 4, stride=2)
+    >>> d.shape, d.stretched_size, d.pad_widths
+    ((9, 4), (7,), ((2, 2),))
+
     Notes
     -----
     :attr:`matrix` is computed without building :attr:`conv`: the chain is
@@ -606,6 +613,13 @@ class TransposeEquivalenceReport:
         Whether the literal product ``conv @ padding @ zero_insertion`` was formed too.
     seconds : float
         Wall time of the verification.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = verify_transpose_equivalence(np.ones((2, 3, 3), dtype=int), 4, stride=2)
+    >>> bool(r), r.max_abs_difference, r.nnz_transposed == r.nnz_direct
+    (True, 0.0, True)
     """
 
     exact: bool
