@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import IntOrTuple, normalize_tuple
-from .structure import index_dtype
+from .geometry import ConvGeometry, IntOrTuple, normalize_tuple
+from .structure import axis_index_map, index_dtype, tap_map
 
 __all__ = ["MaxPool", "Switches", "max_pool_switches", "pool_matrix", "unpool_matrix", "max_pool_output_size"]
 
@@ -125,7 +125,7 @@ def max_pool_output_size(
                 f"{d[axis] * (k[axis] - 1) + 1}"
             )
         taps = np.arange(o)[:, None] * s[axis] - p[axis] + np.arange(k[axis])[None, :] * d[axis]
-        empty = ~((taps >= 0) & (taps < n[axis])).any(axis=1)
+        empty = (axis_index_map(taps, n[axis], "zeros") < 0).all(axis=1)
         if empty.any():
             raise ValueError(
                 f"pooling window {int(np.argmax(empty))} along axis {axis} sees only padding "
@@ -254,6 +254,64 @@ def _as_samples(x: Any) -> np.ndarray:
     return arr
 
 
+def _window_geometry(n, k, s, p, d, out) -> ConvGeometry:
+    """The spatial windows of a pooling as a one-channel convolution's geometry.
+
+    In ceil mode the high side gets the extra padding that gives torch's ``out``
+    windows (a window overhanging it holds only its real entries).
+    """
+    pads = tuple(
+        (pa, max(pa, (o - 1) * sa + da * (ka - 1) + 1 - na - pa)) for na, ka, sa, pa, da, o in zip(n, k, s, p, d, out)
+    )
+    geometry = ConvGeometry.from_weight_shape((1, 1, *k), n, stride=s, padding=pads, dilation=d)
+    assert geometry.output_size == tuple(out), (geometry.output_size, out)
+    return geometry
+
+
+def _windows(C, n, g, k, s, p, d, out) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every window's candidates, from the tap map of the spatial windows.
+
+    Returns ``flat`` of shape ``(C // g * prod(out), g * prod(k))``: row ``r`` holds
+    the flat positions in ``x.reshape(-1)`` of window ``r``'s entries in increasing
+    order (map by map; within a map, the tap map's sorted row), which gives torch's
+    tie-breaking.  Where a window overhangs the input its row is padded at the end,
+    and ``valid`` marks the real entries; ``valid`` is ``None`` when none overhangs.
+    """
+    tm = tap_map(_window_geometry(n, k, s, p, d, out))
+    cols, indptr = tm.row_cols, tm.row_indptr
+    P, K = indptr.size - 1, prod(k)
+    if cols.size == P * K:  # every window whole: the rows are a dense block
+        spatial, valid = cols.reshape(P, K), None
+    else:
+        lengths = np.diff(indptr)
+        slot = np.repeat(np.arange(P) * K - indptr[:-1], lengths) + np.arange(cols.size)
+        spatial = np.zeros(P * K, dtype=cols.dtype)
+        valid = np.zeros(P * K, dtype=bool)
+        spatial[slot] = cols
+        valid[slot] = True
+        spatial, valid = spatial.reshape(P, K), valid.reshape(P, 1, K)
+    # map c of block b is b * g + c: offsets (C // g, 1, g, 1), windows (1, P, 1, K)
+    plane = prod(n)
+    it = index_dtype(C * plane)
+    offsets = (np.arange(C, dtype=it) * plane).reshape(C // g, 1, g, 1)
+    flat = (offsets + spatial.astype(it)[None, :, None, :]).reshape(C // g * P, g * K)
+    if valid is not None:
+        valid = np.broadcast_to(valid[None], (C // g, P, g, K)).reshape(flat.shape)
+    return flat, valid
+
+
+def _magnitude(vals: np.ndarray) -> np.ndarray:
+    """``|vals|`` that cannot overflow: a signed integer's is read as its unsigned twin.
+
+    ``np.abs(np.int8(-128))`` is ``-128``; the same bits read as ``uint8`` are ``128``,
+    and every other magnitude is unchanged.
+    """
+    mag = np.abs(vals)
+    if mag.dtype.kind == "i":
+        mag = mag.view(mag.dtype.str.replace("i", "u"))
+    return mag
+
+
 def max_pool_switches(
     x: Any,
     kernel_size: IntOrTuple,
@@ -293,7 +351,9 @@ def max_pool_switches(
     absolute : bool, optional
         Compare ``|x|`` instead of ``x`` (the switches then mark the largest
         magnitude, whose signed value :meth:`Switches.pool` keeps).  Used for
-        signed feature maps in Zeiler's inference.
+        signed feature maps in Zeiler's inference.  Magnitudes of signed
+        integers are compared as unsigned integers of the same width, so the
+        minimum (``int8`` ``-128``) has the largest magnitude, ``128``.
 
     Returns
     -------
@@ -313,6 +373,12 @@ def max_pool_switches(
     maximum over the window ``{(c, q) : c'·g <= c < (c'+1)·g, q_a = j_a s_a - p_a
     + t_a d_a, 0 <= q_a < n_a}`` with ``g = channel_pool``; among equal maxima
     the lowest position wins (torch's rule, see the module notes).
+
+    The spatial windows are the rows of the tap map
+    (:func:`convmatrix.structure.tap_map`) of a one-channel convolution with the
+    pooling's kernel size, stride, padding and dilation (in ceil mode, extra
+    padding on the high side), the structure the sum and average pooling
+    matrices of :mod:`convmatrix.resample` are filled from.
 
     Examples
     --------
@@ -336,6 +402,12 @@ def max_pool_switches(
     >>> s3.output_shape, s3.pool(z)
     ((1, 2, 2), array([[[6, 6],
             [6, 6]]]))
+
+    By magnitude, without overflow at the integer minimum:
+
+    >>> w = np.array([[5, -128, 100, 127]], dtype=np.int8)
+    >>> max_pool_switches(w, 4, absolute=True).pool(w)
+    array([[-128]], dtype=int8)
     """
     arr = _as_samples(x)
     nd = arr.ndim - 1
@@ -356,44 +428,21 @@ def max_pool_switches(
     g = int(channel_pool)
     c_out = C // g
 
-    # Index arrays of shape (c_out, *out, g, *k): output dims first, then the taps
-    # in increasing input position (channel block, then spatial C order).
-    D = 2 + 2 * nd
-    plane = prod(n)
-    shape = [1] * D
-    shape[0], shape[nd + 1] = c_out, g
-    chan = (np.arange(c_out)[:, None] * g + np.arange(g)[None, :]).reshape(
-        [c_out] + [1] * nd + [g] + [1] * nd
-    )
-    flat = chan * plane
-    valid = np.ones((1,) * D, dtype=bool)
-    step = plane
-    for a in range(nd):
-        step //= n[a]
-        pos = np.arange(out[a])[:, None] * s[a] - p[a] + np.arange(k[a])[None, :] * d[a]
-        shp = [1] * D
-        shp[1 + a], shp[nd + 2 + a] = out[a], k[a]
-        pos = pos.reshape(shp)
-        ok = (pos >= 0) & (pos < n[a])
-        valid = valid & ok
-        flat = flat + np.where(ok, pos, 0) * step
-    full = (c_out, *out, g, *k)
-    flat = np.broadcast_to(flat, full).reshape(prod(full[: nd + 1]), -1)
-    valid = np.broadcast_to(valid, full).reshape(flat.shape)
-
+    flat, valid = _windows(C, tuple(n), g, k, s, p, d, out)
     vals = arr.reshape(-1)[flat]
     if absolute:
-        vals = np.abs(vals)
-    if vals.dtype.kind == "f":
-        lowest = -np.inf
+        vals = _magnitude(vals)
+    if valid is None:  # every window lies wholly inside the input
+        masked = vals
     else:
-        lowest = np.iinfo(vals.dtype).min
-    masked = np.where(valid, vals, lowest)
+        lowest = -np.inf if vals.dtype.kind == "f" else np.iinfo(vals.dtype).min
+        masked = np.where(valid, vals, lowest)
     with np.errstate(invalid="ignore"):
         best = masked.max(axis=1, keepdims=True)
-        winner = np.argmax(valid & (masked == best), axis=1)  # first (lowest position) among maxima
+        hit = masked == best if valid is None else valid & (masked == best)
+        winner = np.argmax(hit, axis=1)  # first (lowest position) among maxima
     if vals.dtype.kind == "f":
-        isnan = valid & np.isnan(vals)
+        isnan = np.isnan(vals) if valid is None else valid & np.isnan(vals)
         rows = isnan.any(axis=1)
         if rows.any():  # torch: a NaN always wins, the last one among several
             last = isnan.shape[1] - 1 - np.argmax(isnan[:, ::-1], axis=1)

@@ -27,15 +27,16 @@ Layer numbers ``l`` are 1-based, as in the papers.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
-from math import prod, sqrt
+from math import isfinite, prod, sqrt
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .geometry import normalize_tuple
+from .geometry import ConvGeometry, normalize_padding, normalize_tuple
 from .matrices import conv_matrix, conv_transpose_matrix
 from .pooling import MaxPool, Switches, pool_matrix, unpool_matrix
 
@@ -68,14 +69,70 @@ def _canonical(A) -> sp.csr_array:
     return A
 
 
-def _real_array(value: Any, name: str) -> np.ndarray:
+def _real_array(value: Any, name: str, *, finite: bool = False) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except Exception as exc:
         raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers (integer or float): got dtype {arr.dtype}")
+    if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} must hold finite numbers: it has {int((~np.isfinite(arr)).sum())} NaN or inf")
     return arr
+
+
+def _real_number(value: Any, name: str, *, zero: bool = False) -> float:
+    """A finite real scalar, positive (or non-negative with ``zero=True``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    v = float(value)
+    if not isfinite(v) or v < 0 or (v == 0 and not zero):
+        raise ValueError(f"{name}={value!r} must be a {'non-negative' if zero else 'positive'} finite number")
+    return v
+
+
+def _integer(value: Any, name: str, minimum: int) -> int:
+    """An integer (bools refused) of at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        rule = "non-negative" if minimum == 0 else ("positive" if minimum == 1 else f"at least {minimum}")
+        raise ValueError(f"{name}={value!r} must be {rule}")
+    return int(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _sequence(value: Any, name: str, what: str) -> tuple:
+    """``value`` as a tuple, refusing strings and non-sequences."""
+    if isinstance(value, (str, bytes)) or not (isinstance(value, Sequence) or hasattr(value, "__len__")):
+        raise TypeError(f"{name} must be a sequence of {what}, got {value!r} of type {type(value).__name__}")
+    return tuple(value)
+
+
+def _shape(value: Any, name: str) -> tuple[int, ...]:
+    """``(C, *spatial)``: at least two positive integers."""
+    entries = _sequence(value, name, "integers (C, *spatial)")
+    shape = normalize_tuple(entries, len(entries), name)
+    if len(shape) < 2:
+        raise ValueError(f"{name}={shape} must be (C, *spatial) with at least one spatial axis")
+    return shape
+
+
+def _matrix(value: Any, name: str) -> Any:
+    """A 2-d scipy.sparse array/matrix or ndarray of real numbers."""
+    if not (sp.issparse(value) or isinstance(value, np.ndarray)) or value.ndim != 2:
+        raise TypeError(
+            f"{name} must be a 2-d scipy.sparse array or numpy ndarray, got "
+            f"{type(value).__name__}{'' if not hasattr(value, 'shape') else f' of shape {value.shape}'}"
+        )
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers: got dtype {value.dtype}")
+    return value
 
 
 # =========================================================================== layers
@@ -139,21 +196,50 @@ class ZeilerLayer:
 
     @property
     def num_maps(self) -> int:
-        """``K``, the number of feature maps."""
+        """``K``, the number of feature maps.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ZeilerLayer(np.ones((8, 3, 5, 5))).num_maps
+        8
+        """
         return self.filters.shape[0]
 
     @property
     def in_channels(self) -> int:
-        """``C``, the number of channels of the layer below."""
+        """``C``, the number of channels of the layer below.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ZeilerLayer(np.ones((8, 3, 5, 5))).in_channels
+        3
+        """
         return self.filters.shape[1]
 
     @property
     def kernel_size(self) -> tuple[int, ...]:
+        """The spatial size of the filters, ``filters.shape[2:]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ZeilerLayer(np.ones((8, 3, 5, 4))).kernel_size
+        (5, 4)
+        """
         return tuple(self.filters.shape[2:])
 
     @property
     def padding(self) -> tuple[tuple[int, int], ...]:
-        """The ``(lo, hi)`` padding of ``F_lᵀ`` (= crop of ``F_l``) per axis, from the border."""
+        """The ``(lo, hi)`` padding of ``F_lᵀ`` (= crop of ``F_l``) per axis, from the border.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> [ZeilerLayer(np.ones((1, 1, 4)), b).padding for b in BORDERS]
+        [((3, 3),), ((1, 2),), ((0, 0),)]
+        """
         pairs = []
         for k in self.kernel_size:
             if self.border == "valid":
@@ -164,15 +250,31 @@ class ZeilerLayer:
                 pairs.append((0, 0))
         return tuple(pairs)
 
-    def map_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
+    def map_size(self, input_size: int | Sequence[int]) -> tuple[int, ...]:
         """Spatial size of the maps ``z`` for an input of spatial size ``input_size``.
+
+        Parameters
+        ----------
+        input_size : int or tuple of int
+            One size for all axes, or one per spatial axis of the filters.
+
+        Returns
+        -------
+        tuple of int
 
         Raises
         ------
-        ValueError
-            If a ``"full"`` border leaves no map.
+        TypeError, ValueError
+            If ``input_size`` is not positive integers, one per axis, or a
+            ``"full"`` border leaves no map.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ZeilerLayer(np.ones((2, 1, 3, 3)), "full").map_size((8, 6))
+        (6, 4)
         """
-        n = normalize_tuple(tuple(input_size), len(self.kernel_size), "input_size")
+        n = normalize_tuple(input_size, len(self.kernel_size), "input_size")
         out = tuple(a + lo + hi - k + 1 for a, k, (lo, hi) in zip(n, self.kernel_size, self.padding))
         for axis, (a, m) in enumerate(zip(n, out)):
             if m < 1:
@@ -182,17 +284,48 @@ class ZeilerLayer:
                 )
         return out
 
-    def F(self, map_size: Sequence[int]) -> sp.csr_array:
+    def F(self, map_size: int | Sequence[int]) -> sp.csr_array:
         """``F_l``: maps ``(K, *map_size)`` -> reconstruction ``(C, *input_size)``.
 
         ``conv_transpose_matrix(filters, map_size, padding=self.padding)``,
         i.e. torch's ``conv_transpose`` (stride 1) cropped by the border.
-        """
-        return sp.csr_array(conv_transpose_matrix(self.filters, tuple(map_size), padding=self.padding))
 
-    def Ft(self, input_size: Sequence[int]) -> sp.csr_array:
-        """``F_lᵀ``, built directly: ``conv_matrix(filters, input_size, padding=self.padding)``."""
-        return conv_matrix(self.filters, tuple(input_size), padding=self.padding)
+        Raises
+        ------
+        TypeError, ValueError
+            If ``map_size`` is not positive integers, one per axis, or the
+            border crops everything.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> layer = ZeilerLayer(np.ones((2, 1, 3), dtype=int), "valid")
+        >>> layer.F(5).toarray()
+        array([[1, 1, 1, 0, 0, 1, 1, 1, 0, 0],
+               [0, 1, 1, 1, 0, 0, 1, 1, 1, 0],
+               [0, 0, 1, 1, 1, 0, 0, 1, 1, 1]])
+        """
+        m = normalize_tuple(map_size, len(self.kernel_size), "map_size")
+        return sp.csr_array(conv_transpose_matrix(self.filters, m, padding=self.padding))
+
+    def Ft(self, input_size: int | Sequence[int]) -> sp.csr_array:
+        """``F_lᵀ``, built directly: ``conv_matrix(filters, input_size, padding=self.padding)``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``input_size`` is not positive integers, one per axis, or a
+            ``"full"`` border leaves no map.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> layer = ZeilerLayer(np.arange(6).reshape(2, 1, 3), "valid")
+        >>> (layer.Ft(3) != layer.F(layer.map_size(3)).T).nnz
+        0
+        """
+        n = normalize_tuple(input_size, len(self.kernel_size), "input_size")
+        return conv_matrix(self.filters, n, padding=self.padding)
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,18 +368,13 @@ class ZeilerStack:
     pooled_shapes: list = field(init=False, repr=False)
 
     def __post_init__(self):
-        layers = tuple(self.layers)
+        layers = _sequence(self.layers, "layers", "ZeilerLayer")
         if not layers:
             raise ValueError("layers must hold at least one ZeilerLayer")
         for i, layer in enumerate(layers, start=1):
             if not isinstance(layer, ZeilerLayer):
                 raise TypeError(f"layers[{i - 1}] must be a ZeilerLayer, got {type(layer).__name__}")
-        try:
-            shape = tuple(int(v) for v in self.input_shape)
-        except TypeError:
-            raise TypeError(f"input_shape={self.input_shape!r} must be a tuple (C, *spatial) of integers") from None
-        if len(shape) < 2 or min(shape) < 1:
-            raise ValueError(f"input_shape={shape} must be (C, *spatial) with positive entries")
+        shape = _shape(self.input_shape, "input_shape")
         inputs, maps, pooled = [], [], []
         for l, layer in enumerate(layers, start=1):
             if layer.filters.ndim - 2 != len(shape) - 1:
@@ -272,6 +400,14 @@ class ZeilerStack:
 
     @property
     def depth(self) -> int:
+        """The number of layers.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ZeilerStack([ZeilerLayer(np.ones((2, 1, 3))), ZeilerLayer(np.ones((1, 2, 3)))], (1, 8)).depth
+        2
+        """
         return len(self.layers)
 
     def _check_l(self, l: int) -> int:
@@ -281,7 +417,7 @@ class ZeilerStack:
 
     def _check_switches(self, l: int, switches) -> dict:
         below = [i for i in range(1, l) if self.layers[i - 1].pool is not None]
-        sw = list(switches) if switches is not None else []
+        sw = [] if switches is None else list(_sequence(switches, "switches", "Switches (or None)"))
         if len(sw) == l - 1:
             sw = [sw[i - 1] for i in below]
         if len(sw) != len(below):
@@ -317,9 +453,21 @@ class ZeilerStack:
 
         Raises
         ------
+        TypeError
+            If ``maps`` is not a sequence of real arrays.
         ValueError
             If there are more maps than layers or a map has the wrong size.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.ones((2, 1, 3)), pool=MaxPool(2, channel_pool=2)),
+        ...                      ZeilerLayer(np.ones((1, 1, 2)))], (1, 4))
+        >>> s1, s2 = stack.switches([np.array([[0, 5, 1, 2, 3, 4], [9, 0, 0, 0, 0, 7]]), np.zeros((1, 4))])
+        >>> s1.indices, s2        # flat positions in the (2, 6) maps of layer 1
+        (array([[ 6,  3, 11]]), None)
         """
+        maps = _sequence(maps, "maps", "arrays")
         out = []
         for i, z in enumerate(maps):
             if i >= self.depth:
@@ -333,12 +481,38 @@ class ZeilerStack:
         return out
 
     def F(self, l: int) -> sp.csr_array:
-        """``F_l``: layer ``l``'s maps -> its input (the pooled maps of layer ``l - 1``)."""
+        """``F_l``: layer ``l``'s maps -> its input (the pooled maps of layer ``l - 1``).
+
+        Raises
+        ------
+        ValueError
+            If ``l`` is not a layer number.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.ones((4, 1, 3, 3)))], (1, 8, 8))
+        >>> stack.F(1).shape     # (1 * 8 * 8, 4 * 10 * 10)
+        (64, 400)
+        """
         l = self._check_l(l)
         return self.layers[l - 1].F(self.map_shapes[l - 1][1:])
 
     def Ft(self, l: int) -> sp.csr_array:
-        """``F_lᵀ``, built directly from ``conv_matrix`` (not by transposing ``F_l``)."""
+        """``F_lᵀ``, built directly from ``conv_matrix`` (not by transposing ``F_l``).
+
+        Raises
+        ------
+        ValueError
+            If ``l`` is not a layer number.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.arange(36).reshape(4, 1, 3, 3))], (1, 8, 8))
+        >>> (stack.Ft(1) != stack.F(1).T).nnz
+        0
+        """
         l = self._check_l(l)
         return self.layers[l - 1].Ft(self.input_shapes[l - 1][1:])
 
@@ -356,6 +530,25 @@ class ZeilerStack:
         Returns
         -------
         (prod(input_shape), prod(map_shapes[l-1])) csr_array, canonical
+
+        Raises
+        ------
+        TypeError, ValueError
+            On a bad layer number, or switches that are not :class:`Switches`
+            of the pooling layers below ``l`` with their shapes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.ones((2, 1, 2), dtype=int), pool=MaxPool(2, channel_pool=2)),
+        ...                      ZeilerLayer(np.ones((1, 1, 2), dtype=int))], (1, 3))
+        >>> s = stack.switches([np.array([[0, 5, 1, 2], [9, 0, 0, 0]])])
+        >>> s[0].indices           # where layer 1's maxima sit in its (2, 4) maps
+        array([[4, 3]])
+        >>> stack.R(2, s).toarray()   # z_2 (3 entries) -> F_2 -> U_s1 -> F_1 -> image (3 pixels)
+        array([[1, 1, 0],
+               [0, 0, 0],
+               [0, 1, 1]])
         """
         l = self._check_l(l)
         sw = self._check_switches(l, switches)
@@ -370,6 +563,20 @@ class ZeilerStack:
         """``R_lᵀ = F_lᵀ … P_s2 F_2ᵀ P_s1 F_1ᵀ``, the projection, built from its own factors.
 
         Same parameters as :meth:`R`; equals ``R(l, switches).T`` exactly.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`R`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.ones((2, 1, 2), dtype=int), pool=MaxPool(2, channel_pool=2)),
+        ...                      ZeilerLayer(np.ones((1, 1, 2), dtype=int))], (1, 3))
+        >>> s = stack.switches([np.array([[0, 5, 1, 2], [9, 0, 0, 0]])])
+        >>> (stack.Rt(2, s) != stack.R(2, s).T).nnz
+        0
         """
         l = self._check_l(l)
         sw = self._check_switches(l, switches)
@@ -402,20 +609,43 @@ class ZeilerStack:
         final switches are in ``result.switches``.  Other parameters as
         :func:`ista`; returns the maps with shape ``map_shapes[l-1]``.
 
+        Everything is checked before ``R_l`` is built.
+
         Raises
         ------
-        ValueError
-            On a bad ``method``, or ``refresh`` for a layer without pooling.
+        TypeError, ValueError
+            On a bad layer number, ``method``, ``y`` (not ``input_shape``'s
+            size, or not finite), ``lam``, ``step``, ``n_iter``, ``z0``,
+            ``callback`` or switches, or ``refresh`` for a layer without
+            pooling; each names its parameter.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.ones((1, 1, 1)))], (1, 3))   # F_1 = I
+        >>> res = stack.infer([[3.0, 0.5, -2.0]], 1, lam=1.0, n_iter=50)
+        >>> np.round(res.z, 6), res.n_iter      # argmin |z - y|^2 / 2 + |z|_1: y shrunk by 1
+        (array([[ 2., -0., -1.]]), 50)
         """
         l = self._check_l(l)
-        if method not in ("ista", "fista"):
+        if not isinstance(method, str) or method not in ("ista", "fista"):
             raise ValueError(f"method={method!r} must be 'ista' or 'fista'")
+        refresh = _flag(refresh, "refresh")
         shape = self.map_shapes[l - 1]
         pool = self.layers[l - 1].pool
+        if refresh and pool is None:
+            raise ValueError(f"refresh=True needs a pooling on layer l={l}, which has none")
+        y = _real_array(y, "y", finite=True)
+        if y.size != prod(self.input_shape):
+            raise ValueError(f"y has shape {y.shape} but the stack's input is {self.input_shape}")
+        _check_solver_args(lam, step, n_iter, None, callback)
+        if z0 is not None:
+            z0 = _real_array(z0, "z0", finite=True)
+            if z0.size != prod(shape):
+                raise ValueError(f"z0 has shape {z0.shape} but layer {l}'s maps are {shape}")
+        self._check_switches(l, switches)
         ref = None
         if refresh:
-            if pool is None:
-                raise ValueError(f"refresh=True needs a pooling on layer l={l}, which has none")
             zpool = MaxPool(pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode,
                             pool.channel_pool, absolute=True)
 
@@ -426,9 +656,6 @@ class ZeilerStack:
             ref = _refresh
 
         R, Rt = self.R(l, switches), self.Rt(l, switches)
-        y = _real_array(y, "y")
-        if y.size != R.shape[0]:
-            raise ValueError(f"y has shape {y.shape} but the stack's input is {self.input_shape}")
         solver = fista if method == "fista" else ista
         res = solver(R, y, lam, Rt=Rt, step=step, n_iter=n_iter, z0=z0, refresh=ref, callback=callback)
         res.z = res.z.reshape(shape)
@@ -461,11 +688,16 @@ def operator_norm(
     Returns
     -------
     float
+        ``0.0`` for a matrix without a nonzero entry.
 
     Raises
     ------
+    TypeError
+        If ``R`` or ``Rt`` is not a 2-d real sparse array or ndarray, or
+        ``tol``, ``maxiter`` or ``seed`` has the wrong type.
     ValueError
-        On an unknown ``method``.
+        On an unknown ``method``, ``Rt`` not of shape ``R.shape[::-1]``, a
+        non-positive ``tol`` or ``maxiter``, or a negative ``seed``.
 
     Examples
     --------
@@ -474,17 +706,26 @@ def operator_norm(
     >>> round(operator_norm(R), 6), round(operator_norm(R, method="svds"), 6)
     (6.708204, 6.708204)
     """
-    if method not in ("power", "svds"):
+    if not isinstance(method, str) or method not in ("power", "svds"):
         raise ValueError(f"method={method!r} must be 'power' or 'svds'")
+    R = _matrix(R, "R")
+    if Rt is not None:
+        Rt = _matrix(Rt, "Rt")
+        if tuple(Rt.shape) != tuple(R.shape[::-1]):
+            raise ValueError(f"Rt has shape {Rt.shape} but R has shape {R.shape}: Rt must be {R.shape[::-1]}")
+    tol = _real_number(tol, "tol")
     if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
         raise ValueError(f"maxiter={maxiter!r} must be a positive integer")
+    seed = _integer(seed, "seed", 0)
+    if (R.count_nonzero() if sp.issparse(R) else np.count_nonzero(R)) == 0:
+        return 0.0
     if method == "svds":
         if min(R.shape) < 2:
             return float(np.linalg.norm(R.toarray() if sp.issparse(R) else np.asarray(R), 2))
         A = sp.csr_array(R, dtype=np.float64) if sp.issparse(R) else np.asarray(R, dtype=np.float64)
         try:
             return float(spla.svds(A, k=1, return_singular_vectors=False, random_state=seed)[0])
-        except spla.ArpackNoConvergence:  # pragma: no cover - fall back on the power iteration
+        except spla.ArpackError:  # pragma: no cover - fall back on the power iteration
             return operator_norm(A, tol=tol, maxiter=maxiter, seed=seed)
     Rt = R.T if Rt is None else Rt
     v = np.random.default_rng(seed).standard_normal(R.shape[1])
@@ -504,19 +745,62 @@ def operator_norm(
     return sqrt(max(nw, est))  # ‖RᵀR v‖ for unit v bounds the Rayleigh quotient from above, still ≤ ‖R‖²
 
 
-def soft_threshold(z: np.ndarray, beta: float) -> np.ndarray:
+def _shrink(z: np.ndarray, beta: float) -> np.ndarray:
+    return np.sign(z) * np.maximum(np.abs(z) - beta, 0.0)
+
+
+def soft_threshold(z: Any, beta: float) -> np.ndarray:
     """``max(|z| - β, 0) · sign(z)``, the shrinkage of the ℓ₁ proximal step.
+
+    Parameters
+    ----------
+    z : array_like
+        Real numbers.
+    beta : float
+        The threshold ``β``, a non-negative finite number.
+
+    Returns
+    -------
+    ndarray of float, the shape of ``z``
+
+    Raises
+    ------
+    TypeError
+        If ``z`` is not real numbers or ``beta`` not a real number.
+    ValueError
+        If ``beta`` is negative or not finite.
 
     Examples
     --------
     >>> soft_threshold(np.array([-3.0, -0.5, 0.2, 2.0]), 1.0)
     array([-2.,  0.,  0.,  1.])
     """
-    return np.sign(z) * np.maximum(np.abs(z) - beta, 0.0)
+    z = _real_array(z, "z")
+    return _shrink(z, _real_number(beta, "beta", zero=True))
 
 
 def lasso_cost(R: Any, y: Any, z: Any, lam: float) -> float:
     """``C(z) = λ/2 ‖R z − y‖² + ‖z‖₁``.
+
+    Parameters
+    ----------
+    R : sparse array or ndarray, shape (m, n)
+    y : array_like, m entries
+    z : array_like, n entries
+    lam : float
+        ``λ``, a positive finite number.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``R`` is not a 2-d real matrix, ``y`` or ``z`` not real numbers, or
+        ``lam`` not a real number.
+    ValueError
+        If ``y`` or ``z`` does not fit ``R``, or ``lam`` is not positive and finite.
 
     Examples
     --------
@@ -524,7 +808,15 @@ def lasso_cost(R: Any, y: Any, z: Any, lam: float) -> float:
     >>> lasso_cost(np.eye(2), np.array([1.0, 0.0]), np.array([0.5, 0.0]), 2.0)
     0.75
     """
-    r = R @ np.ravel(z) - np.ravel(y)
+    R = _matrix(R, "R")
+    y = _real_array(y, "y").reshape(-1)
+    z = _real_array(z, "z").reshape(-1)
+    if y.size != R.shape[0]:
+        raise ValueError(f"y has {y.size} entries but R has {R.shape[0]} rows: they must match")
+    if z.size != R.shape[1]:
+        raise ValueError(f"z has {z.size} entries but R has {R.shape[1]} columns: they must match")
+    lam = _real_number(lam, "lam")
+    r = R @ z - y
     return float(lam / 2 * (r @ r) + np.abs(z).sum())
 
 
@@ -547,6 +839,13 @@ class InferenceResult:
         Iterations run.
     switches : Switches or None
         After :meth:`ZeilerStack.infer` with pooling: the switches of the result.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = ista(np.eye(2), [3.0, 0.5], step=1.0, n_iter=5)
+    >>> res.z, res.cost, res.step, res.lipschitz, res.n_iter
+    (array([2., 0.]), array([4.625, 2.625, 2.625, 2.625, 2.625, 2.625]), 1.0, None, 5)
     """
 
     z: np.ndarray
@@ -557,31 +856,44 @@ class InferenceResult:
     switches: Switches | None = None
 
 
-def _check_inference(R, y, lam, Rt, step, n_iter, z0):
-    if not (sp.issparse(R) or isinstance(R, np.ndarray)) or R.ndim != 2:
-        raise TypeError(f"R must be a 2-d sparse array or ndarray, got {type(R).__name__}")
-    y = _real_array(y, "y").reshape(-1).astype(np.float64)
+def _check_solver_args(lam, step, n_iter, refresh, callback):
+    """The scalar and callable arguments of :func:`ista`; returns ``(lam, step, n_iter)``."""
+    lam = _real_number(lam, "lam")
+    step = None if step is None else _real_number(step, "step")
+    n_iter = _integer(n_iter, "n_iter", 0)
+    if refresh is not None and not callable(refresh):
+        raise TypeError(f"refresh must be a callable z -> z or None, got {type(refresh).__name__}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a callable (iteration, z, cost) or None, got {type(callback).__name__}")
+    return lam, step, n_iter
+
+
+def _check_inference(R, y, lam, Rt, step, n_iter, z0, refresh, callback, fast):
+    R = _matrix(R, "R")
+    y = _real_array(y, "y", finite=True).reshape(-1).astype(np.float64)
     if y.size != R.shape[0]:
         raise ValueError(f"y has {y.size} entries but R has {R.shape[0]} rows: they must match")
-    if not np.isscalar(lam) or not lam > 0:
-        raise ValueError(f"lam={lam!r} must be a positive number")
-    if Rt is not None and tuple(Rt.shape) != tuple(R.shape[::-1]):
-        raise ValueError(f"Rt has shape {Rt.shape} but R has shape {R.shape}: Rt must be {R.shape[::-1]}")
-    if step is not None and not (np.isscalar(step) and step > 0):
-        raise ValueError(f"step={step!r} must be a positive number")
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
-        raise ValueError(f"n_iter={n_iter!r} must be a non-negative integer")
+    lam, step, n_iter = _check_solver_args(lam, step, n_iter, refresh, callback)
+    _flag(fast, "fast")
+    if Rt is not None:
+        Rt = _matrix(Rt, "Rt")
+        if tuple(Rt.shape) != tuple(R.shape[::-1]):
+            raise ValueError(f"Rt has shape {Rt.shape} but R has shape {R.shape}: Rt must be {R.shape[::-1]}")
     if z0 is None:
         z = np.zeros(R.shape[1])
     else:
-        z = _real_array(z0, "z0").reshape(-1).astype(np.float64)
+        z = _real_array(z0, "z0", finite=True).reshape(-1).astype(np.float64)
         if z.size != R.shape[1]:
             raise ValueError(f"z0 has {z.size} entries but R has {R.shape[1]} columns: they must match")
     Rt = R.T.tocsr() if Rt is None and sp.issparse(R) else (R.T if Rt is None else Rt)
     if step is not None:
-        return y, z, Rt, None, float(step)
-    L = float(lam) * operator_norm(R, method="svds") ** 2
-    return y, z, Rt, L, 1.0 / L
+        return y, z, Rt, lam, None, step, n_iter
+    L = lam * operator_norm(R, method="svds") ** 2
+    if L == 0:
+        raise ValueError(
+            "R has no nonzero entry, so L = lam * ||R||^2 = 0 and the default step 1 / L is undefined: give step="
+        )
+    return y, z, Rt, lam, L, 1.0 / L, n_iter
 
 
 def ista(
@@ -616,6 +928,7 @@ def ista(
         the flat top spectrum of convolutions).  ISTA's cost is non-increasing
         for any ``step < 2 / L``.
     n_iter : int, optional
+        Iterations, at least 0 (``0`` returns the start and its cost).
     z0 : array_like, optional
         Start (default zeros).
     refresh : callable, optional
@@ -632,8 +945,15 @@ def ista(
 
     Raises
     ------
-    TypeError, ValueError
-        On bad shapes or parameters, naming them.
+    TypeError
+        If ``R`` or ``Rt`` is not a 2-d real sparse array or ndarray, ``y`` or
+        ``z0`` not real numbers, ``lam`` or ``step`` not a real number,
+        ``n_iter`` not an integer, ``refresh`` or ``callback`` not callable, or
+        ``fast`` not a bool.
+    ValueError
+        If ``y``, ``Rt`` or ``z0`` does not fit ``R``, ``y`` or ``z0`` holds
+        NaN or inf, ``lam`` or ``step`` is not positive and finite, ``n_iter``
+        is negative, or ``R`` is zero and no ``step`` is given.
 
     Examples
     --------
@@ -642,17 +962,23 @@ def ista(
     >>> res = ista(R, [3.0, 0.1], lam=1.0, n_iter=200)
     >>> np.round(res.z, 4), bool(np.all(np.diff(res.cost) <= 1e-12))
     (array([2., 0.]), True)
+    >>> ista(R, [3.0, 0.1], "1")
+    Traceback (most recent call last):
+        ...
+    TypeError: lam must be a real number, got '1' of type str
     """
-    y, z, Rt, L, t = _check_inference(R, y, lam, Rt, step, n_iter, z0)
+    y, z, Rt, lam, L, t, n_iter = _check_inference(R, y, lam, Rt, step, n_iter, z0, refresh, callback, fast)
     costs = []
     r = R @ z - y
     costs.append(float(lam / 2 * (r @ r) + np.abs(z).sum()))
     x_prev, tk, done = z.copy(), 1.0, 0
     for it in range(1, n_iter + 1):
         g = lam * (Rt @ r)
-        x = soft_threshold(z - t * g, t)
+        x = _shrink(z - t * g, t)
         if refresh is not None:
             x = np.asarray(refresh(x), dtype=np.float64).reshape(-1)
+            if x.size != z.size:
+                raise ValueError(f"refresh returned {x.size} entries for z of {z.size}: it must keep the size")
         if fast:
             t_next = (1 + sqrt(1 + 4 * tk * tk)) / 2
             z = x + ((tk - 1) / t_next) * (x - x_prev)
@@ -674,6 +1000,11 @@ def ista(
 def fista(R: Any, y: Any, lam: float = 1.0, **kwargs) -> InferenceResult:
     """FISTA: :func:`ista` with Beck & Teboulle's momentum (same parameters, no ``fast``).
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`ista`, and a ``TypeError`` if ``fast`` is given.
+
     Examples
     --------
     >>> import numpy as np
@@ -694,17 +1025,32 @@ class ConvLayer:
     Parameters
     ----------
     weight : array_like, shape (C_out, C_in, *kernel_size)
-        torch's ``Conv`` layout.
-    stride, padding : int or tuple of int, optional
-        Of the convolution (symmetric padding, as ``torch.nn.ConvNd``).
+        torch's ``Conv`` layout; real numbers.
+    stride : int or tuple of int, optional
+        Of the convolution.
+    padding : int, tuple of int, tuple of (lo, hi) pairs, "same" or "valid", optional
+        Of the convolution: any padding :func:`convmatrix.conv_matrix` takes
+        (normalised by :class:`convmatrix.geometry.ConvGeometry`), so also
+        per-axis ``(lo, hi)`` pairs that ``torch.nn.ConvNd`` does not take.
     pool : MaxPool, optional
         Max pooling after the ReLU.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a weight that is not real numbers of shape ``(C_out, C_in, *k)``, a
+        bad stride or padding (``"same"`` needs stride 1), or a ``pool`` that
+        is not a :class:`MaxPool`; the input size is checked by :class:`DeconvNet`.
 
     Examples
     --------
     >>> import numpy as np
     >>> ConvLayer(np.ones((4, 1, 3, 3)), padding=1, pool=MaxPool(2)).weight.shape
     (4, 1, 3, 3)
+    >>> ConvLayer(np.ones((4, 1, 3, 3)), stride=2, padding="same")
+    Traceback (most recent call last):
+        ...
+    ValueError: padding='same' is not supported for strided convolutions: stride=(2, 2) must be 1 along every axis
     """
 
     weight: np.ndarray
@@ -716,7 +1062,12 @@ class ConvLayer:
         w = _real_array(self.weight, "weight")
         if w.ndim < 3:
             raise ValueError(f"weight must have shape (C_out, C_in, *kernel_size): got {w.shape}")
+        if min(w.shape) < 1:
+            raise ValueError(f"weight shape {w.shape} must be positive along every axis")
         object.__setattr__(self, "weight", w)
+        nd = w.ndim - 2
+        s = normalize_tuple(self.stride, nd, "stride")
+        normalize_padding(self.padding, w.shape[2:], s, (1,) * nd)
         if self.pool is not None and not isinstance(self.pool, MaxPool):
             raise TypeError(f"pool must be a MaxPool or None, got {type(self.pool).__name__}")
 
@@ -741,11 +1092,34 @@ class DeconvNet:
     ``ReLU`` + ``ConvTranspose`` of the same network).  With overlapping
     pooling windows ``U_s`` sums where torch's ``MaxUnpool`` overwrites.
 
+    Each layer's stride and padding are normalised once by
+    :meth:`convmatrix.geometry.ConvGeometry.from_weight_shape`, the same
+    normaliser as :func:`conv_matrix`, so per-axis ``(lo, hi)`` pairs,
+    ``"same"`` and ``"valid"`` work; ``T_l`` gets the same ``(lo, hi)`` pairs and
+    the ``output_padding`` that restores the layer's input size.
+
     Parameters
     ----------
     layers : sequence of ConvLayer
     input_shape : tuple of int
         ``(C, *spatial)`` of the image.
+
+    Attributes
+    ----------
+    geometries : list of ConvGeometry
+        Each layer's convolution, normalised (``padding`` as ``(lo, hi)`` pairs).
+    A, T : list of csr_array
+        ``A_l`` and ``T_l = A_lᵀ``.
+    conv_shapes, output_shapes : list of tuple of int
+        Each layer's convolution output, and its output after pooling.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``layers`` is not a non-empty sequence of :class:`ConvLayer`,
+        ``input_shape`` is not ``(C, *spatial)`` positive integers, or the
+        layers do not chain (channels, spatial axes, sizes too small for a
+        kernel or pooling).
 
     Examples
     --------
@@ -758,50 +1132,81 @@ class DeconvNet:
     [(4, 4, 4), (6, 2, 2)]
     >>> net.project(rng.standard_normal((1, 8, 8)), 2).shape
     (1, 8, 8)
+
+    Any padding of :func:`conv_matrix`: ``"same"``, or per-axis ``(lo, hi)`` pairs.
+
+    >>> w = np.ones((2, 1, 2, 3))
+    >>> DeconvNet([ConvLayer(w, padding="same")], (1, 5, 5)).geometries[0].padding
+    ((0, 1), (1, 1))
+    >>> DeconvNet([ConvLayer(w, padding=((1, 0), 1))], (1, 5, 5)).output_shapes
+    [(2, 5, 5)]
     """
 
     def __init__(self, layers: Sequence[ConvLayer], input_shape: Sequence[int]):
-        layers = tuple(layers)
+        layers = _sequence(layers, "layers", "ConvLayer")
         if not layers:
             raise ValueError("layers must hold at least one ConvLayer")
         for i, layer in enumerate(layers):
             if not isinstance(layer, ConvLayer):
                 raise TypeError(f"layers[{i}] must be a ConvLayer, got {type(layer).__name__}")
-        shape = tuple(int(v) for v in input_shape)
-        if len(shape) < 2 or min(shape) < 1:
-            raise ValueError(f"input_shape={shape} must be (C, *spatial) with positive entries")
+        shape = _shape(input_shape, "input_shape")
         self.layers, self.input_shape = layers, shape
-        self.A, self.T, self.conv_shapes, self.output_shapes = [], [], [], []
+        self.geometries, self.A, self.T, self.conv_shapes, self.output_shapes = [], [], [], [], []
         for l, layer in enumerate(layers, start=1):
-            if layer.weight.shape[1] != shape[0]:
+            w = layer.weight
+            if w.ndim - 2 != len(shape) - 1:
                 raise ValueError(
-                    f"layer {l}'s weight {layer.weight.shape} takes C_in={layer.weight.shape[1]} channels "
+                    f"layer {l}'s weight {w.shape} has {w.ndim - 2}-d kernels but its input {shape} has "
+                    f"{len(shape) - 1} spatial axes"
+                )
+            if w.shape[1] != shape[0]:
+                raise ValueError(
+                    f"layer {l}'s weight {w.shape} takes C_in={w.shape[1]} channels "
                     f"but the layer below gives {shape[0]}"
                 )
-            n = shape[1:]
-            A = conv_matrix(layer.weight, n, stride=layer.stride, padding=layer.padding)
-            o = (layer.weight.shape[0], *(self._out(A, layer, n)))
-            nd = len(n)
-            k = layer.weight.shape[2:]
-            s = normalize_tuple(layer.stride, nd, "stride")
-            p = normalize_tuple(layer.padding, nd, "padding", minimum=0)
-            op = tuple(ni - ((oi - 1) * si - 2 * pi + (ki - 1) + 1)
-                       for ni, oi, si, pi, ki in zip(n, o[1:], s, p, k))
-            T = sp.csr_array(conv_transpose_matrix(layer.weight, o[1:], stride=s, padding=p, output_padding=op))
+            g = ConvGeometry.from_weight_shape(w.shape, shape[1:], stride=layer.stride, padding=layer.padding)
+            o = (g.out_channels, *g.output_size)
+            # T_l maps o back onto the input size: the rows that the floor of the stride dropped
+            # come back as output_padding (< stride, as torch requires)
+            op = tuple(n - ((oi - 1) * s - lo - hi + k)
+                       for n, oi, s, (lo, hi), k in zip(g.input_size, g.output_size, g.stride, g.padding, g.kernel_size))
+            A = conv_matrix(w, g.input_size, stride=g.stride, padding=g.padding)
+            T = sp.csr_array(conv_transpose_matrix(w, g.output_size, stride=g.stride, padding=g.padding,
+                                                   output_padding=op))
+            self.geometries.append(g)
             self.A.append(A)
             self.T.append(T)
             self.conv_shapes.append(o)
             shape = o if layer.pool is None else layer.pool.output_shape(o)
             self.output_shapes.append(shape)
 
-    @staticmethod
-    def _out(A, layer, n):
-        from .geometry import conv_output_size
-
-        return conv_output_size(tuple(n), layer.weight.shape[2:], layer.stride, layer.padding)
-
     def forward(self, x: Any) -> ForwardPass:
-        """Run the convnet on one sample, keeping rectified maps, switches and outputs."""
+        """Run the convnet on one sample, keeping rectified maps, switches and outputs.
+
+        Parameters
+        ----------
+        x : array_like, ``input_shape`` entries
+            Real numbers.
+
+        Returns
+        -------
+        ForwardPass
+            Per layer: ``rectified`` (``conv_shapes``), ``switches`` (``None``
+            without pooling) and ``outputs`` (``output_shapes``).
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``x`` is not real numbers of ``input_shape``'s size.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> net = DeconvNet([ConvLayer(np.array([[[1, -1]]]), pool=MaxPool(2))], (1, 5))
+        >>> fp = net.forward([[0, 3, 1, 1, 5]])
+        >>> fp.rectified[0], fp.outputs[0], fp.switches[0].indices
+        (array([[0, 2, 0, 0]]), array([[2, 0]]), array([[1, 2]]))
+        """
         x = _real_array(x, "x")
         if x.size != prod(self.input_shape):
             raise ValueError(f"x has shape {x.shape} but the network takes {self.input_shape}")
@@ -815,6 +1220,17 @@ class DeconvNet:
             h = a.reshape(-1) if s is None else s.pool(a).reshape(-1)
             outs.append(h.reshape(a.shape if s is None else s.output_shape))
         return ForwardPass(rect, sw, outs)
+
+    def _check_forward(self, forward: Any) -> ForwardPass:
+        if not isinstance(forward, ForwardPass):
+            raise TypeError(f"forward must be a ForwardPass from DeconvNet.forward, got {type(forward).__name__}")
+        shapes = [np.shape(o) for o in forward.outputs]
+        if len(forward.switches) != len(self.layers) or shapes != self.output_shapes:
+            raise ValueError(
+                f"forward has outputs of shapes {shapes} but this network's layers give {self.output_shapes}: "
+                f"it must be a forward pass of this network"
+            )
+        return forward
 
     def project(self, x: Any, l: int, *, feature_map: int | None = None, unit: Sequence[int] | None = None,
                 forward: ForwardPass | None = None, return_factors: bool = False):
@@ -831,7 +1247,7 @@ class DeconvNet:
             With neither, the strongest activation of the layer is kept, as
             Zeiler & Fergus.
         forward : ForwardPass, optional
-            Reuse a forward pass of ``x``.
+            Reuse a forward pass of ``x`` (then ``x`` is not read).
         return_factors : bool, optional
             Also return the explicit matrices of the down pass, left to right
             ``[T_1, D_1, U_1, …, T_l, D_l, U_l]`` (``D_i`` the 0/1 diagonal of the
@@ -845,24 +1261,49 @@ class DeconvNet:
 
         Raises
         ------
+        TypeError
+            If ``feature_map`` is not an integer, ``unit`` not a sequence of
+            integers, ``forward`` not a :class:`ForwardPass`, or
+            ``return_factors`` not a bool.
         ValueError
-            On a bad layer number, feature map or unit.
+            On a bad layer number, a feature map or unit outside layer ``l``'s
+            output, both ``feature_map`` and ``unit``, or a ``forward`` of
+            another network.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> net = DeconvNet([ConvLayer(np.array([[[1, -1]]]), pool=MaxPool(2))], (1, 5))
+        >>> x = [[0, 3, 1, 1, 5]]
+        >>> net.project(x, 1)                 # the strongest unit, 2, at its switch, through T_1 = A_1^T
+        array([[ 0.,  2., -2.,  0.,  0.]])
+        >>> net.project(x, 1, feature_map=1.5)
+        Traceback (most recent call last):
+            ...
+        TypeError: feature_map must be an integer, got 1.5 of type float
         """
         if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or not 1 <= l <= len(self.layers):
             raise ValueError(f"l={l!r} must be a layer number between 1 and {len(self.layers)}")
-        fp = self.forward(x) if forward is None else forward
-        top = fp.outputs[l - 1]
-        keep = np.zeros(top.shape, dtype=bool)
+        top_shape = self.output_shapes[l - 1]
         if feature_map is not None and unit is not None:
             raise ValueError("give feature_map or unit, not both")
         if feature_map is not None:
-            if not 0 <= feature_map < top.shape[0]:
-                raise ValueError(f"feature_map={feature_map} must be between 0 and {top.shape[0] - 1}")
+            feature_map = _integer(feature_map, "feature_map", 0)
+            if feature_map >= top_shape[0]:
+                raise ValueError(f"feature_map={feature_map} must be between 0 and {top_shape[0] - 1}")
+        elif unit is not None:
+            unit = _sequence(unit, "unit", "integers")
+            if any(isinstance(u, (bool, np.bool_)) or not isinstance(u, (int, np.integer)) for u in unit):
+                raise TypeError(f"unit={unit!r} must be a tuple of integers")
+            if len(unit) != len(top_shape) or any(not 0 <= u < n for u, n in zip(unit, top_shape)):
+                raise ValueError(f"unit={unit} must index the layer's output of shape {top_shape}")
+        return_factors = _flag(return_factors, "return_factors")
+        fp = self.forward(x) if forward is None else self._check_forward(forward)
+        top = fp.outputs[l - 1]
+        keep = np.zeros(top.shape, dtype=bool)
+        if feature_map is not None:
             keep[feature_map] = True
         elif unit is not None:
-            unit = tuple(unit)
-            if len(unit) != top.ndim or any(not 0 <= u < n for u, n in zip(unit, top.shape)):
-                raise ValueError(f"unit={unit} must index the layer's output of shape {top.shape}")
             keep[unit] = True
         else:
             keep.flat[int(np.argmax(top))] = True
@@ -899,14 +1340,20 @@ def synthetic_scene(size: int = 64) -> np.ndarray:
     -------
     (size, size) float64 ndarray
 
+    Raises
+    ------
+    TypeError
+        If ``size`` is not an integer.
+    ValueError
+        If ``size`` is smaller than 16.
+
     Examples
     --------
     >>> im = synthetic_scene(64)
     >>> im.shape, float(im.min()) >= 0, float(im.max()) <= 1
     ((64, 64), True, True)
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
-        raise ValueError(f"size={size!r} must be an integer of at least 16")
+    size = _integer(size, "size", 16)
     u = (np.arange(size) + 0.5) / size
     Y, X = np.meshgrid(u, u, indexing="ij")
     im = 0.25 + 0.2 * X + 0.1 * Y
@@ -935,14 +1382,21 @@ def filter_bank(kernel_size: int = 7) -> np.ndarray:
     -------
     (8, 1, k, k) float64 ndarray
 
+    Raises
+    ------
+    TypeError
+        If ``kernel_size`` is not an integer.
+    ValueError
+        If ``kernel_size`` is even or smaller than 3.
+
     Examples
     --------
     >>> f = filter_bank(7)
     >>> f.shape, np.allclose((f ** 2).sum(axis=(1, 2, 3)), 1)
     ((8, 1, 7, 7), True)
     """
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
-            or kernel_size < 3 or kernel_size % 2 == 0:
+    kernel_size = _integer(kernel_size, "kernel_size", 3)
+    if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size={kernel_size!r} must be an odd integer of at least 3")
     u = np.arange(kernel_size) - kernel_size // 2
     Y, X = np.meshgrid(u, u, indexing="ij")
@@ -957,13 +1411,34 @@ def filter_bank(kernel_size: int = 7) -> np.ndarray:
 def psnr(x: Any, reference: Any, peak: float = 1.0) -> float:
     """Peak signal-to-noise ratio ``10 log10(peak² / MSE)`` in dB.
 
+    Parameters
+    ----------
+    x, reference : array_like
+        Real numbers of the same shape.
+    peak : float, optional
+        The largest possible value (1 for images in [0, 1]); positive and finite.
+
+    Returns
+    -------
+    float
+        ``inf`` where ``x == reference``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``reference`` is not real numbers, or ``peak`` not a real number.
+    ValueError
+        If the shapes differ or ``peak`` is not positive and finite.
+
     Examples
     --------
     >>> import numpy as np
     >>> round(psnr(np.full(4, 0.1), np.zeros(4)), 2)
     20.0
     """
-    x, ref = np.asarray(x, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    x = _real_array(x, "x").astype(np.float64)
+    ref = _real_array(reference, "reference").astype(np.float64)
+    peak = _real_number(peak, "peak")
     if x.shape != ref.shape:
         raise ValueError(f"x has shape {x.shape} but reference has shape {ref.shape}: they must match")
     mse = float(np.mean((x - ref) ** 2))

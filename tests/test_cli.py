@@ -98,3 +98,23 @@ def test_tour_section_choice(capsys):
     assert main(["tour", "--section", "1"]) == 0
     assert capsys.readouterr().out.startswith("== 1.")
     assert main(["tour", "--section", "99"]) == 2
+
+
+def test_overlap_has_no_groups_option_because_groups_do_not_change_the_counts():
+    # The counts are those of one channel pair.  In a grouped transposed convolution every output
+    # channel is reached by the C_in/groups input channels of its group, each with these same
+    # spatial counts: groups scale the counts uniformly and never change the checkerboard.
+    counts = cm.overlap_counts(4, 3, stride=2)
+    for groups in (1, 2, 4):
+        w = np.ones((4, 4 // groups, 3), dtype=np.int64)  # (C_in, C_out/groups, k): C_in = C_out = 4
+        T = cm.conv_transpose_matrix(w, 4, stride=2, groups=groups)
+        per_row = np.diff(T.indptr).reshape(-1, counts.size)  # (C_out, output positions)
+        assert (per_row == (4 // groups) * counts).all()
+    proc = run("overlap", "--kernel-size", "3", "--stride", "2", "--input-size", "4", "--groups", "2", check=False)
+    assert proc.returncode == 2 and "unrecognized arguments: --groups" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    out = run("overlap", "--kernel-size", "3", "--stride", "2", "--input-size", "4").stdout
+    assert "[1 1 2 1 2 1 2 1 1]" in out and "uneven" in out
+    # verify still takes --groups (it builds the grouped matrices)
+    out = run("verify", "--random", "4,1,3", "--input-size", "4", "--stride", "2", "--groups", "2").stdout
+    assert "verify: transposed convolution, weight (4, 1, 3)" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from math import prod
 
 import numpy as np
 import pytest
@@ -272,3 +273,63 @@ def test_refusals_of_x_and_switches():
         max_pool_switches(np.zeros((1, 4)), 2, absolute="yes")
     with pytest.raises(ValueError, match="positive sizes"):
         max_pool_switches(np.zeros((0, 4)), 2)
+
+
+# --------------------------------------------------------------------------- integer extremes
+POOL_CFGS_2D = [((2, 3), (2, 2), (1, 1), 1, True), (3, 1, 1, 1, False), ((2, 2), (1, 2), (1, 0), (2, 1), True)]
+
+
+def int8_with_minimum(rng):
+    x = rng.integers(-128, 128, size=(3, 7, 6)).astype(np.int8)
+    x[0, 0], x[1, :, 0], x[2] = -128, -128, -128  # a row, a column and a whole map of the minimum
+    return x
+
+
+@pytest.mark.parametrize("k,s,p,d,ceil", POOL_CFGS_2D)
+def test_int8_with_its_minimum_matches_torch(k, s, p, d, ceil, rng):
+    x = int8_with_minimum(rng)
+    sw = max_pool_switches(x, k, s, p, d, ceil)
+    val, idx = torch_pool(x, k, s, p, d, ceil)
+    np.testing.assert_array_equal(sw.torch_indices, idx)
+    np.testing.assert_array_equal(sw.pool(x), val)
+
+
+@pytest.mark.parametrize("k,s,p,d,ceil", POOL_CFGS_2D)
+def test_absolute_int8_minimum_is_the_largest_magnitude(k, s, p, d, ceil, rng):
+    # |-128| = 128 does not fit in int8 (np.abs gives -128 back): torch pooling the magnitudes in int16
+    x = int8_with_minimum(rng)
+    sw = max_pool_switches(x, k, s, p, d, ceil, absolute=True)
+    val, idx = torch_pool(np.abs(x.astype(np.int16)), k, s, p, d, ceil)
+    np.testing.assert_array_equal(sw.torch_indices, idx)
+    np.testing.assert_array_equal(np.abs(sw.pool(x).astype(np.int16)), val)
+    assert sw.pool(x).dtype == np.int8  # the signed value is kept, in the input's dtype
+    one = np.array([[5, -128, 100, 127]], dtype=np.int8)
+    assert max_pool_switches(one, 4, absolute=True).indices.tolist() == [[1]]
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
+def test_absolute_integer_minimum_against_python_ints(dtype, rng):
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, size=(4, 5, 5), dtype=dtype, endpoint=True)
+    x.flat[rng.choice(x.size, 12, replace=False)] = info.min
+    x[1, 1, 1] = -info.max  # ties in magnitude with +max elsewhere: the lowest position wins
+    x[1, 1, 2] = info.max
+    sw = max_pool_switches(x, 2, 1, 1, channel_pool=2, absolute=True)
+    magnitudes = np.abs(x.astype(object))  # Python ints cannot overflow
+    np.testing.assert_array_equal(sw.indices, naive_switches(magnitudes, (2, 2), (1, 1), (1, 1), (1, 1), False, 2))
+
+
+# --------------------------------------------------------------------------- one structure
+@settings(deadline=None, max_examples=40)
+@given(cfg=pool_configs())
+def test_windows_are_the_rows_of_sum_pooling(cfg):
+    """Max pooling's windows and sum pooling's rows come from the same tap map: same bounds."""
+    from convmatrix.resample import sum_pool_matrix
+
+    C, n, k, s, p, _, ceil = cfg
+    S = sum_pool_matrix(n, k, stride=s, padding=p, ceil_mode=ceil, channels=C)
+    x = np.arange(C * prod(n)).reshape(C, *n)
+    first = max_pool_switches(-x, k, s, p, 1, ceil)  # decreasing values: each window's first entry
+    last = max_pool_switches(x, k, s, p, 1, ceil)  # increasing: its last entry
+    np.testing.assert_array_equal(first.indices.ravel(), S.indices[S.indptr[:-1]])
+    np.testing.assert_array_equal(last.indices.ravel(), S.indices[S.indptr[1:] - 1])

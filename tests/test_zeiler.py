@@ -383,3 +383,244 @@ def test_tour_section():
 
     text = section_zeiler()
     assert text.splitlines()[0] and "exact transpose: True" in text
+
+
+# --------------------------------------------------------------------------- deconvnet: every padding of conv_matrix
+def torch_padded_conv(h, w, stride, padding):
+    """torch's conv2d with any padding conv_matrix takes: 'same'/'valid'/ints directly, (lo, hi) pairs by F.pad."""
+    if isinstance(padding, str) or np.isscalar(padding):
+        return F.conv2d(h, w, stride=stride, padding=padding)
+    pairs = [(p, p) if np.isscalar(p) else tuple(p) for p in padding]
+    flat = [v for lo, hi in reversed(pairs) for v in (lo, hi)]  # F.pad: last axis first
+    return F.conv2d(F.pad(h, flat), w, stride=stride)
+
+
+def torch_deconvnet_any_padding(x, net, l, keep):
+    """Up: pad + conv2d + ReLU + max_pool2d; down: max_unpool2d, ReLU and the conv's input gradient
+    (= its transposed convolution, asymmetric pads included), all by torch."""
+    h = torch.as_tensor(x)[None]
+    ins, idxs, sizes = [], [], []
+    for layer in net.layers[:l]:
+        ins.append(h.shape)
+        h = F.relu(torch_padded_conv(h, torch.as_tensor(layer.weight), layer.stride, layer.padding))
+        sizes.append(h.shape[-2:])
+        h, idx = F.max_pool2d(h, layer.pool.kernel_size, return_indices=True)
+        idxs.append(idx)
+    h = h * torch.as_tensor(keep)[None]
+    for i in range(l - 1, -1, -1):
+        layer = net.layers[i]
+        h = F.relu(F.max_unpool2d(h, idxs[i], layer.pool.kernel_size, output_size=sizes[i]))
+        inp = torch.zeros(ins[i], dtype=torch.float64, requires_grad=True)
+        out = torch_padded_conv(inp, torch.as_tensor(layer.weight), layer.stride, layer.padding)
+        (h,) = torch.autograd.grad(out, inp, grad_outputs=h)
+    return h[0].numpy()
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+@pytest.mark.parametrize("padding,stride", [
+    (((1, 0), (0, 2)), 1),
+    (((2, 1), 1), 2),
+    ("same", 1),
+    ("valid", 1),
+    ((1, 2), 2),
+])
+def test_deconvnet_takes_every_padding_of_conv_matrix(padding, stride, rng):
+    net = DeconvNet([ConvLayer(rng.standard_normal((4, 2, 3, 4)), stride=stride, padding=padding, pool=MaxPool(2)),
+                     ConvLayer(rng.standard_normal((3, 4, 2, 3)), padding=padding, pool=MaxPool(2))],
+                    (2, 15, 14))
+    x = rng.standard_normal((2, 15, 14))
+    fp = net.forward(x)
+    ref = F.relu(torch_padded_conv(torch.as_tensor(x)[None], torch.as_tensor(net.layers[0].weight), stride, padding))
+    np.testing.assert_allclose(fp.rectified[0], ref[0].numpy(), atol=1e-12)
+    for l in (1, 2):
+        top = fp.outputs[l - 1]
+        strongest = np.zeros(top.shape)
+        strongest.flat[np.argmax(top)] = 1
+        np.testing.assert_allclose(net.project(x, l, forward=fp), torch_deconvnet_any_padding(x, net, l, strongest),
+                                   atol=1e-10)
+        fmap = np.zeros(top.shape)
+        fmap[2] = 1
+        np.testing.assert_allclose(net.project(x, l, feature_map=2), torch_deconvnet_any_padding(x, net, l, fmap),
+                                   atol=1e-10)
+    for A, T in zip(net.A, net.T):
+        assert (T != A.T).nnz == 0
+
+
+def test_deconvnet_padding_is_normalised_by_conv_geometry(rng):
+    from convmatrix.geometry import ConvGeometry
+    from convmatrix.matrices import conv_matrix
+
+    w = rng.integers(-3, 4, (2, 1, 2, 3))
+    net = DeconvNet([ConvLayer(w, padding="same")], (1, 5, 6))
+    g = ConvGeometry.from_weight_shape(w.shape, (5, 6), padding="same")
+    assert net.geometries[0] == g and g.padding == ((0, 1), (1, 1))
+    assert (net.A[0] != conv_matrix(w, (5, 6), padding="same")).nnz == 0
+    assert net.output_shapes == [(2, 5, 6)]
+
+
+# --------------------------------------------------------------------------- refusals of bad input, each naming its parameter
+def test_deconvnet_refusals_name_the_parameter(rng):
+    w = rng.standard_normal((4, 1, 3, 3))
+    for bad, exc in (("abc", TypeError), (5, TypeError), ((1, 8.5, 8), TypeError), ((1, 0, 8), ValueError),
+                     ((8,), ValueError)):
+        with pytest.raises(exc, match="input_shape"):
+            DeconvNet([ConvLayer(w)], bad)
+    with pytest.raises(TypeError, match="layers"):
+        DeconvNet(5, (1, 8, 8))
+    with pytest.raises(ValueError, match="layers must hold"):
+        DeconvNet([], (1, 8, 8))
+    with pytest.raises(ValueError, match="3 spatial axes"):
+        DeconvNet([ConvLayer(w)], (1, 8, 8, 8))
+    with pytest.raises(TypeError, match="stride"):
+        ConvLayer(w, stride="a")
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
+        ConvLayer(w, stride=2, padding="same")
+    with pytest.raises(ValueError, match="padding='full' is not a padding"):
+        ConvLayer(w, padding="full")
+    with pytest.raises(ValueError, match="padding=.*non-negative"):
+        ConvLayer(w, padding=((0, -1), 1))
+    with pytest.raises(ValueError, match="weight shape"):
+        ConvLayer(np.ones((0, 1, 3, 3)))
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(feature_map=1.5), TypeError, "feature_map"),
+    (dict(feature_map="a"), TypeError, "feature_map"),
+    (dict(feature_map=True), TypeError, "feature_map"),
+    (dict(feature_map=-1), ValueError, "feature_map=-1"),
+    (dict(unit=5), TypeError, "unit"),
+    (dict(unit="abc"), TypeError, "unit"),
+    (dict(unit=(0, 1.5, 1)), TypeError, "unit"),
+    (dict(unit=(0, 1)), ValueError, "unit"),
+    (dict(feature_map=0, unit=(0, 0, 0)), ValueError, "feature_map or unit"),
+    (dict(forward=3), TypeError, "forward"),
+    (dict(return_factors="yes"), TypeError, "return_factors"),
+])
+def test_project_refusals_name_the_parameter(kwargs, exc, match, rng):
+    net = DeconvNet([ConvLayer(rng.standard_normal((4, 1, 3, 3)), padding=1, pool=MaxPool(2))], (1, 8, 8))
+    with pytest.raises(exc, match=match):
+        net.project(rng.standard_normal((1, 8, 8)), 1, **kwargs)
+
+
+def test_project_refuses_a_forward_pass_of_another_network(rng):
+    net = DeconvNet([ConvLayer(rng.standard_normal((4, 1, 3, 3)), padding=1, pool=MaxPool(2))], (1, 8, 8))
+    other = DeconvNet([ConvLayer(rng.standard_normal((4, 1, 3, 3)), pool=MaxPool(2))], (1, 8, 8))
+    x = rng.standard_normal((1, 8, 8))
+    with pytest.raises(ValueError, match="forward has outputs of shapes"):
+        net.project(x, 1, forward=other.forward(x))
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda R, y: ista(R, y, "a"), TypeError, "lam"),
+    (lambda R, y: ista(R, y, 1j), TypeError, "lam"),
+    (lambda R, y: ista(R, y, np.array([1.0])), TypeError, "lam"),
+    (lambda R, y: ista(R, y, True), TypeError, "lam"),
+    (lambda R, y: ista(R, y, -1.0), ValueError, "lam=-1"),
+    (lambda R, y: ista(R, y, float("nan")), ValueError, "lam=nan"),
+    (lambda R, y: ista(R, y, float("inf")), ValueError, "lam=inf"),
+    (lambda R, y: fista(R, y, "a"), TypeError, "lam"),
+    (lambda R, y: ista(R, y, step="a"), TypeError, "step"),
+    (lambda R, y: ista(R, y, step=0), ValueError, "step=0"),
+    (lambda R, y: ista(R, y, step=float("inf")), ValueError, "step=inf"),
+    (lambda R, y: ista(R, y, n_iter=1.5), TypeError, "n_iter"),
+    (lambda R, y: ista(R, y, n_iter=-3), ValueError, "n_iter=-3"),
+    (lambda R, y: ista(R, y[:-1]), ValueError, "y has 3 entries"),
+    (lambda R, y: ista(R, "abcd"), TypeError, "y must hold real"),
+    (lambda R, y: ista(R, np.where(y > 0, np.nan, y)), ValueError, "y must hold finite"),
+    (lambda R, y: ista(R.toarray()[None], y), TypeError, "R must be a 2-d"),
+    (lambda R, y: ista(R.astype(complex), y), TypeError, "R must hold real"),
+    (lambda R, y: ista(R, y, Rt=R.T.toarray().tolist()), TypeError, "Rt must be a 2-d"),
+    (lambda R, y: ista(R, y, z0=np.full(R.shape[1], np.inf)), ValueError, "z0 must hold finite"),
+    (lambda R, y: ista(R, y, refresh=5), TypeError, "refresh"),
+    (lambda R, y: ista(R, y, refresh=lambda z: z[:-1], n_iter=2), ValueError, "refresh returned"),
+    (lambda R, y: ista(R, y, callback="print"), TypeError, "callback"),
+    (lambda R, y: ista(R, y, fast="yes"), TypeError, "fast"),
+    (lambda R, y: ista(sp.csr_array(R.shape), y), ValueError, "R has no nonzero entry.*step="),
+    (lambda R, y: operator_norm("R"), TypeError, "R must be a 2-d"),
+    (lambda R, y: operator_norm(R, np.ones((3, 3))), ValueError, "Rt has shape"),
+    (lambda R, y: operator_norm(R, tol="a"), TypeError, "tol"),
+    (lambda R, y: operator_norm(R, tol=-1), ValueError, "tol=-1"),
+    (lambda R, y: operator_norm(R, seed="a"), TypeError, "seed"),
+    (lambda R, y: operator_norm(R, seed=-1), ValueError, "seed=-1"),
+    (lambda R, y: soft_threshold("a", 1.0), TypeError, "z must hold real"),
+    (lambda R, y: soft_threshold(y, "a"), TypeError, "beta"),
+    (lambda R, y: soft_threshold(y, -1.0), ValueError, "beta=-1"),
+    (lambda R, y: lasso_cost(R, y[:-1], np.zeros(R.shape[1]), 1.0), ValueError, "y has 3 entries"),
+    (lambda R, y: lasso_cost(R, y, np.zeros(2), 1.0), ValueError, "z has 2 entries"),
+    (lambda R, y: lasso_cost(R, y, np.zeros(R.shape[1]), "a"), TypeError, "lam"),
+    (lambda R, y: lasso_cost(R, y, np.zeros(R.shape[1]), -2.0), ValueError, "lam=-2"),
+    (lambda R, y: lasso_cost(R.toarray().tolist(), y, np.zeros(R.shape[1]), 1.0), TypeError, "R must be"),
+    (lambda R, y: psnr(y, y, "a"), TypeError, "peak"),
+    (lambda R, y: psnr(y, y, 0), ValueError, "peak=0"),
+    (lambda R, y: psnr("ab", "cd"), TypeError, "x must hold real"),
+    (lambda R, y: synthetic_scene("a"), TypeError, "size"),
+    (lambda R, y: synthetic_scene(16.0), TypeError, "size"),
+    (lambda R, y: filter_bank(1.5), TypeError, "kernel_size"),
+    (lambda R, y: filter_bank(1), ValueError, "kernel_size=1"),
+])
+def test_inference_refusals_name_the_parameter(call, exc, match):
+    R = sp.csr_array(np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0], [3.0, 0.0, 1.0], [0.0, 0.0, 2.0]]))
+    y = np.array([1.0, -2.0, 0.5, 3.0])
+    with pytest.raises(exc, match=match):
+        call(R, y)
+
+
+def test_n_iter_zero_returns_the_start_and_a_zero_matrix_has_norm_zero():
+    R = np.array([[1.0, 2.0], [0.0, 1.0]])
+    res = ista(R, [1.0, 1.0], n_iter=0, z0=[0.5, -1.0])
+    assert res.n_iter == 0 and res.z.tolist() == [0.5, -1.0]
+    np.testing.assert_allclose(res.cost, [lasso_cost(R, [1.0, 1.0], [0.5, -1.0], 1.0)])
+    assert fista(R, [1.0, 1.0], n_iter=0).z.tolist() == [0.0, 0.0]
+    for method in ("power", "svds"):
+        assert operator_norm(sp.csr_array((3, 4)), method=method) == 0.0
+    # a zero R is fine with an explicit step: the cost is |z|_1, shrunk to zero
+    assert ista(np.zeros((2, 2)), [1.0, 1.0], step=0.5, z0=[1.0, -1.0], n_iter=3).z.tolist() == [0.0, 0.0]
+
+
+def test_stack_refusals_name_the_parameter(rng):
+    f = rng.standard_normal((2, 1, 3, 3))
+    with pytest.raises(TypeError, match="layers must be a sequence"):
+        ZeilerStack(5, (1, 8, 8))
+    for bad in ("ab", 5, (1, 8.5, 8)):
+        with pytest.raises(TypeError, match="input_shape"):
+            ZeilerStack([ZeilerLayer(f)], bad)
+    layer = ZeilerLayer(f)
+    assert layer.map_size(6) == layer.map_size((6, 6)) == (8, 8)
+    with pytest.raises(TypeError, match="input_size"):
+        layer.map_size("ab")
+    with pytest.raises(ValueError, match="map_size=.0, 3."):
+        layer.F((0, 3))
+    with pytest.raises(TypeError, match="input_size"):
+        layer.Ft(6.5)
+    stack = int_stack(rng, 2)
+    sw = random_switches(stack, 2, rng)
+    y = rng.standard_normal(stack.input_shape)
+    with pytest.raises(TypeError, match="maps must be a sequence"):
+        stack.switches(5)
+    with pytest.raises(TypeError, match="switches must be a sequence"):
+        stack.R(2, 5)
+    with pytest.raises(TypeError, match="lam"):
+        stack.infer(y, 2, sw, lam="a")
+    with pytest.raises(ValueError, match="n_iter=-1"):
+        stack.infer(y, 2, sw, n_iter=-1)
+    with pytest.raises(TypeError, match="refresh must be a bool"):
+        stack.infer(y, 1, refresh="yes")
+    with pytest.raises(ValueError, match="z0 has shape"):
+        stack.infer(y, 2, sw, z0=np.zeros(3))
+    with pytest.raises(ValueError, match="y must hold finite"):
+        stack.infer(np.full(stack.input_shape, np.nan), 1)
+    with pytest.raises(TypeError, match="callback"):
+        stack.infer(y, 1, callback=3)
+
+
+def test_infer_checks_everything_before_building_R(rng, monkeypatch):
+    stack = int_stack(rng, 2)
+    sw = random_switches(stack, 2, rng)
+    built = []
+    monkeypatch.setattr(ZeilerStack, "R", lambda self, *a: built.append(a))
+    for kwargs in (dict(lam=-1.0), dict(step="a"), dict(n_iter=2.5), dict(z0=np.zeros(2)), dict(callback=1)):
+        with pytest.raises((TypeError, ValueError)):
+            stack.infer(rng.standard_normal(stack.input_shape), 2, sw, **kwargs)
+    with pytest.raises(TypeError, match="switches for layer 1"):
+        stack.infer(rng.standard_normal(stack.input_shape), 2, ["s"])
+    assert built == []

@@ -36,20 +36,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = sub.add_parser(
         "overlap", help="per output position of a transposed convolution, how many inputs reach it",
         description="The overlap counts of a transposed convolution, read off its matrix: uneven "
-                    "(a checkerboard) where the kernel size is not divisible by the stride.",
+                    "(a checkerboard) where the kernel size is not divisible by the stride. "
+                    "The counts are spatial (one input channel, one output channel); groups only "
+                    "change how many input channels reach each output channel, so there is no --groups.",
     )
     o.add_argument("--kernel-size", type=int_tuple, required=True, help="e.g. 3 or 3,3")
-    _add_transpose_args(o)
+    # No --groups: the counts are those of one channel pair, which groups do not change
+    # (a grouped layer's output channel sees C_in/groups input channels, each with these counts).
+    _add_transpose_args(o, groups=False)
     o.set_defaults(func=run_overlap)
 
 
-def _add_transpose_args(p: argparse.ArgumentParser) -> None:
+def _add_transpose_args(p: argparse.ArgumentParser, *, groups: bool = True) -> None:
     p.add_argument("--input-size", type=int_tuple, required=True, help="spatial input size i', e.g. 4 or 4,4")
     p.add_argument("--stride", type=int_tuple, default=1)
     p.add_argument("--padding", type=padding_arg, default=0, help="int, a,b or ((lo,hi),...)")
     p.add_argument("--output-padding", type=int_tuple, default=0)
     p.add_argument("--dilation", type=int_tuple, default=1)
-    p.add_argument("--groups", type=int, default=1)
+    if groups:
+        p.add_argument("--groups", type=int, default=1)
 
 
 def _show(name: str, A) -> list[str]:
