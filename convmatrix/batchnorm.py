@@ -28,6 +28,7 @@ degenerate result; ``batch_size=1`` with ``eps=0`` is refused (σ_ε = 0).
 from __future__ import annotations
 
 import numbers
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ import sympy
 from sympy import IndexedBase, Integer, KroneckerDelta, Rational, Sum, Symbol, sqrt
 
 from .derivation import Derivation, Step, expand_sums
+from .matrices import _check_format, _finish, _guard_nnz
 
 __all__ = [
     "BatchNormDerivation",
@@ -135,8 +137,14 @@ def batchnorm_derivation(batch_size: int | None = 4, *, eps: Any = None, check: 
     -------
     BatchNormDerivation
         ``.steps`` (forward graph, backward through the 9-node graph, the
-        paper's intermediates, the closed form and its matrix form),
-        ``.symbols``, ``.gradients``, ``.latex()``, ``.text()``.
+        paper's intermediates, the closed form and its matrix form), each
+        with a stable name for ``.step(name)`` (``"forward_mu"`` …
+        ``"forward_y"``, ``"backward_dbeta"`` … ``"backward_dx"``,
+        ``"paper_dxhat"``, ``"paper_dvar"``, ``"paper_dmu"``,
+        ``"deviations_sum_to_zero"``, ``"paper_dmu_first_term"``,
+        ``"paper_dx"``, ``"dgamma"``, ``"dbeta"``, ``"closed_form"``,
+        ``"matrix_form"``), ``.symbols``, ``.gradients``, ``.latex()``,
+        ``.text()``.
 
     Raises
     ------
@@ -165,7 +173,7 @@ def batchnorm_derivation(batch_size: int | None = 4, *, eps: Any = None, check: 
     >>> d = batchnorm_derivation(batch_size=2)
     >>> d
     BatchNormDerivation(batch_size=2, 32 steps, checked)
-    >>> print(d.text_of(d.steps[30].rhs))
+    >>> print(d.text_of(d.step("closed_form").rhs))
     γ*(2*∂L/∂y_i - x̂_i*Σ_{j=1..2} ∂L/∂y_j*x̂_j - Σ_{j=1..2} ∂L/∂y_j)/(2*σ_ε)
 
     The gradient is explicit in the inputs: for two values it is zero when
@@ -307,56 +315,67 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
     D, E = "definition", "equality"
     half = Rational(1, 2)
     steps = [
-        Step(mu, S(x[j]) / m, "Forward, node 1: the mini-batch mean μ_B of the m values of one channel.", D),
-        Step(xt[i], x[i] - mu, "Forward, node 2: centre every value.", D, i),
-        Step(v[i], xt[i] ** 2, "Forward, node 3: square the deviations.", D, i),
+        Step(mu, S(x[j]) / m, "Forward, node 1: the mini-batch mean μ_B of the m values of one channel.", D,
+             name="forward_mu"),
+        Step(xt[i], x[i] - mu, "Forward, node 2: centre every value.", D, i, name="forward_xtilde"),
+        Step(v[i], xt[i] ** 2, "Forward, node 3: square the deviations.", D, i, name="forward_v"),
         Step(var, S(v[j]) / m, "Forward, node 4: the biased mini-batch variance σ²_B, the mean of the squares "
-             "(divided by m, not m − 1).", D),
-        Step(sig, sqrt(var + eps), "Forward, node 5: the standard deviation with ε added, σ_ε.", D),
-        Step(rho, 1 / sig, "Forward, node 6: its reciprocal ρ = 1/σ_ε.", D),
-        Step(xhat[i], xt[i] * rho, "Forward, node 7: the normalized values x̂.", D, i),
-        Step(z[i], gamma * xhat[i], "Forward, node 8: scale by γ.", D, i),
-        Step(y[i], z[i] + beta, "Forward, node 9: shift by β; y is the layer's output, and ∂L/∂y_i is given.", D, i),
+             "(divided by m, not m − 1).", D, name="forward_var"),
+        Step(sig, sqrt(var + eps), "Forward, node 5: the standard deviation with ε added, σ_ε.", D,
+             name="forward_sigma_eps"),
+        Step(rho, 1 / sig, "Forward, node 6: its reciprocal ρ = 1/σ_ε.", D, name="forward_rho"),
+        Step(xhat[i], xt[i] * rho, "Forward, node 7: the normalized values x̂.", D, i, name="forward_xhat"),
+        Step(z[i], gamma * xhat[i], "Forward, node 8: scale by γ.", D, i, name="forward_z"),
+        Step(y[i], z[i] + beta, "Forward, node 9: shift by β; y is the layer's output, and ∂L/∂y_i is given.", D, i,
+             name="forward_y"),
         # backward through the staged graph, node by node in reverse
         Step(d_beta, S(dy[j]), "Backward through node 9: β reaches every y_j with derivative 1, so its gradient sums "
-             "the upstream gradients.", E),
-        Step(d_z[i], dy[i], "Backward through node 9: γx̂_i reaches only y_i, with derivative 1.", E, i),
-        Step(d_gamma, S(d_z[j] * xhat[j]), "Backward through node 8: γ multiplies every x̂_j.", E),
-        Step(d_xhat[i], gamma * d_z[i], "Backward through node 8: x̂_i is multiplied by γ.", E, i),
-        Step(d_rho, S(d_xhat[j] * xt[j]), "Backward through node 7: ρ multiplies every x̃_j.", E),
+             "the upstream gradients.", E, name="backward_dbeta"),
+        Step(d_z[i], dy[i], "Backward through node 9: γx̂_i reaches only y_i, with derivative 1.", E, i,
+             name="backward_dz"),
+        Step(d_gamma, S(d_z[j] * xhat[j]), "Backward through node 8: γ multiplies every x̂_j.", E,
+             name="backward_dgamma"),
+        Step(d_xhat[i], gamma * d_z[i], "Backward through node 8: x̂_i is multiplied by γ.", E, i,
+             name="backward_dxhat"),
+        Step(d_rho, S(d_xhat[j] * xt[j]), "Backward through node 7: ρ multiplies every x̃_j.", E, name="backward_drho"),
         Step(d_xt_hat[i], rho * d_xhat[i], "Backward through node 7: the first of the two paths from x̃_i, through x̂_i.",
-             E, i),
-        Step(d_sig, -d_rho / sig**2, "Backward through node 6: the derivative of 1/σ_ε is −1/σ_ε².", E),
+             E, i, name="backward_dxtilde_xhat"),
+        Step(d_sig, -d_rho / sig**2, "Backward through node 6: the derivative of 1/σ_ε is −1/σ_ε².", E,
+             name="backward_dsigma_eps"),
         Step(d_var, d_sig / (2 * sqrt(var + eps)), "Backward through node 5: the derivative of √(σ²_B + ε) is "
-             "1/(2√(σ²_B + ε)).", E),
+             "1/(2√(σ²_B + ε)).", E, name="backward_dvar"),
         Step(d_v[i], d_var / m, "Backward through node 4: σ²_B is the mean of the v_j, so each gets 1/m of its gradient.",
-             E, i),
-        Step(d_xt_v[i], 2 * xt[i] * d_v[i], "Backward through node 3: the second path from x̃_i, through v_i = x̃_i².", E, i),
+             E, i, name="backward_dv"),
+        Step(d_xt_v[i], 2 * xt[i] * d_v[i], "Backward through node 3: the second path from x̃_i, through v_i = x̃_i².", E, i,
+             name="backward_dxtilde_v"),
         Step(d_xt[i], d_xt_hat[i] + d_xt_v[i], "Backward through node 2: the gradients of the two paths from x̃_i add.",
-             E, i),
-        Step(d_mu, -S(d_xt[j]), "Backward through node 2: μ_B is subtracted from every x_j.", E),
+             E, i, name="backward_dxtilde"),
+        Step(d_mu, -S(d_xt[j]), "Backward through node 2: μ_B is subtracted from every x_j.", E, name="backward_dmu"),
         Step(d_x[i], d_xt[i] + d_mu / m, "Backward through node 1: x_i reaches the loss directly through x̃_i and "
-             "through the mean, with derivative 1/m.", E, i),
+             "through the mean, with derivative 1/m.", E, i, name="backward_dx"),
         # the paper's intermediates
-        Step(d_xhat[i], gamma * dy[i], "Ioffe & Szegedy: the gradient of the normalized value.", E, i),
+        Step(d_xhat[i], gamma * dy[i], "Ioffe & Szegedy: the gradient of the normalized value.", E, i,
+             name="paper_dxhat"),
         Step(d_var, S(d_xhat[j] * (x[j] - mu)) * (-half) * (var + eps) ** Rational(-3, 2),
-             "Ioffe & Szegedy: σ²_B reaches the loss through every x̂_j.", E),
+             "Ioffe & Szegedy: σ²_B reaches the loss through every x̂_j.", E, name="paper_dvar"),
         Step(d_mu, S(d_xhat[j] * (-1 / sqrt(var + eps))) + d_var * S(-2 * (x[j] - mu)) / m,
-             "Ioffe & Szegedy: μ_B reaches the loss through every x̂_j and through σ²_B.", E),
+             "Ioffe & Szegedy: μ_B reaches the loss through every x̂_j and through σ²_B.", E, name="paper_dmu"),
         Step(S(x[j] - mu), Integer(0), "Why the second term of ∂L/∂μ_B vanishes: the deviations from the mean "
-             "sum to zero, since m μ_B = Σ_j x_j.", E),
-        Step(d_mu, -S(d_xhat[j]) / sig, "So ∂L/∂μ_B keeps only its first term.", E),
+             "sum to zero, since m μ_B = Σ_j x_j.", E, name="deviations_sum_to_zero"),
+        Step(d_mu, -S(d_xhat[j]) / sig, "So ∂L/∂μ_B keeps only its first term.", E, name="paper_dmu_first_term"),
         Step(d_x[i], d_xhat[i] / sqrt(var + eps) + d_var * 2 * (x[i] - mu) / m + d_mu / m,
-             "Ioffe & Szegedy: x_i reaches the loss through x̂_i, σ²_B and μ_B.", E, i),
-        Step(d_gamma, S(dy[j] * xhat[j]), "Ioffe & Szegedy: the gradient of the scale γ.", E),
-        Step(d_beta, S(dy[j]), "Ioffe & Szegedy: the gradient of the shift β.", E),
+             "Ioffe & Szegedy: x_i reaches the loss through x̂_i, σ²_B and μ_B.", E, i, name="paper_dx"),
+        Step(d_gamma, S(dy[j] * xhat[j]), "Ioffe & Szegedy: the gradient of the scale γ.", E, name="dgamma"),
+        Step(d_beta, S(dy[j]), "Ioffe & Szegedy: the gradient of the shift β.", E, name="dbeta"),
         # the closed form and its matrix form
         Step(d_x[i], gamma / (m * sig) * (m * dy[i] - S(dy[j]) - xhat[i] * S(dy[j] * xhat[j])),
-             "Closed form: substitute x̂_i = (x_i − μ_B)/σ_ε and ∂L/∂x̂_i = γ ∂L/∂y_i.", E, i),
+             "Closed form: substitute x̂_i = (x_i − μ_B)/σ_ε and ∂L/∂x̂_i = γ ∂L/∂y_i.", E, i,
+             name="closed_form"),
         Step(d_x[i], gamma / sig * S((KroneckerDelta(i, j) - 1 / m - xhat[i] * xhat[j] / m) * dy[j]),
              "Matrix form: ∂L/∂x = γ J ∂L/∂y with the symmetric Jacobian J = ∂x̂/∂x = "
-             "σ_ε⁻¹(I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m).", E, i),
+             "σ_ε⁻¹(I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m).", E, i, name="matrix_form"),
     ]
+    named = {s_.name: s_ for s_ in steps}
 
     # ------------------------------------------------------------------ explicit results
     var_explicit = Sum((x[k] - mu_v) ** 2, (k, 1, m)) / m
@@ -366,7 +385,7 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
         e = base.to_base(e).xreplace(explicit)
         return expand_sums(e) if n is not None else e
 
-    closed = steps[-2].rhs
+    closed = named["closed_form"].rhs
     out_y = gamma * xhat[i] + beta
     symbols = {"x": x, "dout": dy, "gamma": gamma, "beta": beta, "eps": eps, "m": m, "i": i, "j": j,
                "mu": mu, "var": var, "sigma_eps": sig, "xhat": xhat, "y": y}
@@ -377,7 +396,7 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
         symbols["dout"] = [dy[a] for a in range(1, n + 1)]
         gx = [expl(closed.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
         fy = [expl(out_y.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
-    gradients = {"x": gx, "gamma": expl(steps[-4].rhs), "beta": expl(steps[-3].rhs)}
+    gradients = {"x": gx, "gamma": expl(named["dgamma"].rhs), "beta": expl(named["dbeta"].rhs)}
     forward = {"y": fy, "mu": expl(mu), "var": expl(var_explicit)}
     # proofs in centred coordinates x_a = c_0 + c_a (a < m), x_m = c_0 - Σ_a c_a, and t = 1/σ_ε:
     # an invertible change of variables that keeps the expansions small
@@ -390,8 +409,8 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
     title = f"Batch normalization, forward and backward, m = {'m' if n is None else n}"
     return BatchNormDerivation(
         title, steps, latex_names=latex_names, text_names=text_names, values=values,
-        indices={} if n is None else {i: range(1, n + 1)}, change=change, symbols=symbols, gradients=gradients,
-        forward=forward, batch_size=n,
+        indices={} if n is None else {i: range(1, n + 1)}, ranges={i: (Integer(1), m)}, change=change,
+        symbols=symbols, gradients=gradients, forward=forward, batch_size=n,
     )
 
 
@@ -446,7 +465,7 @@ def batchnorm_jacobian(x: Any, *, eps: Any = 1e-5) -> Any:
         xh = sympy.Matrix([Symbol(f"xhat_{a}") for a in range(1, m + 1)])
         sig = Symbol("sigma_epsilon", positive=True)
         return ((sympy.eye(m) - sympy.ones(m, m) / m - xh * xh.T / m) / sig).applyfunc(sympy.factor_terms)
-    arr = np.asarray(x)
+    arr = _to_numpy(x, "x", "an int m or a 1-d array of real numbers")
     if arr.dtype.kind not in "iuf" or arr.ndim != 1:
         raise TypeError(f"x must be an int m or a 1-d array of real numbers: got dtype {arr.dtype}, "
                         f"shape {arr.shape}")
@@ -464,27 +483,79 @@ def batchnorm_jacobian(x: Any, *, eps: Any = 1e-5) -> Any:
 
 
 def _check_float(value, name: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}={value!r} must be a real number")
     if not np.isfinite(value) or value < minimum:
-        raise ValueError(f"{name}={value} must be a finite number >= {minimum}")
+        rule = "non-negative" if minimum == 0 else f">= {minimum:g}"
+        raise ValueError(f"{name}={value} must be a finite {rule} number")
     return float(value)
 
 
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}={value!r} must be True or False")
+    return bool(value)
+
+
 # =========================================================================== numerics (torch)
-def _channel_array(a, name: str, c: int | None):
-    if a is None:
-        return None
-    arr = np.asarray(a)
+def _to_numpy(a, name: str, rule: str) -> np.ndarray:
+    """``a`` as an ndarray, refused with a message naming ``name`` if NumPy cannot convert it.
+
+    A torch tensor (or ``nn.Parameter``) is read through ``.detach()`` (and
+    ``.cpu()``): its values, not its autograd graph.
+    """
+    detach = getattr(a, "detach", None)
+    if callable(detach):
+        a = detach()
+        cpu = getattr(a, "cpu", None)
+        a = cpu() if callable(cpu) else a
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError, RuntimeError):  # ragged nesting, unconvertible objects
+        raise TypeError(f"{name} must be {rule}: got {type(a).__name__} {reprlib.repr(a)}, which is not "
+                        "a rectangular array of numbers") from None
+
+
+def _real_array(a, name: str, shape: str) -> np.ndarray:
+    """``a`` as a float64 array of real numbers (``shape`` for the messages)."""
+    arr = _to_numpy(a, name, f"an array of real numbers, shape {shape}")
     if arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be real numbers: got dtype {arr.dtype}")
-    if arr.ndim != 1 or (c is not None and arr.shape[0] != c):
-        raise ValueError(f"{name} must have shape ({c},) (one value per channel): got {arr.shape}")
+        raise TypeError(f"{name} must be real numbers, shape {shape}: got dtype {arr.dtype}")
     return arr.astype(np.float64)
 
 
+def _channel_array(a, name: str, c: int | None):
+    """One value per channel: shape ``(c,)``, or ``(C,)`` with ``C >= 1`` when ``c`` is None."""
+    if a is None:
+        return None
+    want = "(C,)" if c is None else f"({c},)"
+    arr = _real_array(a, name, want)
+    if arr.ndim != 1 or (c is not None and arr.shape[0] != c):
+        got = f"{arr.shape[0]} values" if arr.ndim == 1 else f"shape {arr.shape}"
+        raise ValueError(f"{name} must have shape {want}, one value per channel: got {got}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one value (one per channel): got shape (0,)")
+    return arr
+
+
+def _check_running_var(rv: np.ndarray, eps: float | None, name: str = "running_var") -> None:
+    """A running variance is non-negative; where it normalizes (``eps`` given), ``rv + eps > 0`` (σ_ε > 0)."""
+    bad = np.flatnonzero(rv < 0)
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"{name} must be non-negative (it is a variance): {name}[{k}]={rv[k]}"
+                         + (f" and {bad.size - 1} more negative" if bad.size > 1 else ""))
+    if eps is None:
+        return
+    bad = np.flatnonzero(rv + eps <= 0)
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"{name} + eps must be positive: {name}[{k}]={rv[k]} with eps={eps} gives σ_ε = 0 "
+                         "(pass eps > 0)")
+
+
 def _check_input(x) -> np.ndarray:
-    arr = np.asarray(x)
+    arr = _to_numpy(x, "x", "an array of real numbers, shape (N, C, *spatial)")
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"x must be real numbers: got dtype {arr.dtype}")
     if arr.ndim < 2:
@@ -492,6 +563,18 @@ def _check_input(x) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0 or 0 in arr.shape[2:]:
         raise ValueError(f"x={arr.shape} must not be empty")
     return arr.astype(np.float64)
+
+
+_CACHE_KEYS = ("xhat", "invstd", "weight", "batch_stats", "mean", "var", "m")
+
+
+def _check_cache(cache) -> dict:
+    if not isinstance(cache, dict):
+        raise TypeError(f"cache must be the dict returned by batchnorm_forward: got {type(cache).__name__}")
+    missing = [k for k in _CACHE_KEYS if k not in cache]
+    if missing:
+        raise ValueError(f"cache must be the dict returned by batchnorm_forward: it lacks {', '.join(missing)}")
+    return cache
 
 
 def _axes(x: np.ndarray) -> tuple:
@@ -532,9 +615,10 @@ def batchnorm_forward(x: Any, weight: Any = None, bias: Any = None, *, running_m
     Raises
     ------
     TypeError, ValueError
-        Bad shapes or dtypes; ``eps < 0``; with batch statistics, as torch,
-        ``eps <= 0`` and a single value per channel ("Expected more than 1 value
-        per channel when training").
+        Bad shapes or dtypes; ``eps < 0``; a negative ``running_var``, or
+        ``running_var + eps <= 0`` where it is used; with batch statistics, as
+        torch, ``eps <= 0`` and a single value per channel ("Expected more than
+        1 value per channel when training").
 
     Examples
     --------
@@ -551,7 +635,9 @@ def batchnorm_forward(x: Any, weight: Any = None, bias: Any = None, *, running_m
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must be given together (both or neither)")
     eps = _check_float(eps, "eps")
-    batch_stats = bool(training) or running_mean is None
+    batch_stats = _check_bool(training, "training") or running_mean is None
+    if running_var is not None:
+        _check_running_var(running_var, None if batch_stats else eps)
     m = x.size // c
     if batch_stats:
         if m == 1:
@@ -563,8 +649,6 @@ def batchnorm_forward(x: Any, weight: Any = None, bias: Any = None, *, running_m
         mean, var = x.mean(axis=_axes(x)), x.var(axis=_axes(x))
     else:
         mean, var = running_mean, running_var
-    if np.any(var + eps <= 0):
-        raise ValueError(f"eps={eps} with zero variance divides by zero: σ_ε = 0")
     invstd = 1.0 / np.sqrt(var + eps)
     xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(invstd, x.ndim)
     y = xhat
@@ -598,8 +682,9 @@ def batchnorm_backward(dout: Any, cache: dict) -> tuple:
 
     Raises
     ------
-    ValueError
-        ``dout`` of another shape than the forward input.
+    TypeError, ValueError
+        ``dout`` not real numbers or of another shape than the forward input;
+        ``cache`` not from :func:`batchnorm_forward`.
 
     Examples
     --------
@@ -609,8 +694,8 @@ def batchnorm_backward(dout: Any, cache: dict) -> tuple:
     >>> dx.ravel().tolist(), dw.tolist(), db.tolist()
     ([0.0, 0.0], [0.0], [10.0])
     """
-    xhat = cache["xhat"]
-    dy = np.asarray(dout, dtype=np.float64)
+    xhat = _check_cache(cache)["xhat"]
+    dy = _real_array(dout, "dout", f"{xhat.shape} (the forward input's)")
     if dy.shape != xhat.shape:
         raise ValueError(f"dout has shape {dy.shape} but the forward input had shape {xhat.shape}: they must match")
     nd, axes = xhat.ndim, _axes(xhat)
@@ -643,6 +728,14 @@ class BatchNorm:
         Keep ``running_mean`` (zeros), ``running_var`` (ones) and
         ``num_batches_tracked``; without them eval mode uses batch statistics too.
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``num_features`` not a positive int, ``eps < 0``, ``momentum`` outside
+        ``[0, 1]``, ``affine`` or ``track_running_stats`` not a bool; in
+        :meth:`forward`, as :func:`batchnorm_forward` and a channel count other
+        than ``num_features``.
+
     Notes
     -----
     As torch: normalization uses the biased batch variance (divided by ``m``),
@@ -673,11 +766,14 @@ class BatchNorm:
         self.num_features = int(num_features)
         self.eps = _check_float(eps, "eps")
         if momentum is not None:
-            momentum = _check_float(momentum, "momentum")
-            if momentum > 1:
-                raise ValueError(f"momentum={momentum} must be between 0 and 1 (or None)")
+            if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real):
+                raise TypeError(f"momentum={momentum!r} must be a number in [0, 1] or None")
+            if not 0 <= momentum <= 1:
+                raise ValueError(f"momentum={momentum} must be a number in [0, 1] (or None: cumulative average)")
+            momentum = float(momentum)
         self.momentum = momentum
-        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self.affine = _check_bool(affine, "affine")
+        self.track_running_stats = _check_bool(track_running_stats, "track_running_stats")
         c = self.num_features
         self.weight = np.ones(c) if affine else None
         self.bias = np.zeros(c) if affine else None
@@ -690,7 +786,7 @@ class BatchNorm:
 
     def train(self, mode: bool = True) -> "BatchNorm":
         """Training mode (``mode=True``) or eval mode; returns self."""
-        self.training = bool(mode)
+        self.training = _check_bool(mode, "mode")
         return self
 
     def eval(self) -> "BatchNorm":
@@ -728,7 +824,8 @@ class BatchNorm:
 
 # =========================================================================== eval mode as a matrix
 def batchnorm_eval_matrix(running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None, *,
-                          spatial_size: Any = (), eps: float = 1e-5, format: str = "csr") -> tuple:
+                          spatial_size: Any = (), eps: float = 1e-5, format: str = "csr",
+                          max_bytes: int | None = None) -> tuple:
     """Eval-mode batch norm of one sample ``(C, *spatial)`` as the affine map ``y = D x + b``.
 
     Parameters
@@ -741,6 +838,10 @@ def batchnorm_eval_matrix(running_mean: Any, running_var: Any, weight: Any = Non
     eps : float, optional
     format : str, optional
         A ``scipy.sparse`` format for ``D`` (``"csr"``) or ``"dense"``.
+    max_bytes : int, optional
+        Refuse, before building it, a ``D`` larger than this (default: the
+        environment variable ``CONVMATRIX_MAX_BYTES``, else 4 GiB) — a dense
+        ``D`` has ``(C·P)²`` entries.
 
     Returns
     -------
@@ -753,7 +854,10 @@ def batchnorm_eval_matrix(running_mean: Any, running_var: Any, weight: Any = Non
     Raises
     ------
     TypeError, ValueError
-        Bad shapes, ``eps < 0``, a non-positive ``running_var + eps``, an unknown format.
+        Bad shapes, ``eps < 0``, a negative ``running_var`` or a non-positive
+        ``running_var + eps``, a bad ``spatial_size``, an unknown format.
+    MatrixTooLargeError
+        ``D`` over ``max_bytes``.
 
     Examples
     --------
@@ -767,22 +871,29 @@ def batchnorm_eval_matrix(running_mean: Any, running_var: Any, weight: Any = Non
     g = _channel_array(weight, "weight", c)
     beta = _channel_array(bias, "bias", c)
     eps = _check_float(eps, "eps")
-    if np.any(rv + eps <= 0):
-        raise ValueError(f"running_var + eps must be positive: got running_var={rv.tolist()}, eps={eps}")
-    sizes = (spatial_size,) if isinstance(spatial_size, numbers.Integral) else tuple(spatial_size)
-    if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes):
-        raise ValueError(f"spatial_size={spatial_size!r} must be positive integers")
-    from .matrices import SPARSE_FORMATS
-
-    if format not in SPARSE_FORMATS:
-        raise ValueError(f"format={format!r} is not one of {', '.join(map(repr, SPARSE_FORMATS))}")
+    _check_running_var(rv, eps)
+    sizes = _check_spatial_size(spatial_size)
+    _check_format(format)
     p = int(np.prod(sizes, dtype=np.int64)) if sizes else 1
+    _guard_nnz((c * p, c * p), c * p, 8, format, max_bytes, what="eval-mode batch-norm matrix")
     scale = (np.ones(c) if g is None else g) / np.sqrt(rv + eps)
     shift = (np.zeros(c) if beta is None else beta) - scale * rm
-    diag = np.repeat(scale, p)
-    D = sp.diags_array(diag, format="csr")
-    D = D.toarray() if format == "dense" else D.asformat(format)
-    return D, np.repeat(shift, p)
+    D = sp.diags_array(np.repeat(scale, p), format="csr")
+    return _finish(D, format, max_bytes, what="eval-mode batch-norm matrix"), np.repeat(shift, p)
+
+
+def _check_spatial_size(spatial_size) -> tuple:
+    if isinstance(spatial_size, (numbers.Integral, np.integer)) and not isinstance(spatial_size, (bool, np.bool_)):
+        sizes: tuple = (spatial_size,)
+    elif isinstance(spatial_size, (tuple, list, np.ndarray)):
+        sizes = tuple(spatial_size.tolist() if isinstance(spatial_size, np.ndarray) else spatial_size)
+    else:
+        raise TypeError(f"spatial_size={spatial_size!r} must be an int or a tuple of ints (() for no spatial axes)")
+    if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) for s in sizes):
+        raise TypeError(f"spatial_size={spatial_size!r} must be an int or a tuple of ints")
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"spatial_size={spatial_size!r} must be positive along every axis")
+    return tuple(int(s) for s in sizes)
 
 
 def fold_conv_batchnorm(weight: Any, bias: Any, running_mean: Any, running_var: Any, bn_weight: Any = None,
@@ -809,7 +920,8 @@ def fold_conv_batchnorm(weight: Any, bias: Any, running_mean: Any, running_var: 
     Raises
     ------
     TypeError, ValueError
-        Bad shapes, ``eps < 0``, non-positive ``running_var + eps``.
+        Bad shapes or dtypes, ``eps < 0``, a negative ``running_var`` or a
+        non-positive ``running_var + eps``.
 
     Examples
     --------
@@ -822,11 +934,13 @@ def fold_conv_batchnorm(weight: Any, bias: Any, running_mean: Any, running_var: 
     >>> bf.tolist(), b.tolist()
     ([-1.0], [-1.0, -1.0])
     """
-    w = np.asarray(weight)
+    w = _to_numpy(weight, "weight", "an array of real numbers, shape (out_channels, in_channels/groups, *kernel_size)")
     if w.dtype.kind not in "iuf":
         raise TypeError(f"weight must be real numbers: got dtype {w.dtype}")
     if w.ndim < 3:
         raise ValueError(f"weight must have shape (out_channels, in_channels/groups, *kernel_size): got {w.shape}")
+    if w.size == 0:
+        raise ValueError(f"weight must not be empty: got shape {w.shape}")
     c = w.shape[0]
     b = np.zeros(c) if bias is None else _channel_array(bias, "bias", c)
     rm = _channel_array(running_mean, "running_mean", c)
@@ -834,8 +948,7 @@ def fold_conv_batchnorm(weight: Any, bias: Any, running_mean: Any, running_var: 
     g = _channel_array(bn_weight, "bn_weight", c)
     beta = _channel_array(bn_bias, "bn_bias", c)
     eps = _check_float(eps, "eps")
-    if np.any(rv + eps <= 0):
-        raise ValueError(f"running_var + eps must be positive: got running_var={rv.tolist()}, eps={eps}")
+    _check_running_var(rv, eps)
     scale = (np.ones(c) if g is None else g) / np.sqrt(rv + eps)
     wf = w.astype(np.float64) * scale.reshape((-1,) + (1,) * (w.ndim - 1))
     bf = scale * (b - rm) + (np.zeros(c) if beta is None else beta)
@@ -866,8 +979,10 @@ def reference_batchnorm_forward(X: Any, gamma: Any, beta: Any, eps: float = 1e-8
 
     Raises
     ------
-    ValueError
-        ``X`` not 2-d, or ``eps < 0``.
+    TypeError, ValueError
+        ``X`` not a non-empty 2-d array of real numbers, ``gamma`` or ``beta``
+        not of shape ``(D,)``, ``eps < 0``, or ``eps = 0`` with a constant
+        column (σ_ε = 0).
 
     Examples
     --------
@@ -875,13 +990,19 @@ def reference_batchnorm_forward(X: Any, gamma: Any, beta: Any, eps: float = 1e-8
     >>> out.ravel().tolist(), mu.tolist(), var.tolist()
     ([-1.0, 1.0], [2.0], [1.0])
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = _real_array(X, "X", "(N, D)")
     if X.ndim != 2:
         raise ValueError(f"X must have shape (N, D): got {X.shape}")
+    if X.size == 0:
+        raise ValueError(f"X must not be empty: got shape {X.shape}")
+    gamma = _channel_array(gamma, "gamma", X.shape[1])
+    beta = _channel_array(beta, "beta", X.shape[1])
     eps = _check_float(eps, "eps")
-    gamma, beta = np.asarray(gamma, dtype=np.float64), np.asarray(beta, dtype=np.float64)
     mu = np.mean(X, axis=0)
     var = np.var(X, axis=0)
+    if eps == 0 and np.any(var == 0):
+        raise ValueError(f"eps=0 with a constant column (column {int(np.flatnonzero(var == 0)[0])} of X) divides "
+                         "by σ_ε = 0: pass eps > 0")
     X_norm = (X - mu) / np.sqrt(var + eps)
     out = gamma * X_norm + beta
     cache = (X, X_norm, mu, var, gamma, beta, eps)
@@ -908,6 +1029,12 @@ def reference_batchnorm_backward(dout: Any, cache: tuple) -> tuple:
     dX : ndarray, shape (N, D)
     dgamma, dbeta : ndarray, shape (D,)
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``cache`` not from :func:`reference_batchnorm_forward`; ``dout`` not
+        real numbers of the shape of ``X``.
+
     Examples
     --------
     >>> out, cache, mu, var = reference_batchnorm_forward(np.array([[1.0], [3.0]]), [1.0], [0.0], eps=0.0)
@@ -915,8 +1042,11 @@ def reference_batchnorm_backward(dout: Any, cache: tuple) -> tuple:
     >>> dX.ravel().tolist(), dgamma.tolist(), dbeta.tolist()
     ([0.0, 0.0], [-1.0], [1.0])
     """
+    if not (isinstance(cache, tuple) and len(cache) == 7 and isinstance(cache[0], np.ndarray) and cache[0].ndim == 2):
+        raise TypeError(f"cache must be the 7-tuple returned by reference_batchnorm_forward: got "
+                        f"{type(cache).__name__} {reprlib.repr(cache)}")
     X, X_norm, mu, var, gamma, beta, eps = cache
-    dout = np.asarray(dout, dtype=np.float64)
+    dout = _real_array(dout, "dout", f"{X.shape} (that of X)")
     if dout.shape != X.shape:
         raise ValueError(f"dout has shape {dout.shape} but X has shape {X.shape}: they must match")
     N, D = X.shape

@@ -8,8 +8,9 @@ every non-polynomial piece a generator of its own), then, for what does not
 vanish there, by ``cancel(together(a - b)) == 0`` — never ``simplify``.  Steps with a free index ``i`` and concrete sums are proved
 for every index value; general sums ``Sum(f(j), (j, 1, m))`` are reduced by
 linearity to canonical moment sums (``Σ_j x_j dy_j`` and the like), which then
-act as independent generators.  The test is sound: a difference that reduces
-to zero this way is zero.
+act as independent generators; ``KroneckerDelta(i, j)`` inside a sum over ``j``
+is collapsed only where ``i`` is known to lie in the sum's range.  The test is
+sound: a difference that reduces to zero this way is zero.
 
 Printing goes through SymPy's printers, with readable names supplied by the
 derivation (``\\hat{x}``, ``\\mu_{B}``, ``\\frac{\\partial L}{\\partial y_{i}}``).
@@ -51,12 +52,15 @@ class Step:
         A definition introduces ``lhs`` and is not proved; an equality is.
     index : sympy.Symbol, optional
         The free index of the step (``i`` in ``∂L/∂x_i = ...``), if any.
+    name : str, optional
+        A stable key for the step (``"closed_form"``), unique within a
+        derivation: :meth:`Derivation.step` looks it up, whatever its position.
 
     Examples
     --------
     >>> from sympy import symbols
     >>> a, b = symbols("a b")
-    >>> Step(a * (a + b), a**2 + a * b, "expand the product").eq
+    >>> Step(a * (a + b), a**2 + a * b, "expand the product", name="expand").eq
     Eq(a*(a + b), a**2 + a*b)
     """
 
@@ -65,21 +69,27 @@ class Step:
     text: str
     kind: str = "equality"
     index: Any = None
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in STEP_KINDS:
             raise ValueError(f"kind={self.kind!r} is not one of {STEP_KINDS}")
         if not isinstance(self.text, str):
             raise TypeError(f"text must be a str: got {type(self.text).__name__}")
+        if self.name is not None and not isinstance(self.name, str):
+            raise TypeError(f"name={self.name!r} must be None or a str such as 'closed_form'")
+        if self.name is not None and not self.name.isidentifier():
+            raise ValueError(f"name={self.name!r} must be an identifier such as 'closed_form' (letters, digits, _)")
         object.__setattr__(self, "lhs", sympy.sympify(self.lhs))
         object.__setattr__(self, "rhs", sympy.sympify(self.rhs))
 
     @classmethod
-    def from_eq(cls, eq: sympy.Eq, text: str, kind: str = "equality", index: Any = None) -> "Step":
+    def from_eq(cls, eq: sympy.Eq, text: str, kind: str = "equality", index: Any = None,
+                name: str | None = None) -> "Step":
         """A step from a ``sympy.Eq``."""
         if not isinstance(eq, sympy.Eq):
             raise TypeError(f"eq must be a sympy.Eq: got {type(eq).__name__}")
-        return cls(eq.lhs, eq.rhs, text, kind, index)
+        return cls(eq.lhs, eq.rhs, text, kind, index, name)
 
     @property
     def eq(self) -> sympy.Eq:
@@ -88,36 +98,88 @@ class Step:
 
 
 # --------------------------------------------------------------------------- proofs
-def reduce_sums(expr: Basic) -> Basic:
+def reduce_sums(expr: Basic, ranges: Mapping[Basic, tuple] | None = None) -> Basic:
     """Rewrite every ``Sum(f, (j, lo, hi))`` by linearity into canonical moment sums.
 
     Inner sums first; each summand is expanded into terms ``c * g(j)`` with ``c``
     free of ``j``; ``c`` leaves the sum, a term free of ``j`` becomes
-    ``c * (hi - lo + 1)``, a factor ``KroneckerDelta(i, j)`` sets ``j = i``
-    (``i`` assumed in range), and what remains is ``Sum(g(J), (J, lo, hi))`` over
-    one fixed dummy ``J``, so equal sums compare equal.
+    ``c * (hi - lo + 1)``, and what remains is ``Sum(g(J_h), (J_h, lo, hi))``
+    over a fixed dummy ``J_h`` chosen by the nesting height ``h`` of the sums
+    inside ``g`` (so equal sums compare equal, and an outer dummy never captures
+    an inner one).  A factor ``KroneckerDelta(i, j)`` sets ``j = i`` only when
+    ``i`` is known to be an integer in ``[lo, hi]`` — from ``ranges`` or from
+    SymPy's assumptions; otherwise the sum is kept.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+    ranges : dict, optional
+        Free index -> ``(lo, hi)``: the integers it is known to take (``i`` in
+        ``1..m`` for a step stated for every ``i``).
+
+    Returns
+    -------
+    sympy.Expr
+        Equal to ``expr`` (for every index value in ``ranges``).
 
     Examples
     --------
-    >>> from sympy import IndexedBase, Sum, symbols
-    >>> x = IndexedBase("x"); j, m = symbols("j m", integer=True, positive=True)
+    >>> from sympy import IndexedBase, KroneckerDelta, Sum, symbols
+    >>> x = IndexedBase("x"); i, j, m = symbols("i j m", integer=True, positive=True)
     >>> reduce_sums(Sum(3 * x[j] + 2, (j, 1, m)))
-    2*m + 3*Sum(x[_J], (_J, 1, m))
+    2*m + 3*Sum(x[_J0], (_J0, 1, m))
+    >>> reduce_sums(Sum(KroneckerDelta(i, j) * x[j], (j, 1, m)), ranges={i: (1, m)})
+    x[i]
+    >>> reduce_sums(Sum(KroneckerDelta(i, j) * x[j], (j, 1, m)))  # i > m is possible: kept
+    Sum(KroneckerDelta(_J0, i)*x[_J0], (_J0, 1, m))
     """
     if not expr.has(Sum):
         return expr
+    rng = {} if ranges is None else {k: tuple(sympy.sympify(v) for v in r) for k, r in ranges.items()}
+    return _reduce(expr, rng)
+
+
+def _reduce(expr: Basic, ranges: dict) -> Basic:
+    if not expr.has(Sum):
+        return expr
     if isinstance(expr, Sum):
-        body = reduce_sums(expr.function)
+        body = _reduce(expr.function, ranges)
         for limit in reversed(expr.limits):
-            body = _reduce_one(body, *limit)
+            body = _reduce_one(body, *limit, ranges)
         return body
-    return expr.func(*[reduce_sums(a) for a in expr.args])
+    return expr.func(*[_reduce(a, ranges) for a in expr.args])
 
 
-_J = Symbol("_J", integer=True)
+_DUMMIES: dict = {}  # (height, integer) -> Dummy; the canonical summation variables
+_HEIGHT: dict = {}  # Dummy -> height
 
 
-def _reduce_one(body: Basic, j: Symbol, lo: Basic, hi: Basic) -> Basic:
+def _dummy(height: int, integer: bool) -> sympy.Dummy:
+    d = _DUMMIES.get((height, integer))
+    if d is None:
+        d = sympy.Dummy(f"J{height}", integer=True) if integer else sympy.Dummy(f"J{height}")
+        _DUMMIES[(height, integer)] = d
+        _HEIGHT[d] = height
+    return d
+
+
+def _height(expr: Basic) -> int:
+    """One more than the largest height of the (reduced) sums in ``expr``; 0 without sums."""
+    return max((_HEIGHT.get(s.limits[0][0], -1) + 1 for s in expr.atoms(Sum)), default=0)
+
+
+def _in_range(i: Basic, lo: Basic, hi: Basic, ranges: dict) -> bool:
+    """Whether ``i`` is known to be an integer with ``lo <= i <= hi`` (``lo`` an integer)."""
+    if lo.is_integer is not True:
+        return False
+    if i in ranges:
+        rlo, rhi = ranges[i]
+        if rlo.is_integer and (rlo - lo).is_nonnegative is True and (hi - rhi).is_nonnegative is True:
+            return True
+    return i.is_integer is True and (i - lo).is_nonnegative is True and (hi - i).is_nonnegative is True
+
+
+def _reduce_one(body: Basic, j: Symbol, lo: Basic, hi: Basic, ranges: dict) -> Basic:
     out = []
     for term in Add.make_args(sympy.expand(body)):
         const, dep = [], []
@@ -127,14 +189,21 @@ def _reduce_one(body: Basic, j: Symbol, lo: Basic, hi: Basic) -> Basic:
         if not dep:
             out.append(c * (hi - lo + 1))
             continue
-        deltas = [f for f in dep if isinstance(f, KroneckerDelta)]
-        if deltas:
-            d = deltas[0]
-            other = d.args[1] if d.args[0] == j else d.args[0]
+        hit = None
+        for f in dep:
+            if isinstance(f, KroneckerDelta) and j in f.args:
+                other = f.args[1] if f.args[0] == j else f.args[0]
+                if not other.has(j) and _in_range(other, lo, hi, ranges):
+                    hit = f, other
+                    break
+        if hit is not None:
+            d, other = hit
             rest = [f for f in dep if f is not d]
             out.append(c * Mul(*rest).xreplace({j: other}))
             continue
-        out.append(c * Sum(Mul(*dep).xreplace({j: _J}), (_J, lo, hi)))
+        g = Mul(*dep)
+        J = _dummy(_height(g), lo.is_integer is True)
+        out.append(c * Sum(g.xreplace({j: J}), (J, lo, hi)))
     return Add(*out)
 
 
@@ -195,10 +264,12 @@ def _replace(expr: Basic, mapping: dict, cache: dict) -> Basic:
     return walk(expr)
 
 
-def is_zero(expr: Basic) -> bool:
-    """Whether ``expr`` is identically zero, by ``cancel(together(reduce_sums(expr))) == 0``.
+def is_zero(expr: Basic, ranges: Mapping[Basic, tuple] | None = None) -> bool:
+    """Whether ``expr`` is identically zero, by ``cancel(together(reduce_sums(expr, ranges))) == 0``.
 
     Sound (a True is a proof) and fast; a False means "not proved this way".
+    ``ranges`` (free index -> ``(lo, hi)``) restricts the claim to those index
+    values, see :func:`reduce_sums`.
 
     Examples
     --------
@@ -207,7 +278,7 @@ def is_zero(expr: Basic) -> bool:
     >>> is_zero(1 / (a * b) - (1 / a) * (1 / b)), is_zero(a - b)
     (True, False)
     """
-    e = reduce_sums(sympy.sympify(expr))
+    e = reduce_sums(sympy.sympify(expr), ranges)
     if e == 0:
         return True
     return sympy.cancel(sympy.together(e)) == 0
@@ -267,6 +338,12 @@ class _RingTester:
 
 
 # --------------------------------------------------------------------------- printers
+def _dummy_name(d, sub: str) -> str:
+    """The printed name of a canonical summation dummy: ``k``, ``l``, ``p``, ``q``, then ``k`` + ``sub % height``."""
+    h = _HEIGHT[d]
+    return "klpq"[h] if h < 4 else "k" + sub % h
+
+
 def _index_str(printer, indices) -> str:
     return ",".join(printer._print(i) for i in indices)
 
@@ -292,9 +369,9 @@ class _NamedLatexPrinter(LatexPrinter):
             return super()._print_Indexed(expr)
         return name.replace("@", idx) if "@" in name else f"{name}_{{{idx}}}"
 
-    def _print_Symbol(self, expr, style="plain"):
-        if expr == _J:
-            return "k"
+    def _print_Dummy(self, expr, style="plain"):
+        if expr in _HEIGHT:
+            return _dummy_name(expr, "_{%d}")
         return super()._print_Symbol(expr, style)
 
 
@@ -308,7 +385,10 @@ class _NamedStrPrinter(StrPrinter):
         self._names = dict(names)
 
     def _print_Symbol(self, expr):
-        return self._names.get(expr, "k" if expr == _J else expr.name)
+        return self._names.get(expr, expr.name)
+
+    def _print_Dummy(self, expr):
+        return _dummy_name(expr, "%d") if expr in _HEIGHT else super()._print_Dummy(expr)
 
     def _print_Indexed(self, expr):
         name = self._names.get(expr.base, str(expr.base.label))
@@ -327,15 +407,29 @@ class _NamedStrPrinter(StrPrinter):
         return f"δ_{{{self._print(expr.args[0])}{self._print(expr.args[1])}}}"
 
 
-_TEXT_TO_LATEX = {
-    "x̂": r"\hat{x}", "x̃": r"\tilde{x}", "μ_B": r"\mu_B", "σ²_B": r"\sigma^2_B", "σ_ε⁻¹": r"\sigma_\epsilon^{-1}",
-    "σ_ε": r"\sigma_\epsilon", "∂L/∂": r"\partial L/\partial", "μ": r"\mu", "σ²": r"\sigma^2",
-    "σ": r"\sigma", "ε": r"\epsilon", "γ": r"\gamma", "β": r"\beta", "Σ": r"\Sigma", "√": r"\surd",
-    "⁻¹": "^{-1}", "²": "^2", "−": "-", "·": r"\cdot", "𝟙": r"\mathbb{1}", "ᵀ": "^T", "∂": r"\partial",
-    "≠": r"\neq", "≥": r"\geq", "→": r"\to", "δ": r"\delta", "ρ": r"\rho",
+_IDENTIFIERS = {  # Unicode names in sentences -> LaTeX
+    "x̂": r"\hat{x}", "x̃": r"\tilde{x}", "μ": r"\mu", "σ": r"\sigma", "ε": r"\epsilon", "γ": r"\gamma",
+    "β": r"\beta", "ρ": r"\rho", "δ": r"\delta", "Σ": r"\Sigma", "𝟙": r"\mathbb{1}",
 }
-_TOKEN = re.compile("(" + "|".join(re.escape(t) for t in sorted(_TEXT_TO_LATEX, key=len, reverse=True))
-                    + r"|(?<![A-Za-z])[A-Za-z](?=_[A-Za-z0-9]))(_[A-Za-z0-9](?![A-Za-z0-9]))?")
+_POSTFIX = {"⁻¹": "^{-1}", "²": "^2", "ᵀ": "^T"}
+_OPERATORS = {"∂": "\\partial ", "−": "-", "·": r"\cdot", "√": r"\surd", "≠": r"\neq", "≥": r"\geq",
+              "→": r"\to"}
+_TEXT_TO_LATEX = {**_IDENTIFIERS, **_POSTFIX, **_OPERATORS}
+
+
+def _alternatives(keys) -> str:
+    return "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+
+
+_U, _POST = _alternatives(_IDENTIFIERS), f"(?:{_alternatives(_POSTFIX)})"
+_LETTER = r"(?<![A-Za-z])[A-Za-z](?![A-Za-z\u0300-\u036f])"  # a lone ASCII letter, not x of x̂
+_SUB = rf"(?:_(?:{_U}|[A-Za-z0-9])(?![A-Za-z0-9]))"
+#: a name with optional super- and subscripts: x̂_i, σ²_B, σ_ε⁻¹, x_j (an ASCII letter only with a subscript)
+_NAME = rf"(?:(?:{_U}){_POST}*{_SUB}?{_POST}*|{_LETTER}{_SUB}{_POST}*)"
+#: after ∂ any letter is a name: ∂L/∂x, ∂x̂/∂x, ∂L/∂σ²_B
+_DNAME = rf"(?:(?:{_U}|{_LETTER}){_POST}*{_SUB}?{_POST}*)"
+_TOKEN = re.compile(rf"∂(?:{_DNAME}(?:/∂{_DNAME})?)?|{_NAME}|{_alternatives(_OPERATORS)}|{_POST}")
+_PIECE = re.compile(_alternatives(_TEXT_TO_LATEX))
 _ESCAPE = {"%": r"\%", "&": r"\&", "#": r"\#", "{": r"\{", "}": r"\}", "_": r"\_", "$": r"\$",
            "~": r"\textasciitilde{}", "\\": r"\textbackslash{}", "^": r"\textasciicircum{}"}
 
@@ -343,16 +437,22 @@ _ESCAPE = {"%": r"\%", "&": r"\&", "#": r"\#", "{": r"\{", "}": r"\}", "_": r"\_
 def latex_sentence(text: str) -> str:
     """A plain-Unicode sentence as the argument of ``\\text{...}``: specials escaped, math in ``$...$``.
 
+    Every name (``x̂_i``, ``σ²_B``, ``x_j``) and every derivative (``∂L/∂x̂_i``,
+    ``∂x̂/∂x``) is one math span; adjacent spans join (``γx̂_i`` ->
+    ``$\\gamma \\hat{x}_i$``).
+
     Examples
     --------
     >>> print(latex_sentence("the mean μ_B of x_j, 50% of ∂L/∂y"))
-    the mean $\\mu_B$ of $x_j$, 50\\% of $\\partial L/\\partial$y
+    the mean $\\mu_B$ of $x_j$, 50\\% of $\\partial L/\\partial y$
+    >>> print(latex_sentence("∂L/∂σ²_B and ∂x̂/∂x"))
+    $\\partial L/\\partial \\sigma^2_B$ and $\\partial \\hat{x}/\\partial x$
     """
     out, pos = [], 0
     for match in _TOKEN.finditer(text):
         out.append("".join(_ESCAPE.get(c, c) for c in text[pos:match.start()]))
-        head, sub = match.group(1), match.group(2) or ""
-        out.append(f"${_TEXT_TO_LATEX.get(head, head)}{sub}$")
+        tex = _PIECE.sub(lambda p: _TEXT_TO_LATEX[p.group()], match.group()).rstrip()
+        out.append(f"${tex}$")
         pos = match.end()
     out.append("".join(_ESCAPE.get(c, c) for c in text[pos:]))
     return "".join(out).replace("$$", " ")
@@ -376,6 +476,11 @@ class Derivation:
     indices : dict, optional
         Free index symbol -> the concrete values it takes (e.g. ``range(1, 5)``);
         an index not listed is general.
+    ranges : dict, optional
+        General free index -> ``(lo, hi)``, the integers it takes (``i`` in
+        ``1..m``): a step in ``i`` is claimed, and proved, for those values only
+        (this lets ``KroneckerDelta(i, j)`` collapse in a sum over ``1..m``; see
+        :func:`reduce_sums`).  A ``range`` in ``indices`` gives its own.
     change : dict, optional
         An invertible change of the base variables applied before the zero
         test (e.g. centred coordinates, or ``s -> 1/t``), to keep expansions small.
@@ -385,10 +490,12 @@ class Derivation:
     >>> from sympy import symbols
     >>> a, b, s = symbols("a b s")
     >>> d = Derivation("square of a sum", [
-    ...     Step(s, a + b, "name the sum", kind="definition"),
-    ...     Step(s**2, a**2 + 2*a*b + b**2, "expand")], values={s: a + b})
+    ...     Step(s, a + b, "name the sum", kind="definition", name="s"),
+    ...     Step(s**2, a**2 + 2*a*b + b**2, "expand", name="expand")], values={s: a + b})
     >>> d.check()
     Derivation('square of a sum', 2 steps, checked)
+    >>> d.step("expand") is d.steps[1]  # a step by its name
+    True
     >>> print(d.text())
     square of a sum
     (1) name the sum
@@ -404,6 +511,7 @@ class Derivation:
     values: dict = field(default_factory=dict)
     indices: dict = field(default_factory=dict)
     change: dict = field(default_factory=dict)
+    ranges: dict = field(default_factory=dict)
     _proved: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -411,6 +519,40 @@ class Derivation:
         bad = [s for s in self.steps if not isinstance(s, Step)]
         if bad:
             raise TypeError(f"steps must be Step objects: got {type(bad[0]).__name__}")
+        for index, r in self.ranges.items():
+            if not (isinstance(r, tuple) and len(r) == 2):
+                raise TypeError(f"ranges[{index}]={r!r} must be a pair (lo, hi)")
+        self._names()
+
+    def _names(self) -> dict:
+        """Step name -> position; refuses a name used twice."""
+        names: dict = {}
+        for n, s in enumerate(self.steps):
+            if s.name is None:
+                continue
+            if s.name in names:
+                raise ValueError(f"steps: the name {s.name!r} is used by steps ({names[s.name] + 1}) and ({n + 1}); "
+                                 "names must be unique")
+            names[s.name] = n
+        return names
+
+    def position(self, name: str) -> int:
+        """The position in :attr:`steps` (from 0) of the step called ``name``.
+
+        Raises
+        ------
+        ValueError
+            No step has that name (the message lists the names), or two have.
+        """
+        names = self._names()
+        if name not in names:
+            raise ValueError(f"name={name!r} is not a step of {self.title!r}: the step names are "
+                             f"{', '.join(map(repr, names)) or '(none)'}")
+        return names[name]
+
+    def step(self, name: str) -> Step:
+        """The step called ``name`` (see :attr:`Step.name`); :meth:`position` gives its place."""
+        return self.steps[self.position(name)]
 
     def __repr__(self) -> str:
         state = "checked" if self.checked else "not checked"
@@ -445,7 +587,9 @@ class Derivation:
     def _claims(self, step: Step, caches: dict | None = None) -> list:
         """The differences to prove for one step: one per value of a concrete index."""
         caches = {} if caches is None else caches
-        diff = reduce_sums(expand_sums(self.difference(step), caches.setdefault("sums", {})))
+        ranges = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
+                  if isinstance(v, range) and v.step == 1 and len(v)} | dict(self.ranges)
+        diff = reduce_sums(expand_sums(self.difference(step), caches.setdefault("sums", {})), ranges)
         concrete = [(i, vals) for i, vals in self.indices.items() if diff.has(i)]
         if len(concrete) > 1:
             raise ValueError(f"steps with more than one concrete index are not supported: {list(self.indices)}")
@@ -480,7 +624,8 @@ class Derivation:
         tester = _RingTester([e for c in claims for e in c])
         for n, (step, claim) in enumerate(zip(self.steps, claims), start=1):
             if not self.prove(step, claim, tester):
-                raise DerivationError(f"step ({n}) of {self.title!r} is not proved: {step.text}\n"
+                name = f" [{step.name}]" if step.name else ""
+                raise DerivationError(f"step ({n}){name} of {self.title!r} is not proved: {step.text}\n"
                                       f"  {self.text_of(step.lhs)} = {self.text_of(step.rhs)}")
         self._proved = tuple(self.steps)
         return self

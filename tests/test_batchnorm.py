@@ -3,6 +3,7 @@ finite differences, printing, refusals, the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -15,7 +16,8 @@ import torch
 
 import convmatrix as cm
 from convmatrix.cli import main
-from convmatrix.derivation import Derivation, DerivationError, Step, expand_sums, is_zero, reduce_sums
+from convmatrix.derivation import (Derivation, DerivationError, Step, expand_sums, is_zero, latex_sentence,
+                                   reduce_sums)
 
 RNG = np.random.default_rng(5)
 
@@ -55,19 +57,20 @@ def test_derivation_is_checked(n):
 @pytest.mark.parametrize("n", [3, None])
 def test_a_wrong_step_is_caught(n):
     d = cm.batchnorm_derivation(n, check=False)
-    closed = d.steps[30]
+    closed = d.step("closed_form")
     m = d.symbols["m"]
-    d.steps[30] = Step(closed.lhs, closed.rhs.subs(m, m + 1), closed.text, index=closed.index)
-    with pytest.raises(DerivationError, match=r"step \(31\)"):
+    d.steps[d.position("closed_form")] = dataclasses.replace(closed, rhs=closed.rhs.subs(m, m + 1))
+    with pytest.raises(DerivationError, match=r"step \(31\) \[closed_form\]"):
         d.check()
     d = cm.batchnorm_derivation(n, check=False)
-    d.steps[25] = Step(d.steps[25].lhs, 1, "wrong")  # Σ (x_j - μ) = 1
-    assert not d.prove(d.steps[25])
+    k = d.position("deviations_sum_to_zero")
+    d.steps[k] = Step(d.steps[k].lhs, 1, "wrong")  # Σ (x_j - μ) = 1
+    assert not d.prove(d.steps[k])
 
 
 def test_second_term_of_dmu_vanishes():
     d = cm.batchnorm_derivation(None)
-    step = d.steps[25]
+    step = d.step("deviations_sum_to_zero")
     assert step.rhs == 0 and "vanishes" in step.text
     assert is_zero(d.to_base(step.lhs))
 
@@ -138,8 +141,8 @@ def test_printing_proves_first():
     assert not d.checked
     d.text()
     assert d.checked
-    closed = d.steps[30]
-    d.steps[30] = Step(closed.lhs, 2 * closed.rhs, closed.text, index=closed.index)
+    closed = d.step("closed_form")
+    d.steps[d.position("closed_form")] = dataclasses.replace(closed, rhs=2 * closed.rhs)
     assert not d.checked
     with pytest.raises(DerivationError):
         d.latex()
@@ -221,7 +224,136 @@ def test_generic_derivation_api():
     x, m = sympy.IndexedBase("x"), sympy.Symbol("m", integer=True, positive=True)
     j = sympy.Symbol("j", integer=True)
     assert is_zero(sympy.Sum(x[j] - sympy.Sum(x[j], (j, 1, m)) / m, (j, 1, m)))
-    assert reduce_sums(sympy.Sum(sympy.KroneckerDelta(j, 2) * x[j], (j, 1, m))) == x[2]
+    assert reduce_sums(sympy.Sum(sympy.KroneckerDelta(j, 2) * x[j], (j, 1, m + 2))) == x[2]  # 2 in 1..m+2
+    # with m = 1 the sum over 1..m is 0, not x[2]: kept as a sum
+    assert reduce_sums(sympy.Sum(sympy.KroneckerDelta(j, 2) * x[j], (j, 1, m))).has(sympy.Sum)
+
+
+# --------------------------------------------------------------------------- soundness of the sum reduction
+X, Y = sympy.IndexedBase("x"), sympy.IndexedBase("y")
+J, K = sympy.symbols("j k", integer=True)
+I_, M = sympy.symbols("i m", integer=True, positive=True)
+
+
+def test_delta_out_of_range_is_not_collapsed():
+    # Σ_{j=1}^{3} δ_{j5} x_j = 0, not x_5: this used to be "proved"
+    assert not is_zero(sympy.Sum(sympy.KroneckerDelta(J, 5) * X[J], (J, 1, 3)) - X[5])
+    assert is_zero(sympy.Sum(sympy.KroneckerDelta(J, 2) * X[J], (J, 1, 3)) - X[2])
+    # i > m is possible for a general positive i: nothing is known, nothing collapses
+    claim = sympy.Sum(sympy.KroneckerDelta(I_, J) * X[J], (J, 1, M)) - X[I_]
+    assert not is_zero(claim)
+    assert is_zero(claim, ranges={I_: (1, M)})          # declared: i in 1..m
+    assert not is_zero(claim, ranges={I_: (1, M + 1)})  # i = m + 1 lies outside 1..m
+    # δ(i, j + 1) sets j = i - 1, not j = i
+    assert not is_zero(sympy.Sum(sympy.KroneckerDelta(I_, J + 1) * X[J], (J, 1, M)) - X[I_], ranges={I_: (1, M)})
+
+
+def test_nested_sums_do_not_capture_indices():
+    # Σ_j x_j Σ_k 1/(x_j + y_k) ≠ Σ_j x_j Σ_k 1/(x_k + y_j): one dummy for both depths used to make them equal
+    e1 = sympy.Sum(X[J] * sympy.Sum(1 / (X[J] + Y[K]), (K, 1, M)), (J, 1, M))
+    e2 = sympy.Sum(X[J] * sympy.Sum(1 / (X[K] + Y[J]), (K, 1, M)), (J, 1, M))
+    sub = {X[1]: 1, X[2]: 4, Y[1]: 1, Y[2]: 9}
+    assert e1.subs(M, 2).doit().subs(sub) != e2.subs(M, 2).doit().subs(sub)
+    assert not is_zero(e1 - e2)
+    r = reduce_sums(e1)
+    inner = next(iter(r.function.atoms(sympy.Sum)))
+    assert r.limits[0][0] != inner.limits[0][0]
+    # renaming the indices changes nothing: equal sums still compare equal
+    a, b = sympy.symbols("a b", integer=True)
+    assert is_zero(e1 - sympy.Sum(X[a] * sympy.Sum(1 / (X[a] + Y[b]), (b, 1, M)), (a, 1, M)))
+    # and the printed dummies are distinct
+    assert Derivation("t", []).text_of(r) == "Σ_{l=1..m} x_l*Σ_{k=1..m} 1/(x_l + y_k)"
+
+
+def test_a_false_derivation_step_is_not_proved():
+    # a step that holds only for i in 1..m is not proved for a general i ...
+    step = Step(sympy.Sum(sympy.KroneckerDelta(I_, J) * X[J], (J, 1, M)), X[I_], "pick x_i", index=I_)
+    d = Derivation("t", [step])
+    with pytest.raises(DerivationError, match=r"step \(1\)"):
+        d.check()
+    # ... and is once the derivation declares that range
+    assert Derivation("t", [step], ranges={I_: (1, M)}).check().checked
+    # the batch-norm matrix form needs it too: without the range it is not proved
+    g = cm.batchnorm_derivation(None, check=False)
+    assert g.ranges == {g.symbols["i"]: (1, g.symbols["m"])}
+    g.ranges = {}
+    assert not g.prove(g.step("matrix_form"))
+    assert g.prove(g.step("closed_form"))
+
+
+# --------------------------------------------------------------------------- step names
+STEP_NAMES = [
+    "forward_mu", "forward_xtilde", "forward_v", "forward_var", "forward_sigma_eps", "forward_rho", "forward_xhat",
+    "forward_z", "forward_y", "backward_dbeta", "backward_dz", "backward_dgamma", "backward_dxhat", "backward_drho",
+    "backward_dxtilde_xhat", "backward_dsigma_eps", "backward_dvar", "backward_dv", "backward_dxtilde_v",
+    "backward_dxtilde", "backward_dmu", "backward_dx", "paper_dxhat", "paper_dvar", "paper_dmu",
+    "deviations_sum_to_zero", "paper_dmu_first_term", "paper_dx", "dgamma", "dbeta", "closed_form", "matrix_form",
+]
+
+
+@pytest.mark.parametrize("n", [2, None])
+def test_steps_have_stable_names(n):
+    d = cm.batchnorm_derivation(n)
+    assert [s.name for s in d.steps] == STEP_NAMES
+    assert all(d.step(name) is d.steps[k] and d.position(name) == k for k, name in enumerate(STEP_NAMES))
+    assert d.step("closed_form").text.startswith("Closed form")
+    assert d.step("matrix_form").text.startswith("Matrix form")
+    assert d.step("dgamma").lhs == d.step("backward_dgamma").lhs and "scale γ" in d.step("dgamma").text
+    assert "shift β" in d.step("dbeta").text
+
+
+def test_step_name_refusals():
+    d = cm.batchnorm_derivation(2, check=False)
+    with pytest.raises(ValueError, match="name='closed'.*closed_form"):
+        d.step("closed")
+    with pytest.raises(ValueError, match="name='closed'"):
+        d.position("closed")
+    with pytest.raises(TypeError, match="name=3"):
+        Step(1, 1, "x", name=3)
+    with pytest.raises(ValueError, match="name='two words'"):
+        Step(1, 1, "x", name="two words")
+    a = sympy.Symbol("a")
+    with pytest.raises(ValueError, match="'same'.*steps \\(1\\) and \\(2\\)"):
+        Derivation("t", [Step(a, a, "x", name="same"), Step(a, a, "y", name="same")])
+    d.steps.append(dataclasses.replace(d.steps[0]))  # a duplicate added after construction
+    with pytest.raises(ValueError, match="forward_mu"):
+        d.step("closed_form")
+    with pytest.raises(TypeError, match="ranges"):
+        Derivation("t", [], ranges={I_: 5})
+
+
+def test_cli_tour_uses_the_named_step():
+    from convmatrix.cli.batchnorm import section_batchnorm
+
+    d = cm.batchnorm_derivation(4)
+    closed = d.step("closed_form")
+    assert f"{d.text_of(closed.lhs)} = {d.text_of(closed.rhs)}" in section_batchnorm()
+
+
+# --------------------------------------------------------------------------- sentences in LaTeX
+@pytest.mark.parametrize("text,tex", [
+    ("∂L/∂x̂", r"$\partial L/\partial \hat{x}$"),
+    ("∂L/∂σ²", r"$\partial L/\partial \sigma^2$"),
+    ("∂L/∂μ", r"$\partial L/\partial \mu$"),
+    ("so ∂L/∂μ_B keeps", r"so $\partial L/\partial \mu_B$ keeps"),
+    ("∂L/∂σ²_B and ∂L/∂x̂_i = γ ∂L/∂y_i.",
+     r"$\partial L/\partial \sigma^2_B$ and $\partial L/\partial \hat{x}_i$ = $\gamma$ $\partial L/\partial y_i$."),
+    ("∂L/∂x = γ J ∂L/∂y with J = ∂x̂/∂x",
+     r"$\partial L/\partial x$ = $\gamma$ J $\partial L/\partial y$ with J = $\partial \hat{x}/\partial x$"),
+    ("σ_ε⁻¹(I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m)",
+     r"$\sigma_\epsilon^{-1}$(I $-$ $\mathbb{1} \mathbb{1}^T$/m $-$ $\hat{x} \hat{x}^T$/m)"),
+    ("−1/σ_ε², with v_i = x̃_i²", r"$-$1/$\sigma_\epsilon^2$, with $v_i$ = $\tilde{x}_i^2$"),
+    ("Ioffe & Szegedy: 50% of a_bc, {x} #1 $", r"Ioffe \& Szegedy: 50\% of a\_bc, \{x\} \#1 \$"),
+])
+def test_latex_sentence(text, tex):
+    assert latex_sentence(text) == tex
+
+
+def test_derivation_latex_has_no_broken_derivatives():
+    tex = cm.batchnorm_derivation(None).latex()
+    assert r"\partial$" not in tex and "∂" not in tex
+    assert r"\text{(32) Matrix form: $\partial L/\partial x$ = $\gamma$ J $\partial L/\partial y$" in tex
+    assert r"the second term of $\partial L/\partial \mu_B$ vanishes" in tex
 
 
 # --------------------------------------------------------------------------- refusals

@@ -365,3 +365,152 @@ def test_numeric_refusals():
     out, cache, _, _ = cm.reference_batchnorm_forward(np.ones((3, 1)) * [[1], [2], [3]], [1.0], [0.0])
     with pytest.raises(ValueError, match="dout"):
         cm.reference_batchnorm_backward(np.ones((2, 1)), cache)
+
+
+# --------------------------------------------------------------------------- refusals name the parameter
+def test_torch_tensors_that_require_grad_are_read_by_value():
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.standard_normal(3)
+    P = torch.nn.Parameter
+    y, cache = cm.batchnorm_forward(torch.tensor(x, requires_grad=True), P(torch.tensor(w)), P(torch.tensor(b)))
+    y0, cache0 = cm.batchnorm_forward(x, w, b)
+    np.testing.assert_array_equal(y, y0)
+    dy = rng.standard_normal((5, 3))
+    for a, b_ in zip(cm.batchnorm_backward(torch.tensor(dy, requires_grad=True), cache),
+                     cm.batchnorm_backward(dy, cache0)):
+        np.testing.assert_array_equal(a, b_)
+    bn = cm.BatchNorm(3)
+    bn.weight, bn.bias = P(torch.tensor(w)), P(torch.tensor(b))  # copied from torch without .detach()
+    np.testing.assert_array_equal(bn(x), y0)
+    tb = torch.nn.BatchNorm1d(3, eps=1e-3).double()
+    D, _ = cm.batchnorm_eval_matrix(tb.running_mean, tb.running_var, tb.weight, tb.bias, eps=1e-3)
+    np.testing.assert_allclose(D.diagonal(), 1 / np.sqrt(1 + 1e-3))
+    wf, _ = cm.fold_conv_batchnorm(P(torch.ones(3, 1, 2, dtype=torch.float64)), P(torch.zeros(3)), tb.running_mean,
+                                   tb.running_var, tb.weight, tb.bias)
+    assert wf.shape == (3, 1, 2)
+    out, _, _, _ = cm.reference_batchnorm_forward(x, P(torch.tensor(w)), P(torch.tensor(b)), eps=1e-5)
+    np.testing.assert_allclose(out, y0)
+    J = cm.batchnorm_jacobian(P(torch.tensor([1.0, 2.0, 4.0])))
+    np.testing.assert_allclose(J, cm.batchnorm_jacobian([1.0, 2.0, 4.0]))
+
+
+def test_channel_shapes_are_named_with_their_numbers():
+    with pytest.raises(ValueError, match=r"running_mean must have shape \(C,\), one value per channel: got shape \(3, 1\)"):
+        cm.batchnorm_eval_matrix(np.ones((3, 1)), np.ones(3))
+    with pytest.raises(ValueError, match=r"running_var must have shape \(3,\), one value per channel: got 2 values"):
+        cm.batchnorm_eval_matrix(np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match="running_mean must hold at least one value"):
+        cm.batchnorm_eval_matrix(np.zeros(0), np.zeros(0))
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\).*shape \(3, 1\)"):
+        cm.batchnorm_forward(np.ones((4, 3)), np.ones((3, 1)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda rv: cm.batchnorm_forward(np.ones((4, 2)), running_mean=[0.0, 0.0], running_var=rv, training=False),
+    lambda rv: cm.batchnorm_forward(np.arange(8.0).reshape(4, 2), running_mean=[0.0, 0.0], running_var=rv),
+    lambda rv: cm.batchnorm_eval_matrix([0.0, 0.0], rv),
+    lambda rv: cm.fold_conv_batchnorm(np.ones((2, 1, 3)), None, [0.0, 0.0], rv),
+])
+def test_negative_running_var_is_refused_by_name(call):
+    with pytest.raises(ValueError, match=r"running_var must be non-negative \(it is a variance\): running_var\[1\]=-0.5"):
+        call([1.0, -0.5])
+
+
+def test_running_var_plus_eps_must_be_positive():
+    with pytest.raises(ValueError, match=r"running_var \+ eps must be positive: running_var\[0\]=0.0 with eps=0.0"):
+        cm.batchnorm_forward(np.ones((2, 1)), running_mean=[0.0], running_var=[0.0], training=False, eps=0.0)
+    cm.batchnorm_forward(np.ones((2, 1)), running_mean=[0.0], running_var=[0.0], training=False, eps=1e-5)
+    bn = cm.BatchNorm(1).eval()
+    bn.running_var = np.array([-1.0])
+    with pytest.raises(ValueError, match=r"running_var\[0\]=-1.0"):
+        bn(np.ones((2, 1)))
+
+
+def test_reference_pair_refusals():
+    X = np.arange(6.0).reshape(3, 2)
+    with pytest.raises(ValueError, match=r"gamma must have shape \(2,\), one value per channel: got 3 values"):
+        cm.reference_batchnorm_forward(X, np.ones(3), np.zeros(2))
+    with pytest.raises(ValueError, match=r"beta must have shape \(2,\).*shape \(3, 2\)"):
+        cm.reference_batchnorm_forward(X, np.ones(2), np.zeros((3, 2)))
+    with pytest.raises(TypeError, match="gamma must be real numbers"):
+        cm.reference_batchnorm_forward(X, "ab", np.zeros(2))
+    with pytest.raises(TypeError, match="X must be an array of real numbers"):
+        cm.reference_batchnorm_forward([[1.0], [1.0, 2.0]], [1.0], [0.0])
+    with pytest.raises(TypeError, match="X must be real numbers"):
+        cm.reference_batchnorm_forward([["a"]], [1.0], [0.0])
+    with pytest.raises(ValueError, match="X must not be empty"):
+        cm.reference_batchnorm_forward(np.ones((0, 2)), np.ones(2), np.zeros(2))
+    with pytest.raises(ValueError, match="eps=0 with a constant column \\(column 1"):
+        cm.reference_batchnorm_forward(np.array([[1.0, 2.0], [3.0, 2.0]]), np.ones(2), np.zeros(2), eps=0.0)
+    _, cache, _, _ = cm.reference_batchnorm_forward(X, np.ones(2), np.zeros(2))
+    with pytest.raises(TypeError, match="dout must be real numbers"):
+        cm.reference_batchnorm_backward(np.full((3, 2), "a"), cache)
+    for bad in (None, (1, 2), cache[:6]):
+        with pytest.raises(TypeError, match="cache must be the 7-tuple returned by reference_batchnorm_forward"):
+            cm.reference_batchnorm_backward(np.ones((3, 2)), bad)
+
+
+def test_functional_refusals():
+    x = np.arange(8.0).reshape(4, 2)
+    with pytest.raises(TypeError, match="x must be an array of real numbers"):
+        cm.batchnorm_forward([[1.0, 2.0], [1.0]])
+    with pytest.raises(TypeError, match="weight must be an array of real numbers"):
+        cm.batchnorm_forward(x, [[1.0], [1.0, 2.0]])
+    with pytest.raises(TypeError, match="training='no' must be True or False"):
+        cm.batchnorm_forward(x, training="no")
+    _, cache = cm.batchnorm_forward(x)
+    with pytest.raises(TypeError, match="dout must be real numbers"):
+        cm.batchnorm_backward(np.full((4, 2), "a"), cache)
+    with pytest.raises(TypeError, match="cache must be the dict returned by batchnorm_forward: got NoneType"):
+        cm.batchnorm_backward(x, None)
+    with pytest.raises(ValueError, match="cache must be the dict returned by batchnorm_forward: it lacks xhat"):
+        cm.batchnorm_backward(x, {})
+    with pytest.raises(TypeError, match="x must be an int m or a 1-d array"):
+        cm.batchnorm_jacobian([[1.0], [1.0, 2.0]])
+
+
+def test_module_refusals():
+    with pytest.raises(ValueError, match=r"momentum=-0.1 must be a number in \[0, 1\]"):
+        cm.BatchNorm(2, momentum=-0.1)
+    with pytest.raises(ValueError, match=r"momentum=nan must be a number in \[0, 1\]"):
+        cm.BatchNorm(2, momentum=float("nan"))
+    with pytest.raises(TypeError, match="momentum=True"):
+        cm.BatchNorm(2, momentum=True)
+    with pytest.raises(ValueError, match="eps=-1e-05 must be a finite non-negative number"):
+        cm.BatchNorm(2, eps=-1e-5)
+    with pytest.raises(TypeError, match="affine='False' must be True or False"):
+        cm.BatchNorm(2, affine="False")
+    with pytest.raises(TypeError, match="track_running_stats=None"):
+        cm.BatchNorm(2, track_running_stats=None)
+    with pytest.raises(TypeError, match="mode='eval'"):
+        cm.BatchNorm(2).train("eval")
+    assert cm.BatchNorm(2, momentum=0, affine=np.bool_(False)).momentum == 0.0
+
+
+def test_eval_matrix_and_fold_refusals():
+    for bad in (2.0, None, "ab", (2, 1.5)):
+        with pytest.raises(TypeError, match="spatial_size"):
+            cm.batchnorm_eval_matrix([0.0], [1.0], spatial_size=bad)
+    D, b = cm.batchnorm_eval_matrix([0.0], [1.0], spatial_size=np.array([2, 3]), eps=0.0)
+    assert D.shape == (6, 6) and b.shape == (6,)
+    with pytest.raises(cm.MatrixTooLargeError, match="max_bytes"):
+        cm.batchnorm_eval_matrix(np.zeros(64), np.ones(64), spatial_size=(224, 224), format="dense")
+    with pytest.raises(cm.MatrixTooLargeError, match="max_bytes=1,000"):
+        cm.batchnorm_eval_matrix([0.0], [1.0], spatial_size=16, format="dense", max_bytes=1000)
+    with pytest.raises(ValueError, match="weight must not be empty"):
+        cm.fold_conv_batchnorm(np.ones((0, 1, 3)), None, [], [])
+    with pytest.raises(TypeError, match="weight must be an array of real numbers"):
+        cm.fold_conv_batchnorm([[[1.0]], [[1.0, 2.0]]], None, [0.0, 0.0], [1.0, 1.0])
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "bsr", "dia", "dok", "lil", "dense"])
+def test_eval_matrix_formats_are_those_of_conv_matrix(fmt):
+    D, _ = cm.batchnorm_eval_matrix([1.0, 2.0], [4.0, 1.0], spatial_size=2, eps=0.0, format=fmt)
+    A = cm.conv_matrix(np.ones((1, 1, 1)), 2, format=fmt)
+    assert type(D) is type(A)
+    assert np.allclose(D.toarray() if sp.issparse(D) else D, np.diag([0.5, 0.5, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="format='csx'") as ours:
+        cm.batchnorm_eval_matrix([0.0], [1.0], format="csx")
+    with pytest.raises(ValueError) as theirs:
+        cm.conv_matrix(np.ones((1, 1, 1)), 2, format="csx")
+    assert str(ours.value) == str(theirs.value)

@@ -56,7 +56,7 @@ def section_batchnorm() -> str:
     from ..batchnorm import batchnorm_backward, batchnorm_derivation, batchnorm_forward, batchnorm_jacobian
 
     d = batchnorm_derivation(4)
-    closed = d.steps[30]
+    closed = d.step("closed_form")
     x = np.array([[1.0], [2.0], [4.0], [7.0]])
     dy = np.array([[1.0], [0.0], [-1.0], [2.0]])
     _, cache = batchnorm_forward(x)
