@@ -17,6 +17,7 @@ from .geometry import (
     PADDING_MODES,
     ConvGeometry,
     ConvTransposeGeometry,
+    PoolGeometry,
     conv_output_size,
     conv_transpose_output_size,
 )

@@ -24,6 +24,7 @@ __all__ = [
     "PADDING_MODES",
     "ConvGeometry",
     "ConvTransposeGeometry",
+    "PoolGeometry",
     "conv_output_size",
     "conv_transpose_output_size",
     "normalize_tuple",
@@ -666,3 +667,167 @@ class ConvTransposeGeometry:
             padding_mode="zeros",
             output_limit=self.input_size,
         )
+
+
+# --------------------------------------------------------------------------- pooling
+def _pool_output_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """torch's pooling output size (ATen's ``pooling_output_shape``)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the input or the left padding
+        o -= 1
+    return o
+
+
+def _only_padding(n: int, k: int, s: int, p: int, d: int, o: int) -> int | None:
+    """The first window along one axis that holds no input position, or ``None``.
+
+    Window ``j`` covers ``j s - p + t d`` for ``t < k``; only windows that start
+    before the input or past its end can miss it.
+    """
+    before = range(min(o, -(-p // s)))
+    after = range(max(0, min(o, -(-(n + p) // s))), o)
+    for j in (*before, *after):
+        start = j * s - p
+        t0 = 0 if start >= 0 else -(-(-start) // d)  # first tap at or after position 0
+        if not (t0 <= k - 1 and start + t0 * d < n):
+            return j
+    return None
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """The sizes of an N-d pooling (torch's ``MaxPoolNd`` / ``AvgPoolNd``), validated.
+
+    Shared by max pooling with switches (:mod:`convmatrix.pooling`) and the
+    average and sum pooling matrices (:mod:`convmatrix.resample`); make one with
+    :meth:`from_args`.
+
+    Attributes
+    ----------
+    input_size, kernel_size, stride, padding, dilation : tuple of int
+        Per axis; ``padding`` is symmetric and at most half the kernel size.
+    ceil_mode : bool
+    output_size : tuple of int
+        ``floor_or_ceil((n + 2p - d (k - 1) - 1) / s) + 1``, less one in ceil
+        mode where that last window would start in the right padding (torch's rule).
+
+    Examples
+    --------
+    >>> PoolGeometry.from_args((5, 6), 2).output_size
+    (2, 3)
+    >>> PoolGeometry.from_args(5, 2, ceil_mode=True).output_size
+    (3,)
+    >>> PoolGeometry.from_args(5, 3, stride=2, padding=2)
+    Traceback (most recent call last):
+        ...
+    ValueError: padding=2 must be at most half the kernel size along every axis (as torch): got 2 with kernel_size 3 along axis 0
+    """
+
+    input_size: tuple[int, ...]
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    ceil_mode: bool
+    output_size: tuple[int, ...]
+
+    @classmethod
+    def from_args(
+        cls,
+        input_size: IntOrTuple,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+        dilation: IntOrTuple = 1,
+        ceil_mode: bool = False,
+        *,
+        ndim: int | None = None,
+    ) -> "PoolGeometry":
+        """Validate torch-style pooling arguments.
+
+        Parameters
+        ----------
+        input_size, kernel_size : int or tuple of int
+            Spatial sizes; the number of axes is ``ndim``, else taken from the
+            first tuple among all arguments (1 if none is one).
+        stride : int or tuple of int, optional
+            Defaults to ``kernel_size`` (as torch).
+        padding : int or tuple of int, optional
+            Symmetric, at most half the kernel size.
+        dilation : int or tuple of int, optional
+        ceil_mode : bool, optional
+            Round the output size up; a last window that would start in the
+            right padding is dropped (torch's rule).
+        ndim : int, optional
+            Number of spatial axes, when the input fixes it.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the parameter: bad sizes, strides, dilations, a negative or
+            too large padding, a non-bool ``ceil_mode``, an empty output, or a
+            window that holds only padding (possible with dilation; torch then
+            returns an out-of-range index).
+        """
+        if ndim is None:
+            ndim = _ndim_of(input_size, kernel_size, stride, padding, dilation) or 1
+        n = normalize_tuple(input_size, ndim, "input_size")
+        k = normalize_tuple(kernel_size, ndim, "kernel_size")
+        s = k if stride is None else normalize_tuple(stride, ndim, "stride")
+        p = normalize_tuple(padding, ndim, "padding", minimum=0)
+        d = normalize_tuple(dilation, ndim, "dilation")
+        if not isinstance(ceil_mode, bool) and type(ceil_mode).__name__ != "bool_":
+            raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r} of type {type(ceil_mode).__name__}")
+        ceil_mode = bool(ceil_mode)
+        for axis, (pa, ka) in enumerate(zip(p, k)):
+            if 2 * pa > ka:
+                raise ValueError(
+                    f"padding={_fmt(padding)} must be at most half the kernel size along every axis "
+                    f"(as torch): got {pa} with kernel_size {ka} along axis {axis}"
+                )
+        out = tuple(_pool_output_size(*args, ceil_mode) for args in zip(n, k, s, p, d))
+        for axis, o in enumerate(out):
+            if o < 1:
+                raise ValueError(
+                    f"the pooling output would be empty along axis {axis}: input_size {n[axis]} padded "
+                    f"by {p[axis]} on each side is {n[axis] + 2 * p[axis]}, smaller than the dilated "
+                    f"kernel size dilation*(kernel_size-1)+1 = {d[axis] * (k[axis] - 1) + 1}"
+                )
+        for axis, args in enumerate(zip(n, k, s, p, d, out)):
+            j = _only_padding(*args)
+            if j is not None:
+                raise ValueError(
+                    f"pooling window {j} along axis {axis} sees only padding (input_size {n[axis]}, "
+                    f"padding={p[axis]}, dilation={d[axis]}): every window must hold an input entry "
+                    f"(torch returns an out-of-range index there)"
+                )
+        return cls(n, k, s, p, d, ceil_mode, out)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.kernel_size)
+
+    def window_geometry(self, channels: int = 1) -> ConvGeometry:
+        """The windows as a depthwise convolution over ``channels`` maps (its tap map lists them).
+
+        In ceil mode the high side gets the extra padding that gives torch's
+        output size; a window overhanging it holds only its real entries.
+
+        Examples
+        --------
+        >>> PoolGeometry.from_args(5, 2, ceil_mode=True).window_geometry().padding
+        ((0, 1),)
+        """
+        pads = tuple(
+            (pa, max(pa, (o - 1) * sa + da * (ka - 1) + 1 - na - pa))
+            for na, ka, sa, pa, da, o in zip(
+                self.input_size, self.kernel_size, self.stride, self.padding, self.dilation, self.output_size
+            )
+        )
+        geometry = ConvGeometry.from_weight_shape(
+            (channels, 1, *self.kernel_size), self.input_size, stride=self.stride, padding=pads,
+            dilation=self.dilation, groups=channels,
+        )
+        assert geometry.output_size == self.output_size, (geometry.output_size, self.output_size)
+        return geometry

@@ -37,38 +37,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import ConvGeometry, IntOrTuple, normalize_tuple
-from .structure import axis_index_map, index_dtype, tap_map
+from .geometry import IntOrTuple, PoolGeometry
+from .structure import index_dtype, tap_map
 
 __all__ = ["MaxPool", "Switches", "max_pool_switches", "pool_matrix", "unpool_matrix", "max_pool_output_size"]
 
 
 # --------------------------------------------------------------------------- sizes
-def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """torch's pooling output size (``pooling_output_shape``)."""
-    span = n + 2 * p - d * (k - 1) - 1
-    o = (span + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the input or left padding
-        o -= 1
-    return o
-
-
-def _check_params(nd: int, kernel_size, stride, padding, dilation, ceil_mode):
-    k = normalize_tuple(kernel_size, nd, "kernel_size")
-    s = k if stride is None else normalize_tuple(stride, nd, "stride")
-    p = normalize_tuple(padding, nd, "padding", minimum=0)
-    d = normalize_tuple(dilation, nd, "dilation")
-    if not isinstance(ceil_mode, (bool, np.bool_)):
-        raise TypeError(f"ceil_mode must be a bool, got {ceil_mode!r}")
-    for axis, (pa, ka) in enumerate(zip(p, k)):
-        if pa > ka // 2:
-            raise ValueError(
-                f"padding={p if len(set(p)) > 1 else p[0]} is too large along axis {axis}: "
-                f"it must be at most half the kernel size, kernel_size // 2 = {ka // 2} (as torch)"
-            )
-    return k, s, p, d, bool(ceil_mode)
-
-
 def max_pool_output_size(
     input_size: IntOrTuple,
     kernel_size: IntOrTuple,
@@ -107,32 +82,7 @@ def max_pool_output_size(
     >>> max_pool_output_size(5, 2, ceil_mode=True)
     (3,)
     """
-    nd = len(input_size) if isinstance(input_size, (tuple, list)) else None
-    if nd is None:
-        for v in (kernel_size, stride, padding, dilation):
-            if isinstance(v, (tuple, list)):
-                nd = len(v)
-                break
-        nd = nd or 1
-    n = normalize_tuple(input_size, nd, "input_size")
-    k, s, p, d, c = _check_params(nd, kernel_size, stride, padding, dilation, ceil_mode)
-    out = tuple(_pool_out(*a, c) for a in zip(n, k, s, p, d))
-    for axis, o in enumerate(out):
-        if o < 1:
-            raise ValueError(
-                f"the pooling output would be empty along axis {axis}: input_size {n[axis]} padded by "
-                f"{p[axis]} on each side is smaller than the dilated kernel size "
-                f"{d[axis] * (k[axis] - 1) + 1}"
-            )
-        taps = np.arange(o)[:, None] * s[axis] - p[axis] + np.arange(k[axis])[None, :] * d[axis]
-        empty = (axis_index_map(taps, n[axis], "zeros") < 0).all(axis=1)
-        if empty.any():
-            raise ValueError(
-                f"pooling window {int(np.argmax(empty))} along axis {axis} sees only padding "
-                f"(input_size {n[axis]}, padding={p[axis]}, dilation={d[axis]}): every window must hold "
-                f"an input entry (torch returns an out-of-range index there)"
-            )
-    return out
+    return PoolGeometry.from_args(input_size, kernel_size, stride, padding, dilation, ceil_mode).output_size
 
 
 # --------------------------------------------------------------------------- switches
@@ -254,21 +204,7 @@ def _as_samples(x: Any) -> np.ndarray:
     return arr
 
 
-def _window_geometry(n, k, s, p, d, out) -> ConvGeometry:
-    """The spatial windows of a pooling as a one-channel convolution's geometry.
-
-    In ceil mode the high side gets the extra padding that gives torch's ``out``
-    windows (a window overhanging it holds only its real entries).
-    """
-    pads = tuple(
-        (pa, max(pa, (o - 1) * sa + da * (ka - 1) + 1 - na - pa)) for na, ka, sa, pa, da, o in zip(n, k, s, p, d, out)
-    )
-    geometry = ConvGeometry.from_weight_shape((1, 1, *k), n, stride=s, padding=pads, dilation=d)
-    assert geometry.output_size == tuple(out), (geometry.output_size, out)
-    return geometry
-
-
-def _windows(C, n, g, k, s, p, d, out) -> tuple[np.ndarray, np.ndarray | None]:
+def _windows(C: int, g: int, pool: PoolGeometry) -> tuple[np.ndarray, np.ndarray | None]:
     """Every window's candidates, from the tap map of the spatial windows.
 
     Returns ``flat`` of shape ``(C // g * prod(out), g * prod(k))``: row ``r`` holds
@@ -277,7 +213,8 @@ def _windows(C, n, g, k, s, p, d, out) -> tuple[np.ndarray, np.ndarray | None]:
     tie-breaking.  Where a window overhangs the input its row is padded at the end,
     and ``valid`` marks the real entries; ``valid`` is ``None`` when none overhangs.
     """
-    tm = tap_map(_window_geometry(n, k, s, p, d, out))
+    tm = tap_map(pool.window_geometry())
+    k = pool.kernel_size
     cols, indptr = tm.row_cols, tm.row_indptr
     P, K = indptr.size - 1, prod(k)
     if cols.size == P * K:  # every window whole: the rows are a dense block
@@ -291,7 +228,7 @@ def _windows(C, n, g, k, s, p, d, out) -> tuple[np.ndarray, np.ndarray | None]:
         valid[slot] = True
         spatial, valid = spatial.reshape(P, K), valid.reshape(P, 1, K)
     # map c of block b is b * g + c: offsets (C // g, 1, g, 1), windows (1, P, 1, K)
-    plane = prod(n)
+    plane = prod(pool.input_size)
     it = index_dtype(C * plane)
     offsets = (np.arange(C, dtype=it) * plane).reshape(C // g, 1, g, 1)
     flat = (offsets + spatial.astype(it)[None, :, None, :]).reshape(C // g * P, g * K)
@@ -410,25 +347,24 @@ def max_pool_switches(
     array([[-128]], dtype=int8)
     """
     arr = _as_samples(x)
-    nd = arr.ndim - 1
-    k, s, p, d, ceil_mode = _check_params(nd, kernel_size, stride, padding, dilation, ceil_mode)
+    C, n = arr.shape[0], arr.shape[1:]
+    pool = PoolGeometry.from_args(n, kernel_size, stride, padding, dilation, ceil_mode, ndim=arr.ndim - 1)
     if isinstance(channel_pool, bool) or not isinstance(channel_pool, (int, np.integer)):
         raise TypeError(f"channel_pool must be an integer, got {channel_pool!r}")
     if channel_pool < 1:
         raise ValueError(f"channel_pool={channel_pool} must be positive")
     if not isinstance(absolute, (bool, np.bool_)):
         raise TypeError(f"absolute must be a bool, got {absolute!r}")
-    C, n = arr.shape[0], arr.shape[1:]
     if C % channel_pool:
         raise ValueError(
             f"channel_pool={channel_pool} must divide the number of feature maps C={C} "
             f"(blocks of maps do not overlap)"
         )
-    out = max_pool_output_size(n, k, s, p, d, ceil_mode)
+    out = pool.output_size
     g = int(channel_pool)
     c_out = C // g
 
-    flat, valid = _windows(C, tuple(n), g, k, s, p, d, out)
+    flat, valid = _windows(C, g, pool)
     vals = arr.reshape(-1)[flat]
     if absolute:
         vals = _magnitude(vals)
@@ -452,11 +388,11 @@ def max_pool_switches(
         input_shape=tuple(arr.shape),
         output_shape=(c_out, *out),
         indices=idx.reshape(c_out, *out),
-        kernel_size=k,
-        stride=s,
-        padding=p,
-        dilation=d,
-        ceil_mode=ceil_mode,
+        kernel_size=pool.kernel_size,
+        stride=pool.stride,
+        padding=pool.padding,
+        dilation=pool.dilation,
+        ceil_mode=pool.ceil_mode,
         channel_pool=g,
     )
 

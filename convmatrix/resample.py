@@ -26,7 +26,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import ConvGeometry, IntOrTuple, _as_int, _fmt, _is_sequence, _ndim_of, normalize_tuple, padding_pairs
+from .geometry import IntOrTuple, PoolGeometry, _as_int, _fmt, _is_sequence, _ndim_of, normalize_tuple, padding_pairs
 from .matrices import _check_format, _csr, _csr_arrays, _finish, _guard, _guard_nnz
 from .structure import axis_index_map, index_dtype, tap_map
 
@@ -474,60 +474,19 @@ def _integral_floats(value):
 
 
 # --------------------------------------------------------------------------- pooling
-def _pool_params(input_size, kernel_size, stride, padding, ceil_mode):
-    ndim = _ndim(input_size, kernel_size, stride, padding)
-    n = normalize_tuple(input_size, ndim, "input_size")
-    k = normalize_tuple(kernel_size, ndim, "kernel_size")
-    s = k if stride is None else normalize_tuple(stride, ndim, "stride")
-    p = normalize_tuple(padding, ndim, "padding", minimum=0)
-    ceil_mode = _bool(ceil_mode, "ceil_mode")
-    for axis, (pa, ka) in enumerate(zip(p, k)):
-        if 2 * pa > ka:
-            raise ValueError(
-                f"padding={_fmt(padding)} must be at most half the kernel size along every axis "
-                f"(as torch): got {pa} with kernel_size {ka} along axis {axis}"
-            )
-    out = _pool_output(n, k, s, p, ceil_mode)
-    for axis, o in enumerate(out):
-        if o < 1:
-            raise ValueError(
-                f"the pooling output would be empty along axis {axis}: input_size {n[axis]} padded "
-                f"by {p[axis]} on each side is {n[axis] + 2 * p[axis]}, smaller than the kernel "
-                f"size {k[axis]}"
-            )
-    return n, k, s, p, ceil_mode, out
-
-
-def _pool_output(n, k, s, p, ceil_mode):
-    out = []
-    for na, ka, sa, pa in zip(n, k, s, p):
-        span = na + 2 * pa - ka
-        o = (span + (sa - 1 if ceil_mode else 0)) // sa + 1
-        if ceil_mode and o >= 1 and (o - 1) * sa >= na + pa:
-            o -= 1  # torch: the last window must start inside the input or the left padding
-        out.append(o)
-    return tuple(out)
-
-
-def _pool_structure(n, k, s, p, out, channels: int, itemsize: int = 8, format: str = "csr",
+def _pool_structure(pool: PoolGeometry, channels: int, itemsize: int = 8, format: str = "csr",
                     max_bytes: int | None = None) -> sp.csr_array:
-    """Sum pooling: the tap map of a depthwise convolution with a ones kernel, filled."""
-    # ceil mode: extra zeros on the high side so that the convolution has ``out`` outputs;
-    # the tap map stores nothing where a window overhangs them.
-    pads = tuple((pa, max(pa, (o - 1) * sa + ka - na - pa)) for na, ka, sa, pa, o in zip(n, k, s, p, out))
-    geometry = ConvGeometry.from_weight_shape(
-        (channels, 1, *k), n, stride=s, padding=pads, groups=channels
-    )
-    assert geometry.output_size == out
+    """Sum pooling: the tap map of the pooling windows (a depthwise convolution), filled with ones."""
+    geometry = pool.window_geometry(channels)
     _guard(geometry, itemsize, format, max_bytes)
     tm = tap_map(geometry)
     return _csr(tm, tm.fill(np.ones(geometry.weight_shape, dtype=np.int64)))
 
 
-def _pool_divisors(n, k, s, p, out, count_include_pad: bool) -> np.ndarray:
+def _pool_divisors(pool: PoolGeometry, count_include_pad: bool) -> np.ndarray:
     """PyTorch's divisor for every output position (flat, C order)."""
     div = np.ones(1, dtype=np.int64)
-    for na, ka, sa, pa, o in zip(n, k, s, p, out):
+    for na, ka, sa, pa, o in zip(pool.input_size, pool.kernel_size, pool.stride, pool.padding, pool.output_size):
         start = np.arange(o, dtype=np.int64) * sa - pa
         end = np.minimum(start + ka, na + pa)
         if count_include_pad:
@@ -592,10 +551,10 @@ def sum_pool_matrix(
     >>> (sum_pool_matrix(6, 2).T != upsample_matrix(3, 2)).nnz
     0
     """
-    n, k, s, p, _, out = _pool_params(input_size, kernel_size, stride, padding, ceil_mode)
+    pool = PoolGeometry.from_args(input_size, kernel_size, stride, padding, ceil_mode=ceil_mode)
     c = _channels(channels)
     _check_format(format)
-    return _finish(_pool_structure(n, k, s, p, out, c, 8, format, max_bytes), format, max_bytes)
+    return _finish(_pool_structure(pool, c, 8, format, max_bytes), format, max_bytes)
 
 
 def avg_pool_matrix(
@@ -674,7 +633,7 @@ def avg_pool_matrix(
     >>> A @ np.array([3.0, 6.0, 9.0, 0.0, 0.0])
     array([4.5, 5. , 0. ])
     """
-    n, k, s, p, _, out = _pool_params(input_size, kernel_size, stride, padding, ceil_mode)
+    pool = PoolGeometry.from_args(input_size, kernel_size, stride, padding, ceil_mode=ceil_mode)
     count_include_pad = _bool(count_include_pad, "count_include_pad")
     if divisor_override is not None:
         divisor_override = _as_int(divisor_override, "divisor_override")
@@ -688,11 +647,11 @@ def avg_pool_matrix(
     if dt.kind not in "fc" or dt == np.float16:
         raise TypeError(f"dtype={dtype!r} must be a float32/float64 or complex dtype")
     _check_format(format)
-    a = _pool_structure(n, k, s, p, out, c, dt.itemsize, format, max_bytes)
+    a = _pool_structure(pool, c, dt.itemsize, format, max_bytes)
     if divisor_override is not None:
-        scale = np.full(prod(out), 1 / divisor_override)
+        scale = np.full(prod(pool.output_size), 1 / divisor_override)
     else:
-        scale = 1 / _pool_divisors(n, k, s, p, out, count_include_pad)
+        scale = 1 / _pool_divisors(pool, count_include_pad)
     per_row = np.tile(scale, c)
     data = np.repeat(per_row, np.diff(a.indptr)).astype(dt)
     return _finish(_csr_arrays(a.shape, data, a.indices, a.indptr), format, max_bytes)

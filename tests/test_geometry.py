@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convmatrix as cm
@@ -232,3 +232,40 @@ def test_mappings_sets_and_float_arrays_are_refused(bad):
         cm.conv_matrix(w, bad)
     with pytest.raises((TypeError, ValueError), match="padding"):
         cm.conv_matrix(w, 5, padding=bad)
+
+
+# --------------------------------------------------------------------------- pooling geometry
+@settings(max_examples=150)
+@given(n=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 2), d=st.integers(1, 3),
+       ceil=st.booleans())
+def test_pool_geometry_matches_torch(n, k, s, p, d, ceil):
+    torch = pytest.importorskip("torch")
+    x = torch.arange(float(n)).reshape(1, 1, n)
+    try:
+        out = torch.nn.functional.max_pool1d(x, k, s, p, d, ceil_mode=ceil, return_indices=True)
+    except RuntimeError:
+        with pytest.raises(ValueError):
+            cm.PoolGeometry.from_args(n, k, s, p, d, ceil)
+        return
+    try:
+        g = cm.PoolGeometry.from_args(n, k, s, p, d, ceil)
+    except ValueError as exc:
+        # refused beyond torch: a window of padding only (torch gives an out-of-range index there)
+        assert "sees only padding" in str(exc)
+        assert ((out[1] < 0) | (out[1] >= n)).any() or torch.isinf(out[0]).any()
+        return
+    assert g.output_size == tuple(out[0].shape[2:])
+    assert g.window_geometry(3).output_size == g.output_size
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(input_size=5, kernel_size=2, padding=2), ValueError, r"padding=2 must be at most half the kernel size"),
+    (dict(input_size=5, kernel_size=9), ValueError, r"pooling output would be empty along axis 0"),
+    (dict(input_size=5, kernel_size=2, ceil_mode=1), TypeError, r"ceil_mode must be True or False"),
+    (dict(input_size=(5, 5), kernel_size=(2, 2, 2)), ValueError, r"kernel_size=\(2, 2, 2\) must have one entry per spatial axis"),
+    (dict(input_size=5, kernel_size=2, stride=0), ValueError, r"stride=0 must be positive"),
+    (dict(input_size=1, kernel_size=2, padding=1, dilation=2), ValueError, r"window 0 along axis 0 sees only padding"),
+])
+def test_pool_geometry_refusals(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        cm.PoolGeometry.from_args(**kwargs)
