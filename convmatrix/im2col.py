@@ -186,5 +186,7 @@ def im2col_matrix(
         r = np.repeat(np.arange(rows), np.diff(indptr))
         entries = {(int(i), int(j)): v for i, j, v in zip(r, indices.reshape(-1), data) if v != 0}
         return sympy.ImmutableSparseMatrix(rows, cols, entries)
-    return _finish(_csr_arrays((rows, cols), data, indices.reshape(-1), indptr), format, max_bytes,
-                   what="im2col matrix")
+    X = _csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
+    if not np.all(xa):
+        X.eliminate_zeros()  # no stored zeros: the entries are x's, and x may hold zeros
+    return _finish(X, format, max_bytes, what="im2col matrix")

@@ -188,8 +188,9 @@ def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: st
 def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr") -> tuple[int, int]:
     """``(nnz, bytes)`` of a convolution matrix, from the geometry alone.
 
-    The count is exact for ``zeros`` padding and an upper bound for the other
-    modes (where taps that land on the same pixel are summed into one entry).
+    The count is exact for ``zeros`` padding and a kernel without zero entries,
+    and an upper bound otherwise (zero entries are not stored, and in the other
+    modes taps that land on the same pixel are summed into one entry).
     Bytes are as :func:`matrix_bytes` counts them for ``format``.
 
     Parameters
@@ -287,6 +288,18 @@ def _csr(tm, data: np.ndarray) -> sp.csr_array:
     return _csr_arrays(tm.shape, data, tm.indices, tm.indptr)
 
 
+def _filled(tm, weight: np.ndarray) -> sp.csr_array:
+    """The tap map filled with ``weight``, without stored zeros.
+
+    A zero can only come from a zero kernel entry or, where taps are summed
+    (non-zero padding modes), from taps that cancel; only then is the data scanned.
+    """
+    a = _csr(tm, tm.fill(weight))
+    if tm.has_duplicates or not np.all(weight):
+        a.eliminate_zeros()
+    return a
+
+
 def _symbolic(tm, weight: np.ndarray) -> sympy.ImmutableSparseMatrix:
     data = tm.fill(weight)
     indptr, indices = tm.indptr, tm.indices
@@ -301,7 +314,7 @@ def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: s
     tm = tap_map(geometry)
     if symbolic:
         return _symbolic(tm, weight)
-    return _finish(_csr(tm, tm.fill(weight)), format, max_bytes)
+    return _finish(_filled(tm, weight), format, max_bytes)
 
 
 def conv_matrix(
@@ -464,7 +477,7 @@ def conv_transpose_matrix(
     _guard(tg.conv, w.dtype.itemsize, format, max_bytes, transposed=True)
     # A.T filled straight from the conv's tap map read column by column (A's CSC arrays)
     tm = transposed_tap_map(tg.conv)
-    return _finish(_csr(tm, tm.fill(w)), format, max_bytes)
+    return _finish(_filled(tm, w), format, max_bytes)
 
 
 # --------------------------------------------------------------------------- bias

@@ -108,7 +108,7 @@ def test_tap_map_reads_weight_entries():
     """data == weight.reshape(-1)[taps] and the taps run over every kernel entry."""
     g = ConvGeometry.from_weight_shape((4, 3, 2, 3), (5, 6), stride=(1, 2), padding=1, groups=1)
     m = tap_map(g)
-    w = np.arange(np.prod(g.weight_shape)).reshape(g.weight_shape)
+    w = np.arange(1, np.prod(g.weight_shape) + 1).reshape(g.weight_shape)  # no zero: every tap stored
     A = cm.conv_matrix(w, (5, 6), stride=(1, 2), padding=1)
     assert np.array_equal(A.data, w.reshape(-1)[m.taps])
     assert np.array_equal(np.unique(m.taps), np.arange(w.size))
@@ -232,3 +232,20 @@ def test_lattice_fill_equals_plain_gather(cfg, seed):
             idx = (np.asarray(offs).reshape(-1, 1) + np.arange(taps.size)).reshape(-1)
             np.add.at(covered, idx, 1)
         assert np.all(covered == 1)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_no_stored_zeros_whatever_the_kernel(mode):
+    # zero kernel entries, and replicate taps that cancel (1 + -1 at the border), store nothing
+    w = np.array([[[0, 1, -1, 0, 2]]])
+    A = cm.conv_matrix(w, 6, padding=2, padding_mode=mode)
+    assert np.all(A.data != 0) and A.has_canonical_format
+    ref = naive_conv_matrix(w, ConvGeometry.from_weight_shape(w.shape, 6, padding=2, padding_mode=mode))
+    assert np.array_equal(A.toarray(), np.asarray(ref.toarray() if hasattr(ref, "toarray") else ref))
+    T = cm.conv_transpose_matrix(w, 6, padding=2)
+    assert np.all(T.data != 0)
+    S = cm.transposed_conv_as_direct(w, 6, padding=2).matrix
+    assert np.all(S.data != 0) and (S != T).nnz == 0
+    assert cm.conv_matrix(np.zeros((1, 1, 3)), 5).nnz == 0
+    X = cm.im2col_matrix(np.array([[0.0, 1, 0, 2, 3]]), 3)
+    assert np.all(X.data != 0)

@@ -156,9 +156,11 @@ def test_default_out_channels_is_classic_im2col():
 
 
 def test_structure_is_kept_and_formats():
-    x = np.zeros((1, 4), dtype=np.int64)
+    x = np.ones((1, 4), dtype=np.int64)
     X = im2col_matrix(x, 3, padding=1)
-    assert X.nnz == 10  # structural entries are stored even where x is zero
+    assert X.nnz == 10  # every tap inside the input
+    assert im2col_matrix(np.array([[1, 0, 2, 0]]), 3, padding=1).nnz == 5  # zeros of x are not stored
+    assert im2col_matrix(np.zeros((1, 4)), 3, padding=1).nnz == 0
     assert isinstance(im2col_matrix(x, 3, format="dense"), np.ndarray)
     assert im2col_matrix(x, 3, format="csc").format == "csc"
     assert im2col_matrix(x.astype(np.float32), 3).dtype == np.float32
