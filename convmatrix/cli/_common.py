@@ -72,7 +72,7 @@ def weight_from_args(args, ndim_hint: int | None = None) -> np.ndarray:
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output", "-o", type=Path, help="save instead of printing (.npz, .mtx or .npy)")
+    p.add_argument("--output", "-o", type=Path, help="save instead of printing: .npz, .mtx or .npy (numbers) or .png (a picture)")
     p.add_argument("--summary", action="store_true", help="print a one-line summary even when small")
 
 

@@ -1,0 +1,102 @@
+"""Export: pictures (PNG written with zlib only), file permissions, refusals."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import convmatrix as cm
+from convmatrix.cli import main
+from convmatrix.export import load_matrix, matrix_image, png_bytes, save_matrix
+
+
+def read_png(data: bytes) -> np.ndarray:
+    """A deliberately small PNG reader (8-bit RGB or gray, filter 0, one or more IDAT chunks)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        tag, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert crc == zlib.crc32(tag + body) & 0xFFFFFFFF
+        if tag == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif tag == b"IDAT":
+            idat += body
+        pos += 12 + length
+    w, h, depth, color = header[:4]
+    assert depth == 8 and color in (0, 2)
+    channels = 3 if color == 2 else 1
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, 1 + w * channels)
+    assert not raw[:, 0].any()  # filter type 0 on every row
+    return raw[:, 1:].reshape(h, w, channels) if channels == 3 else raw[:, 1:]
+
+
+def test_png_round_trip():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
+    assert np.array_equal(read_png(png_bytes(img)), img)
+    gray = rng.integers(0, 256, size=(3, 4), dtype=np.uint8)
+    assert np.array_equal(read_png(png_bytes(gray)), gray)
+
+
+def test_small_matrix_picture_shows_signs_and_zeros():
+    A = cm.conv_matrix(np.array([[[2, 0, -1]]]), 4, padding=1)  # 4 x 4, zeros not stored
+    img = matrix_image(A, min_side=1)
+    dense = A.toarray()
+    assert img.shape == (4, 4, 3)
+    assert np.all(img[dense == 0] == 255)
+    assert np.all(img[dense > 0][:, 0] == 255) and np.all(img[dense > 0][:, 2] < 255)  # red
+    assert np.all(img[dense < 0][:, 2] == 255) and np.all(img[dense < 0][:, 0] < 255)  # blue
+    big = matrix_image(A)  # enlarged towards 256 pixels (at most 32 per entry), each entry a square
+    assert big.shape == (128, 128, 3) and np.array_equal(big[::32, ::32], img)
+
+
+def test_large_matrix_picture_is_its_pattern():
+    A = cm.conv_matrix(np.ones((1, 1, 3, 3)), (64, 64), padding=1)  # 4096 x 4096
+    img = matrix_image(A, max_side=512)
+    assert img.shape == (512, 512, 3)
+    # tiles of 8 x 8 entries: the band (offsets up to 65 entries, 9 tiles) is the only dark part
+    rows, cols = np.nonzero(img[:, :, 0] < 255)
+    assert np.all(np.abs(rows - cols) <= 9) and len(rows) > 512
+    assert np.all(img[0, 100] == 255)
+
+
+def test_symbolic_picture_and_refusals(tmp_path):
+    S = cm.conv_matrix(cm.symbolic_weight((1, 1, 2)), 3)
+    img = matrix_image(S, min_side=1)
+    assert img.shape == (2, 3, 3) and (img[:, :, 0] < 255).sum() == 4
+    with pytest.raises(ValueError, match="symbolic matrix cannot be saved as numbers"):
+        save_matrix(S, tmp_path / "s.npz")
+    save_matrix(S, tmp_path / "s.png")
+    with pytest.raises(ValueError, match="max_side"):
+        matrix_image(np.eye(2), max_side=0)
+    with pytest.raises(TypeError, match="dtype"):
+        matrix_image(np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match="must end in one of .npz, .mtx, .npy$"):
+        load_matrix(tmp_path / "s.png")
+
+
+def test_saved_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = save_matrix(sp.eye_array(3, format="csr"), tmp_path / "a.npz")
+    finally:
+        os.umask(old)
+    assert os.stat(p).st_mode & 0o777 == 0o644
+
+
+def test_cli_saves_a_picture(tmp_path, capsys):
+    path = tmp_path / "t.png"
+    assert main(["transpose", "--kernel", "[[2, 3], [4, 5]]", "--input-size", "2,2", "--stride", "2",
+                 "-o", str(path)]) == 0
+    assert "saved" in capsys.readouterr().out
+    img = read_png(path.read_bytes())
+    T = cm.conv_transpose_matrix(np.array([[[[2, 3], [4, 5]]]]), (2, 2), stride=2)
+    assert np.array_equal(img, matrix_image(T))
+    assert not list(tmp_path.glob(".*.tmp"))  # nothing left behind
