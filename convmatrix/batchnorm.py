@@ -38,7 +38,8 @@ import sympy
 from sympy import IndexedBase, Integer, KroneckerDelta, Rational, Sum, Symbol, sqrt
 
 from .derivation import Derivation, Step, expand_sums
-from .matrices import _check_format, _finish, _guard_nnz
+from .geometry import _as_bool, _is_sequence, _ndim_of, normalize_tuple
+from .matrices import _check_format, _detached, _finish, _guard_nnz
 
 __all__ = [
     "BatchNormDerivation",
@@ -491,12 +492,6 @@ def _check_float(value, name: str, *, minimum: float = 0.0) -> float:
     return float(value)
 
 
-def _check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}={value!r} must be True or False")
-    return bool(value)
-
-
 # =========================================================================== numerics (torch)
 def _to_numpy(a, name: str, rule: str) -> np.ndarray:
     """``a`` as an ndarray, refused with a message naming ``name`` if NumPy cannot convert it.
@@ -504,11 +499,7 @@ def _to_numpy(a, name: str, rule: str) -> np.ndarray:
     A torch tensor (or ``nn.Parameter``) is read through ``.detach()`` (and
     ``.cpu()``): its values, not its autograd graph.
     """
-    detach = getattr(a, "detach", None)
-    if callable(detach):
-        a = detach()
-        cpu = getattr(a, "cpu", None)
-        a = cpu() if callable(cpu) else a
+    a = _detached(a)
     try:
         return np.asarray(a)
     except (ValueError, TypeError, RuntimeError):  # ragged nesting, unconvertible objects
@@ -635,7 +626,7 @@ def batchnorm_forward(x: Any, weight: Any = None, bias: Any = None, *, running_m
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must be given together (both or neither)")
     eps = _check_float(eps, "eps")
-    batch_stats = _check_bool(training, "training") or running_mean is None
+    batch_stats = _as_bool(training, "training") or running_mean is None
     if running_var is not None:
         _check_running_var(running_var, None if batch_stats else eps)
     m = x.size // c
@@ -772,8 +763,8 @@ class BatchNorm:
                 raise ValueError(f"momentum={momentum} must be a number in [0, 1] (or None: cumulative average)")
             momentum = float(momentum)
         self.momentum = momentum
-        self.affine = _check_bool(affine, "affine")
-        self.track_running_stats = _check_bool(track_running_stats, "track_running_stats")
+        self.affine = _as_bool(affine, "affine")
+        self.track_running_stats = _as_bool(track_running_stats, "track_running_stats")
         c = self.num_features
         self.weight = np.ones(c) if affine else None
         self.bias = np.zeros(c) if affine else None
@@ -786,7 +777,7 @@ class BatchNorm:
 
     def train(self, mode: bool = True) -> "BatchNorm":
         """Training mode (``mode=True``) or eval mode; returns self."""
-        self.training = _check_bool(mode, "mode")
+        self.training = _as_bool(mode, "mode")
         return self
 
     def eval(self) -> "BatchNorm":
@@ -883,17 +874,10 @@ def batchnorm_eval_matrix(running_mean: Any, running_var: Any, weight: Any = Non
 
 
 def _check_spatial_size(spatial_size) -> tuple:
-    if isinstance(spatial_size, (numbers.Integral, np.integer)) and not isinstance(spatial_size, (bool, np.bool_)):
-        sizes: tuple = (spatial_size,)
-    elif isinstance(spatial_size, (tuple, list, np.ndarray)):
-        sizes = tuple(spatial_size.tolist() if isinstance(spatial_size, np.ndarray) else spatial_size)
-    else:
-        raise TypeError(f"spatial_size={spatial_size!r} must be an int or a tuple of ints (() for no spatial axes)")
-    if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) for s in sizes):
-        raise TypeError(f"spatial_size={spatial_size!r} must be an int or a tuple of ints")
-    if any(s < 1 for s in sizes):
-        raise ValueError(f"spatial_size={spatial_size!r} must be positive along every axis")
-    return tuple(int(s) for s in sizes)
+    """Sizes as geometry reads them (ints, tuples, arrays, tensors); ``()`` for no spatial axes."""
+    if _is_sequence(spatial_size) and len(spatial_size) == 0:
+        return ()
+    return normalize_tuple(spatial_size, _ndim_of(spatial_size) or 1, "spatial_size")
 
 
 def fold_conv_batchnorm(weight: Any, bias: Any, running_mean: Any, running_var: Any, bn_weight: Any = None,

@@ -52,6 +52,13 @@ def _is_sequence(value) -> bool:
     return isinstance(value, Sequence) or (hasattr(value, "__len__") and hasattr(value, "__getitem__"))
 
 
+def _as_bool(value, name: str) -> bool:
+    """``value`` as a bool: ``True``/``False`` or numpy's bools; nothing else (no 0/1, no strings)."""
+    if isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")):
+        return bool(value)
+    raise TypeError(f"{name}={value!r} must be True or False, not a {type(value).__name__}")
+
+
 def _as_int(value, name: str) -> int:
     """``operator.index`` with a message that names the parameter; bools refused."""
     if isinstance(value, bool):
@@ -777,9 +784,7 @@ class PoolGeometry:
         s = k if stride is None else normalize_tuple(stride, ndim, "stride")
         p = normalize_tuple(padding, ndim, "padding", minimum=0)
         d = normalize_tuple(dilation, ndim, "dilation")
-        if not isinstance(ceil_mode, bool) and type(ceil_mode).__name__ != "bool_":
-            raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r} of type {type(ceil_mode).__name__}")
-        ceil_mode = bool(ceil_mode)
+        ceil_mode = _as_bool(ceil_mode, "ceil_mode")
         for axis, (pa, ka) in enumerate(zip(p, k)):
             if 2 * pa > ka:
                 raise ValueError(

@@ -165,7 +165,8 @@ def im2col_matrix(
     )
     rows = out_channels * prod(geometry.output_size)
     cols = out_channels * (c_in // groups) * prod(k)
-    # as many entries as the conv matrix (an upper bound for the non-zero padding modes)
+    # one entry per tap that lands inside the input (taps are never summed here): the conv's count
+    # before duplicates are merged, exact
     _guard_nnz((rows, cols), estimate_size(geometry)[0], xa.dtype.itemsize, "sympy" if symbolic else format,
                max_bytes, what="im2col matrix")
     tm = tap_map(geometry)

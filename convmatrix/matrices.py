@@ -44,6 +44,17 @@ class MatrixTooLargeError(ValueError):
 
 
 # --------------------------------------------------------------------------- weights
+def _detached(value: Any) -> Any:
+    """A torch tensor (or ``nn.Parameter``) as its values on the CPU; anything else as it is.
+
+    Read through ``.detach()`` and ``.cpu()``, without importing torch.
+    """
+    detach = getattr(value, "detach", None)
+    if callable(detach) and callable(getattr(value, "cpu", None)):
+        return detach().cpu()
+    return value
+
+
 def _as_weight(weight: Any, name: str = "weight") -> tuple[np.ndarray, bool]:
     """Return ``(array, symbolic)``; refuse anything that is not numbers or SymPy expressions."""
     if isinstance(weight, (sympy.NDimArray, sympy.MatrixBase)):
@@ -52,7 +63,7 @@ def _as_weight(weight: Any, name: str = "weight") -> tuple[np.ndarray, bool]:
             arr = arr.reshape(weight.shape)
     else:
         try:
-            arr = np.asarray(weight)
+            arr = np.asarray(_detached(weight))
         except Exception as exc:  # ragged lists and the like
             raise TypeError(f"{name} must be an array of numbers or SymPy expressions: {exc}") from None
     kind = arr.dtype.kind
@@ -115,6 +126,9 @@ def symbolic_weight(shape: Sequence[int], name: str = "w") -> np.ndarray:
 #: by index tuples, and a SymPy matrix a dict of SymPy expressions (measured on
 #: CPython 3.11; order of magnitude, not exact).
 OBJECT_ENTRY_BYTES = {"lil": 100, "dok": 200, "sympy": 1500}
+#: Approximate bytes per row of the same formats (``lil``: two list objects and
+#: two object-array slots per row, whether the row is empty or not).
+OBJECT_ROW_BYTES = {"lil": 128, "dok": 0, "sympy": 0}
 
 
 def _max_bytes(max_bytes: int | None) -> int:
@@ -173,11 +187,13 @@ def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: st
     >>> matrix_bytes((4, 6), 10, 8, "dense")
     192
     """
+    if format not in SPARSE_FORMATS and format != "sympy":
+        raise ValueError(f"format={format!r} is not one of {', '.join(map(repr, SPARSE_FORMATS + ('sympy',)))}")
     rows, cols = shape
     if format == "dense":
         return rows * cols * itemsize
     if format in OBJECT_ENTRY_BYTES:
-        return nnz * OBJECT_ENTRY_BYTES[format] + rows * 8
+        return nnz * OBJECT_ENTRY_BYTES[format] + rows * OBJECT_ROW_BYTES[format]
     idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
     if format == "coo":
         return nnz * (itemsize + 2 * idx)
@@ -280,6 +296,19 @@ def _csr_arrays(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, i
     a.data, a.indices, a.indptr = data, indices, indptr
     a.has_sorted_indices = True
     a.has_canonical_format = True
+    return a
+
+
+def _canonical(a, *, drop_zeros: bool = True) -> sp.csr_array:
+    """``a`` as canonical CSR (sorted, no duplicates; no stored zeros unless ``drop_zeros=False``).
+
+    A canonical ``csr_array`` is not copied or rescanned (only its data, for zeros).
+    """
+    if not (isinstance(a, sp.csr_array) and a.has_canonical_format):
+        a = sp.csr_array(a)
+        a.sum_duplicates()
+    if drop_zeros:
+        a.eliminate_zeros()
     return a
 
 
@@ -560,13 +589,17 @@ def affine_matrix(A, b, *, format: str = "csr"):
     b = b.reshape(-1)
     if b.size != A.shape[0]:
         raise ValueError(f"b has {b.size} entries but A has {A.shape[0]} rows: they must match")
-    if symbolic and not isinstance(A, sympy.MatrixBase):  # a symbolic bias makes the map symbolic
-        A = sympy.ImmutableSparseMatrix(A.toarray() if sp.issparse(A) else A)
-    if isinstance(A, sympy.MatrixBase):
+    if symbolic or isinstance(A, sympy.MatrixBase):  # a symbolic bias makes the map symbolic
         m, n = A.shape
-        top = A.row_join(sympy.Matrix(b.tolist()))
-        bottom = sympy.zeros(1, n).row_join(sympy.ones(1, 1))
-        return sympy.ImmutableSparseMatrix(top.col_join(bottom))
+        if isinstance(A, sympy.MatrixBase):
+            entries = dict(A.todok())
+        else:
+            coo = sp.coo_array(A)
+            _guard_nnz((m + 1, n + 1), coo.nnz + m + 1, 8, "sympy", None)
+            entries = {(int(r), int(c)): sympy.sympify(v) for r, c, v in zip(coo.row, coo.col, coo.data) if v != 0}
+        entries.update({(i, n): sympy.sympify(v) for i, v in enumerate(b.tolist()) if v != 0})
+        entries[(m, n)] = sympy.Integer(1)
+        return sympy.ImmutableSparseMatrix(m + 1, n + 1, entries)
     _check_format(format)
     dtype = np.result_type(A.dtype, b.dtype)
     m, n = A.shape

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import IntOrTuple, PoolGeometry
+from .geometry import IntOrTuple, PoolGeometry, _as_bool
 from .structure import index_dtype, tap_map
 
 __all__ = ["MaxPool", "Switches", "max_pool_switches", "pool_matrix", "unpool_matrix", "max_pool_output_size"]
@@ -353,8 +353,7 @@ def max_pool_switches(
         raise TypeError(f"channel_pool must be an integer, got {channel_pool!r}")
     if channel_pool < 1:
         raise ValueError(f"channel_pool={channel_pool} must be positive")
-    if not isinstance(absolute, (bool, np.bool_)):
-        raise TypeError(f"absolute must be a bool, got {absolute!r}")
+    absolute = _as_bool(absolute, "absolute")
     if C % channel_pool:
         raise ValueError(
             f"channel_pool={channel_pool} must divide the number of feature maps C={C} "
@@ -426,8 +425,7 @@ class MaxPool:
             raise TypeError(f"channel_pool must be an integer, got {self.channel_pool!r}")
         if self.channel_pool < 1:
             raise ValueError(f"channel_pool={self.channel_pool} must be positive")
-        if not isinstance(self.absolute, (bool, np.bool_)):
-            raise TypeError(f"absolute must be a bool, got {self.absolute!r}")
+        _as_bool(self.absolute, "absolute")
 
     def switches(self, x: Any) -> Switches:
         """:func:`max_pool_switches` of ``x`` with these parameters."""

@@ -26,7 +26,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import IntOrTuple, PoolGeometry, _as_int, _fmt, _is_sequence, _ndim_of, normalize_tuple, padding_pairs
+from .geometry import IntOrTuple, PoolGeometry, _as_bool, _as_int, _fmt, _is_sequence, _ndim_of, normalize_tuple, padding_pairs
 from .matrices import _check_format, _csr, _csr_arrays, _finish, _guard, _guard_nnz
 from .structure import axis_index_map, index_dtype, tap_map
 
@@ -61,12 +61,6 @@ def _channels(channels) -> int:
     if c < 1:
         raise ValueError(f"channels={c} must be positive")
     return c
-
-
-def _bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
-    return bool(value)
 
 
 # --------------------------------------------------------------------------- selections
@@ -634,7 +628,7 @@ def avg_pool_matrix(
     array([4.5, 5. , 0. ])
     """
     pool = PoolGeometry.from_args(input_size, kernel_size, stride, padding, ceil_mode=ceil_mode)
-    count_include_pad = _bool(count_include_pad, "count_include_pad")
+    count_include_pad = _as_bool(count_include_pad, "count_include_pad")
     if divisor_override is not None:
         divisor_override = _as_int(divisor_override, "divisor_override")
         if divisor_override == 0:

@@ -38,17 +38,20 @@ from .geometry import (
     ConvTransposeGeometry,
     IntOrTuple,
     Padding,
+    _as_bool,
     _ndim_of,
     normalize_tuple,
 )
 from .matrices import (
     _as_weight,
+    _canonical,
     _csr_arrays,
     _guard_nnz,
     _max_bytes,
     conv_matrix,
     conv_transpose_matrix,
     estimate_size,
+    matrix_bytes,
 )
 from .resample import pad_matrix, zero_insertion_matrix
 from .structure import _row_pattern, index_dtype
@@ -671,19 +674,11 @@ class TransposeEquivalenceReport:
         return "\n".join(lines)
 
 
-def _canonical(a) -> sp.csr_array:
-    """``a`` as canonical CSR; a canonical ``csr_array`` is returned as it is (no copy, no rescan)."""
-    if not (isinstance(a, sp.csr_array) and a.has_canonical_format):
-        a = sp.csr_array(a)
-        a.sum_duplicates()
-    return a
-
-
 def _compare(m: sp.csr_array, t: sp.csr_array) -> tuple[bool, float]:
     """``(exact, max |m - t|)`` for two sparse arrays; fast when their patterns agree."""
     if m.shape != t.shape:
         return False, float("inf")
-    m, t = _canonical(m), _canonical(t)
+    m, t = _canonical(m, drop_zeros=False), _canonical(t, drop_zeros=False)
     if np.array_equal(m.indptr, t.indptr) and np.array_equal(m.indices, t.indices):
         if np.array_equal(m.data, t.data):
             return True, 0.0
@@ -720,7 +715,8 @@ def verify_transpose_equivalence(
     literal : bool, optional
         Also form ``conv @ padding @ zero_insertion`` as written and compare it
         (it has ``prod(stride)`` times the entries of ``T``).  Default: when
-        ``conv`` has at most :data:`LITERAL_CHAIN_LIMIT` stored entries.
+        ``conv`` has at most :data:`LITERAL_CHAIN_LIMIT` stored entries and fits
+        in ``max_bytes``.
     max_bytes : int, optional
         Size limit for the matrices built (see :func:`convmatrix.conv_matrix`).
 
@@ -750,8 +746,8 @@ def verify_transpose_equivalence(
       equivalent direct convolution: ĩ' = (7, 9) padded by ((1, 2), (2, 3)) to (10, 14), k' = (3, 3), s' = (1, 1), d' = (1, 1), flipped kernel -> o' = (8, 12)
     """
     start = time.perf_counter()
-    if literal is not None and not isinstance(literal, (bool, np.bool_)):
-        raise TypeError(f"literal must be True, False or None, got {literal!r}")
+    if literal is not None:
+        literal = _as_bool(literal, "literal")
     d = transposed_conv_as_direct(
         weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation, max_bytes=max_bytes,
@@ -763,7 +759,11 @@ def verify_transpose_equivalence(
     m = d.matrix
     exact, diff = _compare(m, t)
     conv_nnz = d.conv_nnz
-    use_literal = conv_nnz <= LITERAL_CHAIN_LIMIT if literal is None else bool(literal)
+    if literal is None:  # the literal product is a bonus: never let it refuse a check that fits
+        conv_bytes = matrix_bytes(d.conv_geometry.shape, conv_nnz, d.weight.dtype.itemsize)
+        use_literal = conv_nnz <= LITERAL_CHAIN_LIMIT and conv_bytes <= _max_bytes(max_bytes)
+    else:
+        use_literal = literal
     if use_literal:
         lit_exact, lit_diff = _compare(d.literal_matrix(), m)
         exact = exact and lit_exact

@@ -36,8 +36,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .geometry import ConvGeometry, normalize_padding, normalize_tuple
-from .matrices import conv_matrix, conv_transpose_matrix
+from .geometry import ConvGeometry, _as_bool, _as_int, _is_sequence, normalize_padding, normalize_tuple
+from .matrices import _canonical, _detached, conv_matrix, conv_transpose_matrix
 from .pooling import MaxPool, Switches, pool_matrix, unpool_matrix
 
 __all__ = [
@@ -61,17 +61,9 @@ __all__ = [
 BORDERS = ("valid", "same", "full")
 
 
-def _canonical(A) -> sp.csr_array:
-    A = sp.csr_array(A)
-    A.sum_duplicates()
-    A.eliminate_zeros()
-    A.sort_indices()
-    return A
-
-
 def _real_array(value: Any, name: str, *, finite: bool = False) -> np.ndarray:
     try:
-        arr = np.asarray(value)
+        arr = np.asarray(_detached(value))
     except Exception as exc:
         raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.dtype.kind not in "iuf":
@@ -93,23 +85,16 @@ def _real_number(value: Any, name: str, *, zero: bool = False) -> float:
 
 def _integer(value: Any, name: str, minimum: int) -> int:
     """An integer (bools refused) of at least ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+    value = _as_int(value, name)
     if value < minimum:
         rule = "non-negative" if minimum == 0 else ("positive" if minimum == 1 else f"at least {minimum}")
         raise ValueError(f"{name}={value!r} must be {rule}")
     return int(value)
 
 
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
-
-
 def _sequence(value: Any, name: str, what: str) -> tuple:
     """``value`` as a tuple, refusing strings and non-sequences."""
-    if isinstance(value, (str, bytes)) or not (isinstance(value, Sequence) or hasattr(value, "__len__")):
+    if not _is_sequence(value):
         raise TypeError(f"{name} must be a sequence of {what}, got {value!r} of type {type(value).__name__}")
     return tuple(value)
 
@@ -132,6 +117,9 @@ def _matrix(value: Any, name: str) -> Any:
         )
     if value.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers: got dtype {value.dtype}")
+    data = value.data if sp.issparse(value) else value
+    if value.dtype.kind == "f" and not np.isfinite(data).all():
+        raise ValueError(f"{name} must hold finite numbers: it has NaN or inf entries")
     return value
 
 
@@ -630,7 +618,7 @@ class ZeilerStack:
         l = self._check_l(l)
         if not isinstance(method, str) or method not in ("ista", "fista"):
             raise ValueError(f"method={method!r} must be 'ista' or 'fista'")
-        refresh = _flag(refresh, "refresh")
+        refresh = _as_bool(refresh, "refresh")
         shape = self.map_shapes[l - 1]
         pool = self.layers[l - 1].pool
         if refresh and pool is None:
@@ -714,8 +702,7 @@ def operator_norm(
         if tuple(Rt.shape) != tuple(R.shape[::-1]):
             raise ValueError(f"Rt has shape {Rt.shape} but R has shape {R.shape}: Rt must be {R.shape[::-1]}")
     tol = _real_number(tol, "tol")
-    if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
-        raise ValueError(f"maxiter={maxiter!r} must be a positive integer")
+    maxiter = _integer(maxiter, "maxiter", 1)
     seed = _integer(seed, "seed", 0)
     if (R.count_nonzero() if sp.issparse(R) else np.count_nonzero(R)) == 0:
         return 0.0
@@ -874,7 +861,7 @@ def _check_inference(R, y, lam, Rt, step, n_iter, z0, refresh, callback, fast):
     if y.size != R.shape[0]:
         raise ValueError(f"y has {y.size} entries but R has {R.shape[0]} rows: they must match")
     lam, step, n_iter = _check_solver_args(lam, step, n_iter, refresh, callback)
-    _flag(fast, "fast")
+    _as_bool(fast, "fast")
     if Rt is not None:
         Rt = _matrix(Rt, "Rt")
         if tuple(Rt.shape) != tuple(R.shape[::-1]):
@@ -1297,7 +1284,7 @@ class DeconvNet:
                 raise TypeError(f"unit={unit!r} must be a tuple of integers")
             if len(unit) != len(top_shape) or any(not 0 <= u < n for u, n in zip(unit, top_shape)):
                 raise ValueError(f"unit={unit} must index the layer's output of shape {top_shape}")
-        return_factors = _flag(return_factors, "return_factors")
+        return_factors = _as_bool(return_factors, "return_factors")
         fp = self.forward(x) if forward is None else self._check_forward(forward)
         top = fp.outputs[l - 1]
         keep = np.zeros(top.shape, dtype=bool)

@@ -238,6 +238,12 @@ def test_eval_matrix_refusals():
         cm.batchnorm_eval_matrix([0.0], [1.0], weight=[1.0, 2.0])
     with pytest.raises(ValueError, match="eps"):
         cm.batchnorm_eval_matrix([0.0], [1.0], eps=-1e-5)
+    with pytest.raises(TypeError, match="spatial_size"):
+        cm.batchnorm_eval_matrix([0.0], [1.0], spatial_size=2.5)
+    # sizes are read as geometry reads them: 0-d arrays, tensors, tuples; () for no spatial axes
+    for size, n in ((np.array(3), 3), (torch.tensor([3, 2]), 6), ((), 1), ([2, 2], 4)):
+        D, _ = cm.batchnorm_eval_matrix([0.0, 0.0], [1.0, 1.0], spatial_size=size)
+        assert D.shape == (2 * n, 2 * n)
 
 
 # --------------------------------------------------------------------------- folding

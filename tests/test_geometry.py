@@ -261,7 +261,7 @@ def test_pool_geometry_matches_torch(n, k, s, p, d, ceil):
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(input_size=5, kernel_size=2, padding=2), ValueError, r"padding=2 must be at most half the kernel size"),
     (dict(input_size=5, kernel_size=9), ValueError, r"pooling output would be empty along axis 0"),
-    (dict(input_size=5, kernel_size=2, ceil_mode=1), TypeError, r"ceil_mode must be True or False"),
+    (dict(input_size=5, kernel_size=2, ceil_mode=1), TypeError, r"ceil_mode=1 must be True or False"),
     (dict(input_size=(5, 5), kernel_size=(2, 2, 2)), ValueError, r"kernel_size=\(2, 2, 2\) must have one entry per spatial axis"),
     (dict(input_size=5, kernel_size=2, stride=0), ValueError, r"stride=0 must be positive"),
     (dict(input_size=1, kernel_size=2, padding=1, dilation=2), ValueError, r"window 0 along axis 0 sees only padding"),
@@ -269,3 +269,29 @@ def test_pool_geometry_matches_torch(n, k, s, p, d, ceil):
 def test_pool_geometry_refusals(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         cm.PoolGeometry.from_args(**kwargs)
+
+
+def test_numpy_bools_are_bools():
+    assert cm.PoolGeometry.from_args(5, 2, ceil_mode=np.True_).output_size == (3,)
+    assert cm.max_pool_switches(np.ones((1, 5)), 2, ceil_mode=np.True_).indices.shape == (1, 3)
+    assert cm.avg_pool_matrix(5, 2, ceil_mode=np.False_, count_include_pad=np.True_).shape == (2, 5)
+    assert cm.MaxPool(2, ceil_mode=np.True_, absolute=np.False_).output_shape((1, 5)) == (1, 3)
+    for bad in (1, "yes", None):
+        with pytest.raises(TypeError, match="ceil_mode=.* must be True or False"):
+            cm.PoolGeometry.from_args(5, 2, ceil_mode=bad)
+
+
+def test_guard_formats_and_lil_rows():
+    assert cm.matrix_bytes((10, 10), 0, 8, "lil") == 10 * 128  # empty rows cost too
+    with pytest.raises(ValueError, match="format='bogus'"):
+        cm.matrix_bytes((2, 2), 1, 8, "bogus")
+    # 200x200 -> 1195x1195 zero insertion: 40,000 entries but 1.4 M lil rows
+    with pytest.raises(cm.MatrixTooLargeError, match="lil"):
+        cm.zero_insertion_matrix((200, 200), 6, format="lil", max_bytes=20_000_000)
+
+
+def test_torch_tensors_requiring_grad_are_read_as_values():
+    w = torch.arange(1.0, 4.0, dtype=torch.float64).reshape(1, 1, 3).requires_grad_()
+    A = cm.conv_matrix(w, 5)
+    assert A.dtype == np.float64 and (A != cm.conv_matrix(np.array([[[1.0, 2, 3]]]), 5)).nnz == 0
+    assert cm.conv_transpose_matrix(torch.nn.Parameter(w.detach().clone()), 3).nnz == 9

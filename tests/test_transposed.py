@@ -249,6 +249,12 @@ def test_conv_is_guarded_by_size(monkeypatch):
         transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), max_bytes=-3)
     d = transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), stride=2)
     assert d.conv_nnz == d.conv.nnz
+    # the optional literal product is skipped, not refused, when C alone is over the limit
+    r = verify_transpose_equivalence(np.ones((8, 8, 3, 3)), (16, 16), stride=2, padding=1, max_bytes=3_000_000)
+    assert r.exact and not r.literal_checked
+    with pytest.raises(cm.MatrixTooLargeError):
+        verify_transpose_equivalence(np.ones((8, 8, 3, 3)), (16, 16), stride=2, padding=1, max_bytes=3_000_000,
+                                     literal=True)
     monkeypatch.setenv("CONVMATRIX_MAX_BYTES", "100")
     with pytest.raises(cm.MatrixTooLargeError, match="CONVMATRIX_MAX_BYTES"):
         transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), stride=2).matrix

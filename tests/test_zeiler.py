@@ -337,6 +337,12 @@ def test_refusals(rng):
         operator_norm(R, method="qr")
     with pytest.raises(ValueError, match="maxiter=0"):
         operator_norm(R, maxiter=0)
+    with pytest.raises(TypeError, match="maxiter"):
+        operator_norm(R, maxiter=1.5)
+    bad = sp.csr_array(R, dtype=float, copy=True)
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="R must hold finite numbers"):
+        ista(bad, np.zeros(bad.shape[0]), n_iter=1)
     with pytest.raises(ValueError, match="size=8"):
         synthetic_scene(8)
     with pytest.raises(ValueError, match="kernel_size=4"):
@@ -581,9 +587,11 @@ def test_stack_refusals_name_the_parameter(rng):
     f = rng.standard_normal((2, 1, 3, 3))
     with pytest.raises(TypeError, match="layers must be a sequence"):
         ZeilerStack(5, (1, 8, 8))
-    for bad in ("ab", 5, (1, 8.5, 8)):
+    for bad in ("ab", 5, (1, 8.5, 8), {1, 8}, {1: 8}, np.array(5)):
         with pytest.raises(TypeError, match="input_shape"):
             ZeilerStack([ZeilerLayer(f)], bad)
+    with pytest.raises(TypeError, match="input_shape"):
+        DeconvNet([ConvLayer(np.ones((2, 8, 3)))], {3, 8})
     layer = ZeilerLayer(f)
     assert layer.map_size(6) == layer.map_size((6, 6)) == (8, 8)
     with pytest.raises(TypeError, match="input_size"):
@@ -603,7 +611,7 @@ def test_stack_refusals_name_the_parameter(rng):
         stack.infer(y, 2, sw, lam="a")
     with pytest.raises(ValueError, match="n_iter=-1"):
         stack.infer(y, 2, sw, n_iter=-1)
-    with pytest.raises(TypeError, match="refresh must be a bool"):
+    with pytest.raises(TypeError, match="refresh=.* must be True or False"):
         stack.infer(y, 1, refresh="yes")
     with pytest.raises(ValueError, match="z0 has shape"):
         stack.infer(y, 2, sw, z0=np.zeros(3))
