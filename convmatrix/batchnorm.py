@@ -200,6 +200,7 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
     i = Symbol("i", positive=True, integer=True)
     j = Symbol("j", positive=True, integer=True)
     k = Symbol("k", positive=True, integer=True)
+    l_ = Symbol("l", positive=True, integer=True)  # noqa: E741 - the index inside a sum over k
 
     def S(body, idx=j):
         return Sum(body, (idx, 1, m))
@@ -379,7 +380,7 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
     named = {s_.name: s_ for s_ in steps}
 
     # ------------------------------------------------------------------ explicit results
-    var_explicit = Sum((x[k] - mu_v) ** 2, (k, 1, m)) / m
+    var_explicit = Sum((x[k] - Sum(x[l_], (l_, 1, m)) / m) ** 2, (k, 1, m)) / m  # distinct nested indices
     explicit = {sig: sqrt(var_explicit + eps)}
 
     def expl(e):

@@ -205,6 +205,27 @@ def test_dummy_index_distinct_from_free_index():
             assert summ.limits[0][0] == j != i
 
 
+def _nested_reuse(expr) -> list:
+    """Sums whose index is bound again by a sum inside them (legal, but unreadable)."""
+    bad = []
+    for outer in expr.atoms(sympy.Sum):
+        idx = outer.limits[0][0]
+        for inner in outer.function.atoms(sympy.Sum):
+            if inner.limits[0][0] == idx:
+                bad.append(outer)
+    return bad
+
+
+def test_general_gradients_use_distinct_nested_indices():
+    d = cm.batchnorm_derivation(None)
+    for name in ("x", "gamma", "beta"):
+        assert _nested_reuse(d.gradients[name]) == [], name
+    for s in d.steps:
+        assert _nested_reuse(s.lhs) == _nested_reuse(s.rhs) == []
+    text = d.text_of(d.gradients["gamma"])
+    assert "Σ_{k=1..m} (x_k - Σ_{l=1..m} x_l/m)" in text
+
+
 def test_text_output():
     d = cm.batchnorm_derivation(4)
     t = d.text()
