@@ -611,24 +611,136 @@ class Derivation:
         tester = _tester or _RingTester(claims)
         return all(tester.is_zero(e) or is_zero(e) for e in claims)
 
-    def check(self) -> "Derivation":
-        """Prove every equality step; raise :class:`DerivationError` naming the first that fails.
+    def check(self, numbers: bool = True) -> "Derivation":
+        """Prove every equality step, and test it in numbers; raise on the first that fails.
+
+        Parameters
+        ----------
+        numbers : bool, optional
+            Also evaluate every equality at random points (:meth:`check_numbers`),
+            a test independent of the symbolic proof.
 
         Returns
         -------
         Derivation
             ``self``, marked ``checked``.
+
+        Raises
+        ------
+        DerivationError
+            Naming the first step that SymPy does not prove or that fails in numbers.
         """
         caches: dict = {}
         claims = [self._claims(s, caches) if s.kind != "definition" else [] for s in self.steps]
         tester = _RingTester([e for c in claims for e in c])
         for n, (step, claim) in enumerate(zip(self.steps, claims), start=1):
             if not self.prove(step, claim, tester):
-                name = f" [{step.name}]" if step.name else ""
-                raise DerivationError(f"step ({n}){name} of {self.title!r} is not proved: {step.text}\n"
+                raise DerivationError(f"step ({n}){self._label(step)} of {self.title!r} is not proved: {step.text}\n"
                                       f"  {self.text_of(step.lhs)} = {self.text_of(step.rhs)}")
+        if numbers:
+            self.check_numbers()
         self._proved = tuple(self.steps)
         return self
+
+    @staticmethod
+    def _label(step: Step) -> str:
+        return f" [{step.name}]" if step.name else ""
+
+    def check_numbers(self, points: int = 3, seed: int = 0, sizes: tuple = (1, 2, 5)) -> "Derivation":
+        """Evaluate every equality step at random points, in floating point.
+
+        Each side is written in the base variables (:attr:`values`) and compiled
+        with :func:`sympy.lambdify` (sums become loops); general sizes (a symbol
+        in a sum's limits, such as ``m``) take each value in ``sizes``, general
+        indices a random value in their :attr:`ranges`, concrete indices each of
+        their :attr:`indices`, and every other symbol or indexed entry a random
+        number in ``[0.5, 2]`` (square roots and denominators stay real and
+        nonzero).  A test independent of the symbolic proof.
+
+        Parameters
+        ----------
+        points : int, optional
+            Random points per step and size.
+        seed : int, optional
+        sizes : tuple of int, optional
+            The values a general size takes.
+
+        Returns
+        -------
+        Derivation
+            ``self``.
+
+        Raises
+        ------
+        DerivationError
+            Naming the first step whose sides differ by more than ``1e-9``
+            relative to their size.
+
+        Examples
+        --------
+        >>> from sympy import symbols
+        >>> a, b = symbols("a b")
+        >>> Derivation("wrong", [Step((a + b)**2, a**2 + b**2, "forgot 2ab")]).check_numbers()
+        Traceback (most recent call last):
+            ...
+        convmatrix.derivation.DerivationError: step (1) of 'wrong' fails in numbers: forgot 2ab
+          (a + b)**2 = a**2 + b**2, but at a = 1.767, b = 1.637 the sides are 11.58 and 5.801
+        """
+        import random
+
+        rng = random.Random(seed)
+        ranges = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
+                  if isinstance(v, range) and v.step == 1 and len(v)} | dict(self.ranges)
+        for n, step in enumerate(self.steps, start=1):
+            if step.kind == "definition":
+                continue
+            lhs, rhs = self.to_base(step.lhs), self.to_base(step.rhs)
+            both = sympy.Tuple(lhs, rhs)
+            general = sorted({lim[2] for sm in both.atoms(Sum) for lim in sm.limits if isinstance(lim[2], Symbol)}
+                             | {hi for i, (lo, hi) in ranges.items() if isinstance(hi, Symbol) and both.has(i)},
+                             key=str)
+            bases = sorted(both.atoms(IndexedBase), key=str)
+            labels = {b.label for b in bases}
+            scalars = sorted((both.free_symbols - labels - set(general)) - {a for a in both.free_symbols
+                                                                           if isinstance(a, Indexed)}, key=str)
+            f = sympy.lambdify([*bases, *general, *scalars], [lhs, rhs], modules="math")
+            for size in (sizes if general else (None,)):
+                size_map = {g: size for g in general}
+                for index_map in self._index_values(both, size_map, ranges, rng):
+                    for _ in range(points):
+                        self._compare_at(n, step, f, bases, general, scalars, size_map, index_map, rng)
+        return self
+
+    def _index_values(self, expr: Basic, size_map: dict, ranges: dict, rng) -> list:
+        """The index assignments to try: every concrete value, or a random one per general index."""
+        out = [{}]
+        for i, (lo, hi) in ranges.items():
+            if not expr.has(i):
+                continue
+            lo_v, hi_v = (int(sympy.sympify(b).xreplace(size_map)) for b in (lo, hi))
+            if i in self.indices:
+                out = [{**o, i: v} for o in out for v in range(lo_v, hi_v + 1)]
+            else:
+                out = [{**o, i: rng.randint(lo_v, hi_v)} for o in out]
+        return out
+
+    def _compare_at(self, n, step, f, bases, general, scalars, size_map, index_map, rng) -> None:
+        length = 2 + max([*size_map.values(), *index_map.values(), *(len(r) for r in self.indices.values()
+                                                                     if isinstance(r, range))], default=0)
+        arrays = [[rng.uniform(0.5, 2.0) for _ in range(length + 1)] for _ in bases]
+        values = [index_map[s] if s in index_map else rng.uniform(0.5, 2.0) for s in scalars]
+        try:
+            left, right = f(*arrays, *[size_map[g] for g in general], *values)
+        except (ValueError, ZeroDivisionError, OverflowError) as exc:  # pragma: no cover - bad sample
+            raise DerivationError(f"step ({n}){self._label(step)} of {self.title!r} cannot be evaluated: {exc}") from None
+        if abs(left - right) > 1e-9 * (1 + abs(left) + abs(right)):
+            at = [f"{self.text_of(s)} = {v:.4g}" for s, v in zip(scalars, values)]
+            at += [f"{self.text_of(g)} = {size_map[g]}" for g in general]
+            raise DerivationError(
+                f"step ({n}){self._label(step)} of {self.title!r} fails in numbers: {step.text}\n"
+                f"  {self.text_of(step.lhs)} = {self.text_of(step.rhs)}, but at {', '.join(at)} "
+                f"the sides are {left:.4g} and {right:.4g}"
+            )
 
     # ------------------------------------------------------------------ printing
     def latex_of(self, expr: Basic) -> str:

@@ -250,6 +250,23 @@ def test_generic_derivation_api():
     assert reduce_sums(sympy.Sum(sympy.KroneckerDelta(j, 2) * x[j], (j, 1, m))).has(sympy.Sum)
 
 
+@pytest.mark.parametrize("n", [1, 3, None])
+def test_every_step_is_also_checked_in_numbers(n):
+    d = cm.batchnorm_derivation(n)
+    assert d.check_numbers(points=2, seed=1) is d
+    # a wrong closed form (off by one) fails in numbers, independently of SymPy
+    pos = d.position("closed_form")
+    good = d.steps[pos]
+    bad = Step(good.lhs, good.rhs + 1, good.text, good.kind, good.index, name=good.name)
+    steps = list(d.steps)
+    steps[pos] = bad
+    wrong = Derivation(d.title, steps, d.latex_names, d.text_names, d.values, d.indices, d.change, d.ranges)
+    with pytest.raises(DerivationError, match=r"step \(31\) \[closed_form\].*fails in numbers"):
+        wrong.check_numbers()
+    with pytest.raises(DerivationError, match="closed_form"):
+        wrong.check()
+
+
 # --------------------------------------------------------------------------- soundness of the sum reduction
 X, Y = sympy.IndexedBase("x"), sympy.IndexedBase("y")
 J, K = sympy.symbols("j k", integer=True)
