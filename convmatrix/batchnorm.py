@@ -74,6 +74,12 @@ class BatchNormDerivation(Derivation):
         γ and ε (σ_ε written out as ``sqrt(σ² + ε)``).
     forward : dict
         ``"y"`` (list or expression in ``i``), ``"mu"``, ``"var"``, explicit.
+
+    Examples
+    --------
+    >>> d = batchnorm_derivation(2)
+    >>> d, d.step("dbeta").rhs
+    (BatchNormDerivation(batch_size=2, 32 steps, checked), Sum(dy[j], (j, 1, 2)))
     """
 
     symbols: dict = field(default_factory=dict)

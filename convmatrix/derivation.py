@@ -33,7 +33,18 @@ STEP_KINDS = ("definition", "equality")
 
 
 class DerivationError(AssertionError):
-    """A step of a derivation failed its proof."""
+    """A step of a derivation failed its proof or its test in numbers; the message names it.
+
+    Examples
+    --------
+    >>> from sympy import symbols
+    >>> a = symbols("a")
+    >>> try:
+    ...     Derivation("t", [Step(a + a, 3 * a, "oops", name="double")]).check()
+    ... except DerivationError as exc:
+    ...     print(str(exc).splitlines()[0])
+    step (1) [double] of 't' is not proved: oops
+    """
 
 
 # --------------------------------------------------------------------------- steps

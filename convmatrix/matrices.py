@@ -40,7 +40,19 @@ SPARSE_FORMATS = ("csr", "csc", "coo", "bsr", "dia", "dok", "lil", "dense")
 
 
 class MatrixTooLargeError(ValueError):
-    """A matrix would exceed the size limit; raised before anything is built."""
+    """A matrix would exceed the size limit; raised before anything is built.
+
+    A ``ValueError``, so command-line tools report it as bad input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> try:
+    ...     conv_matrix(np.ones((8, 8, 3, 3)), (64, 64), padding=1, max_bytes=10**6)
+    ... except MatrixTooLargeError as exc:
+    ...     print(str(exc)[:60])
+    the 32768 x 32768 sparse csr matrix with 2,310,400 stored en
+    """
 
 
 # --------------------------------------------------------------------------- weights

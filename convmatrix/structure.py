@@ -137,6 +137,19 @@ class TapMap:
     ``weight[co].reshape(-1)[row_taps[e]]`` (or the sum over its run).  The full
     arrays are :attr:`indptr`, :attr:`indices` and :attr:`taps`; they are built
     only when asked for.
+
+    Examples
+    --------
+    Two output channels of a 1-D kernel of size 2 over 3 inputs: the row
+    pattern is one channel's, the full arrays repeat it.
+
+    >>> m = tap_map(ConvGeometry.from_weight_shape((2, 1, 2), 3))
+    >>> m.shape, m.row_nnz, m.nnz
+    ((4, 3), 4, 8)
+    >>> m.indices.tolist(), m.taps.tolist()
+    ([0, 1, 1, 2, 0, 1, 1, 2], [0, 1, 0, 1, 2, 3, 2, 3])
+    >>> m.fill(np.array([[[5, 6]], [[7, 8]]])).tolist()
+    [5, 6, 5, 6, 7, 8, 7, 8]
     """
 
     geometry: ConvGeometry

@@ -93,6 +93,18 @@ def conv_configs(*, max_ndim: int = 3, max_size: int = 7, modes=("zeros",)):
     ``(lo, hi)`` pairs, or ``"same"`` when the stride is 1), ``dilation``,
     ``groups``, ``padding_mode``.  Every drawn configuration is one PyTorch
     accepts (asymmetric pads are applied with ``F.pad`` in the tests).
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> from convmatrix import conv_matrix
+    >>> import numpy as np
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(conv_configs(max_ndim=2))
+    ... def builds(cfg):
+    ...     kw = {k: v for k, v in cfg.items() if k not in ("weight_shape", "input_size")}
+    ...     assert conv_matrix(np.ones(cfg["weight_shape"]), cfg["input_size"], **kw).nnz > 0
+    >>> builds()
     """
     from hypothesis import assume
     from hypothesis import strategies as st
