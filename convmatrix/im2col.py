@@ -19,10 +19,9 @@ from math import prod
 from typing import Any
 
 import numpy as np
-import sympy
 
 from .geometry import ConvGeometry, IntOrTuple, Padding, _as_int, normalize_tuple
-from .matrices import _as_weight, _check_format, _csr_arrays, _finish, _guard_nnz, estimate_size
+from .matrices import _as_weight, _check_format, _csr_arrays, _finish, _guard_nnz, _sympy_csr, estimate_size
 from .structure import index_dtype, tap_map
 
 __all__ = ["im2col_matrix"]
@@ -184,9 +183,7 @@ def im2col_matrix(
     indptr[0] = 0
     np.cumsum(np.tile(np.diff(row_indptr).astype(dt), out_channels), out=indptr[1:])
     if symbolic:
-        r = np.repeat(np.arange(rows), np.diff(indptr))
-        entries = {(int(i), int(j)): v for i, j, v in zip(r, indices.reshape(-1), data) if v != 0}
-        return sympy.ImmutableSparseMatrix(rows, cols, entries)
+        return _sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
     X = _csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
     if not np.all(xa):
         X.eliminate_zeros()  # no stored zeros: the entries are x's, and x may hold zeros

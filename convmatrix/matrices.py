@@ -341,12 +341,16 @@ def _filled(tm, weight: np.ndarray) -> sp.csr_array:
     return a
 
 
-def _symbolic(tm, weight: np.ndarray) -> sympy.ImmutableSparseMatrix:
-    data = tm.fill(weight)
-    indptr, indices = tm.indptr, tm.indices
-    rows = np.repeat(np.arange(tm.shape[0]), np.diff(indptr))
+def _sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray,
+               indptr: np.ndarray) -> sympy.ImmutableSparseMatrix:
+    """A SymPy sparse matrix from CSR arrays of SymPy expressions (zeros not stored)."""
+    rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
     entries = {(int(r), int(c)): v for r, c, v in zip(rows, indices, data) if v != 0}
-    return sympy.ImmutableSparseMatrix(*tm.shape, entries)
+    return sympy.ImmutableSparseMatrix(*shape, entries)
+
+
+def _symbolic(tm, weight: np.ndarray) -> sympy.ImmutableSparseMatrix:
+    return _sympy_csr(tm.shape, tm.fill(weight), tm.indices, tm.indptr)
 
 
 def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):

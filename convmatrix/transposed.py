@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import sympy
 
 from .geometry import (
     ConvGeometry,
@@ -46,6 +47,7 @@ from .matrices import (
     _as_weight,
     _canonical,
     _csr_arrays,
+    _sympy_csr,
     _guard_nnz,
     _max_bytes,
     conv_matrix,
@@ -451,20 +453,31 @@ class TransposedConvAsDirect:
         s1.sort_indices()
         return z1, p1, c1, s1
 
+    @property
+    def symbolic(self) -> bool:
+        """Whether the kernel is SymPy expressions (then :attr:`conv` and :attr:`matrix` are SymPy matrices)."""
+        return self.weight.dtype == object
+
     @cached_property
     def matrix(self) -> sp.csr_array:
         s1 = self.spatial_chain[3]
         nnz = self.out_channels * (self.in_channels // self.groups) * s1.nnz
-        _guard_nnz(self.shape, nnz, self.weight.dtype.itemsize, "csr", self.max_bytes)
+        _guard_nnz(self.shape, nnz, self.weight.dtype.itemsize, "sympy" if self.symbolic else "csr", self.max_bytes)
         return _lift(s1, self.weight, self.groups, self.in_channels, prod(self.input_size), prod(self.arithmetic.k))
 
     def literal_matrix(self) -> sp.csr_array:
         """``conv @ padding @ zero_insertion``, multiplied as written (small layers).
 
         :attr:`conv` has ``prod(stride)`` times the entries of :attr:`matrix`; it
-        is refused beyond :attr:`max_bytes` like every matrix.
+        is refused beyond :attr:`max_bytes` like every matrix.  With a symbolic
+        kernel the product is SymPy's (``P Z`` is a 0/1 selection).
         """
-        m = sp.csr_array(self.conv @ (self.padding @ self.zero_insertion))
+        pz = sp.csr_array(self.padding @ self.zero_insertion)
+        if self.symbolic:
+            pz.sort_indices()
+            ones = np.array([sympy.Integer(v) for v in pz.data], dtype=object)
+            return sympy.ImmutableSparseMatrix(self.conv * _sympy_csr(pz.shape, ones, pz.indices, pz.indptr))
+        m = sp.csr_array(self.conv @ pz)
         m.sum_duplicates()
         return m
 
@@ -495,17 +508,12 @@ def _lift(s1: sp.csr_array, weight: np.ndarray, groups: int, in_channels: int, q
     indptr = np.empty(rows + 1, dtype=dt)
     indptr[0] = 0
     np.cumsum(np.tile(np.diff(row_indptr).astype(dt), c_out), out=indptr[1:])
+    if data.dtype == object:
+        return _sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
     m = _csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
     if not np.all(weight):
         m.eliminate_zeros()  # as conv_transpose_matrix: no stored zeros
     return m
-
-
-def _numeric_weight(weight: Any) -> np.ndarray:
-    w, symbolic = _as_weight(weight)
-    if symbolic:
-        raise TypeError("weight must be numeric for the direct-convolution chain: got SymPy expressions")
-    return w  # its shape is checked by ConvTransposeGeometry.from_weight_shape
 
 
 def transposed_conv_as_direct(
@@ -524,7 +532,9 @@ def transposed_conv_as_direct(
     Parameters
     ----------
     weight : array_like, shape (C_in, C_out/groups, *kernel_size)
-        Numbers, in torch's transposed layout.
+        Numbers or SymPy expressions, in torch's transposed layout (with
+        symbols, :attr:`~TransposedConvAsDirect.conv` and ``matrix`` are SymPy
+        matrices: the identity shown entry by entry).
     input_size : int or tuple of int
         Spatial input size ``i'``.
     stride, padding, output_padding, groups, dilation : optional
@@ -543,7 +553,7 @@ def transposed_conv_as_direct(
     Raises
     ------
     TypeError, ValueError
-        As :func:`convmatrix.conv_transpose_matrix`; symbolic weights are refused.
+        As :func:`convmatrix.conv_transpose_matrix`.
 
     Examples
     --------
@@ -576,7 +586,7 @@ def transposed_conv_as_direct(
     >>> (d.matrix != conv_transpose_matrix(w, 3, stride=2, padding=1)).nnz
     0
     """
-    w = _numeric_weight(weight)
+    w, _ = _as_weight(weight)  # numbers or SymPy expressions; the shape is checked by the geometry
     tg = ConvTransposeGeometry.from_weight_shape(
         w.shape, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation,
@@ -674,10 +684,23 @@ class TransposeEquivalenceReport:
         return "\n".join(lines)
 
 
+def _nnz(a) -> int:
+    """Stored entries of a sparse array, or nonzero entries of a SymPy matrix."""
+    return len(a.todok()) if isinstance(a, sympy.MatrixBase) else int(a.nnz)
+
+
 def _compare(m: sp.csr_array, t: sp.csr_array) -> tuple[bool, float]:
-    """``(exact, max |m - t|)`` for two sparse arrays; fast when their patterns agree."""
+    """``(exact, max |m - t|)`` for two sparse arrays; fast when their patterns agree.
+
+    SymPy matrices are compared entry by entry (expanded); the difference is
+    then 0 or NaN (a symbolic difference has no size).
+    """
     if m.shape != t.shape:
         return False, float("inf")
+    if isinstance(m, sympy.MatrixBase) or isinstance(t, sympy.MatrixBase):
+        d = sympy.ImmutableSparseMatrix(m) - sympy.ImmutableSparseMatrix(t)
+        exact = all(sympy.expand(v) == 0 for v in d.todok().values())
+        return exact, 0.0 if exact else float("nan")
     m, t = _canonical(m, drop_zeros=False), _canonical(t, drop_zeros=False)
     if np.array_equal(m.indptr, t.indptr) and np.array_equal(m.indices, t.indices):
         if np.array_equal(m.data, t.data):
@@ -760,7 +783,8 @@ def verify_transpose_equivalence(
     exact, diff = _compare(m, t)
     conv_nnz = d.conv_nnz
     if literal is None:  # the literal product is a bonus: never let it refuse a check that fits
-        conv_bytes = matrix_bytes(d.conv_geometry.shape, conv_nnz, d.weight.dtype.itemsize)
+        conv_bytes = matrix_bytes(d.conv_geometry.shape, conv_nnz, d.weight.dtype.itemsize,
+                                  "sympy" if d.symbolic else "csr")
         use_literal = conv_nnz <= LITERAL_CHAIN_LIMIT and conv_bytes <= _max_bytes(max_bytes)
     else:
         use_literal = literal
@@ -774,8 +798,8 @@ def verify_transpose_equivalence(
         max_abs_difference=float(diff),
         shape=t.shape,
         direct_shape=m.shape,
-        nnz_transposed=int(t.nnz),
-        nnz_direct=int(m.nnz),
+        nnz_transposed=_nnz(t),
+        nnz_direct=_nnz(m),
         zero_insertion_shape=(d.in_channels * prod(d.stretched_size), d.in_channels * prod(d.input_size)),
         padding_shape=(d.in_channels * prod(d.padded_size), d.in_channels * prod(d.stretched_size)),
         conv_shape=g.shape,

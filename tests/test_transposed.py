@@ -15,6 +15,7 @@ from math import gcd, prod
 
 import numpy as np
 import pytest
+import sympy
 import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
@@ -225,7 +226,6 @@ def test_literal_switch():
         (dict(weight=np.ones((1, 3)), input_size=3), ValueError, "weight must have shape"),
         (dict(weight=np.ones((1, 1, 3)), input_size=(3, 3)), ValueError, "input_size"),
         (dict(weight=np.array([[["a"]]]), input_size=3), TypeError, "weight"),
-        (dict(weight=cm.symbolic_weight((1, 1, 2)), input_size=3), TypeError, "weight must be numeric"),
         (dict(weight=np.ones((1, 1, 3)), input_size=3, dilation=(1, 1)), ValueError, "dilation"),
     ],
 )
@@ -234,6 +234,27 @@ def test_bad_input_is_refused(kwargs, exc, match):
         transposed_conv_as_direct(**kwargs)
     with pytest.raises(exc, match=match):
         verify_transpose_equivalence(**kwargs)
+
+
+@pytest.mark.parametrize("shape, n, kw", [
+    ((2, 1, 3), 3, dict(stride=2, padding=1)),
+    ((1, 2, 2, 3), (2, 3), dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0))),
+    ((4, 1, 2, 2), (3, 3), dict(stride=2, groups=2, dilation=(1, 2))),
+    ((1, 1, 3), 2, dict(stride=3, padding=((2, 3),))),  # a crop
+])
+def test_symbolic_chain_is_the_transposed_matrix(shape, n, kw):
+    w = cm.symbolic_weight(shape)
+    d = transposed_conv_as_direct(w, n, **kw)
+    T = cm.conv_transpose_matrix(w, n, **kw)
+    assert d.symbolic and isinstance(d.matrix, sympy.MatrixBase)
+    assert d.matrix == T and d.literal_matrix() == T
+    r = verify_transpose_equivalence(w, n, **kw)
+    assert r.exact and r.literal_checked and r.nnz_direct == r.nnz_transposed == len(T.todok())
+    # and the numbers follow: substitute an integer kernel
+    ints = np.arange(1, np.prod(shape) + 1).reshape(shape)
+    subs = dict(zip(w.reshape(-1), ints.reshape(-1)))
+    assert np.array_equal(np.array(d.matrix.xreplace(subs).tolist(), dtype=np.int64),
+                          cm.conv_transpose_matrix(ints, n, **kw).toarray())
 
 
 def test_conv_is_guarded_by_size(monkeypatch):
@@ -522,7 +543,13 @@ def test_cli_verify_in_process(capsys, monkeypatch):
 def test_cli_verify_errors():
     r = _run("verify", "--kernel", "[1, 2, 3]", "--input-size", "3", "--stride", "2", "--output-padding", "2")
     assert r.returncode == 2 and "output_padding" in r.stderr and "Traceback" not in r.stderr
-    assert main(["verify", "--symbolic", "1,1,2", "--input-size", "3"]) == 2
+
+
+
+def test_cli_verify_symbolic(capsys):
+    assert main(["verify", "--symbolic", "1,1,2", "--input-size", "3", "--stride", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "C @ P @ Z: 6 x 3 SymPy matrix" in out and "w_{0,0,1}" in out and "EXACT" in out
 
 
 def test_cli_overlap(capsys):
