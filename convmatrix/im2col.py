@@ -26,6 +26,10 @@ from .structure import index_dtype, tap_map
 
 __all__ = ["im2col_matrix"]
 
+#: Bytes of working arrays per entry of one output channel's pattern (tap map,
+#: sort keys, the lexsort order: int64 arrays), counted by the size guard.
+IM2COL_WORKING_BYTES = 64
+
 
 def _row_pattern(tm):
     """One output channel's entries of ``X``, sorted by (output position, tap).
@@ -165,9 +169,10 @@ def im2col_matrix(
     rows = out_channels * prod(geometry.output_size)
     cols = out_channels * (c_in // groups) * prod(k)
     # one entry per tap that lands inside the input (taps are never summed here): the conv's count
-    # before duplicates are merged, exact
-    _guard_nnz((rows, cols), estimate_size(geometry)[0], xa.dtype.itemsize, "sympy" if symbolic else format,
-               max_bytes, what="im2col matrix")
+    # before duplicates are merged, exact; one output channel's pattern is built in int64 arrays
+    nnz_estimate = estimate_size(geometry)[0]
+    _guard_nnz((rows, cols), nnz_estimate, xa.dtype.itemsize, "sympy" if symbolic else format,
+               max_bytes, what="im2col matrix", working=nnz_estimate // out_channels * IM2COL_WORKING_BYTES)
     tm = tap_map(geometry)
     per_channel = tm.row_taps.size
     nnz = out_channels * per_channel
@@ -175,8 +180,8 @@ def im2col_matrix(
     row_indptr, row_taps, row_src = _row_pattern(tm)
     dt = index_dtype(nnz, rows, cols)
     co = np.arange(out_channels, dtype=np.int64)
-    group_offset = (co // geometry.out_channels_per_group) * ((c_in // groups) * prod(geometry.input_size))
-    data = xa.reshape(-1)[row_src[None, :] + group_offset[:, None]].reshape(-1)
+    # one gather per group, repeated over the group's output channels (no nnz-sized index array)
+    data = np.repeat(xa.reshape(groups, -1)[:, row_src], geometry.out_channels_per_group, axis=0).reshape(-1)
     indices = np.empty((out_channels, per_channel), dtype=dt)
     np.add(row_taps.astype(dt)[None, :], (co * prod(k) * (c_in // groups)).astype(dt)[:, None], out=indices)
     indptr = np.empty(rows + 1, dtype=dt)

@@ -244,16 +244,21 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
 
 
 def _guard_nnz(shape: tuple[int, int], nnz: int, itemsize: int, format: str, max_bytes: int | None,
-               what: str = "matrix") -> None:
-    """Refuse, before anything is allocated, a matrix over the size limit."""
+               what: str = "matrix", working: int = 0) -> None:
+    """Refuse, before anything is allocated, a matrix over the size limit.
+
+    ``working`` is the bytes of temporary arrays the builder needs beside the
+    matrix; they count against the limit too.
+    """
     limit = _max_bytes(max_bytes)
-    nbytes = matrix_bytes(shape, nnz, itemsize, format)
+    nbytes = matrix_bytes(shape, nnz, itemsize, format) + working
     if nbytes > limit:
         rows, cols = shape
         kind = {"dense": "dense ", "sympy": "symbolic "}.get(format, f"sparse {format} ")
+        extra = f", {working:,} of them working arrays" if working else ""
         raise MatrixTooLargeError(
             f"the {rows} x {cols} {kind}{what} with {nnz:,} stored entries would take about "
-            f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes), over max_bytes={limit:,}: "
+            f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes{extra}), over max_bytes={limit:,}: "
             f"pass a larger max_bytes= or set CONVMATRIX_MAX_BYTES"
         )
 

@@ -216,3 +216,11 @@ def test_public_name_and_doctest_example_runs_in_subprocess():
     code = "import numpy as np, convmatrix as cm; print(cm.im2col_matrix(np.array([[1, 2, 3]]), 2).toarray().tolist())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[[1, 2], [2, 3]]"
+
+
+def test_guard_counts_the_working_arrays():
+    # the 64 x 56 x 56 input: the matrix is 21 MB, building it takes about 134 MB
+    x = np.ones((64, 56, 56))
+    with pytest.raises(MatrixTooLargeError, match="working arrays"):
+        im2col_matrix(x, 3, padding=1, max_bytes=100_000_000)
+    assert im2col_matrix(x, 3, padding=1, max_bytes=150_000_000).nnz == 64 * (56 * 56 * 9 - 4 * 56 * 3 + 4)
