@@ -123,7 +123,12 @@ def _image_values(A) -> tuple[np.ndarray, bool]:
 
 
 def _block_counts(A, block: int) -> np.ndarray:
-    """Stored entries per ``block x block`` tile, read from CSR in row chunks (no COO copy)."""
+    """Nonzero entries per ``block x block`` tile, read from CSR in row chunks (no COO copy).
+
+    A CSC array is read as the CSR array of its transpose (no conversion).
+    """
+    if isinstance(A, (sp.csc_array, sp.csc_matrix)):
+        return _block_counts(A.T, block).T
     a = A if isinstance(A, (sp.csr_array, sp.csr_matrix)) else sp.csr_array(A)
     rows, cols = a.shape
     h, w = -(-rows // block), -(-cols // block)
@@ -145,8 +150,8 @@ def matrix_image(A, *, max_side: int = 2048, min_side: int = 256) -> np.ndarray:
 
     Up to ``max_side`` rows and columns, one square of pixels per entry: white
     for zero, red for positive and blue for negative entries, darker the larger
-    ``|a_ij|`` is against the largest (symbolic and complex matrices: gray where
-    an entry is nonzero); small matrices are enlarged so that the longer side has
+    ``|a_ij|`` is against the largest finite one, black for NaN and infinities
+    (symbolic and complex matrices: gray where an entry is nonzero); small matrices are enlarged so that the longer side has
     at least ``min_side`` pixels.  Larger matrices are drawn as their pattern:
     one pixel per tile of ``b x b`` entries, darker the more of them are nonzero.
 
@@ -186,10 +191,15 @@ def matrix_image(A, *, max_side: int = 2048, min_side: int = 256) -> np.ndarray:
         if isinstance(A, sympy.MatrixBase):
             raise ValueError(f"a symbolic matrix of shape {A.shape} is too large to draw (max_side={max_side})")
         block = -(-max(rows, cols) // max_side)
-        density = _block_counts(A if sp.issparse(A) else sp.csr_array(np.asarray(A)), block) / block**2
+        counts = _block_counts(A if sp.issparse(A) else sp.csr_array(np.asarray(A)), block)
+        tile_rows = np.minimum(block, rows - block * np.arange(counts.shape[0]))  # the last tiles are partial
+        tile_cols = np.minimum(block, cols - block * np.arange(counts.shape[1]))
+        density = np.clip(counts / np.outer(tile_rows, tile_cols), 0, 1)  # duplicates could pass 1
         gray = np.where(density > 0, 200 * (1 - np.sqrt(density)), 255).round().astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     vals, signed = _image_values(A)
+    finite = np.isfinite(vals)
+    vals = np.where(finite, vals, 0.0)  # NaN and inf: drawn black below, kept out of the scale
     scale = np.abs(vals).max()
     t = np.abs(vals) / scale if scale > 0 else np.zeros_like(vals)
     t = np.where(vals != 0, 0.25 + 0.75 * t, 0.0)  # the smallest nonzero still shows
@@ -201,6 +211,7 @@ def matrix_image(A, *, max_side: int = 2048, min_side: int = 256) -> np.ndarray:
     else:
         g = (255 * (1 - np.where(vals != 0, 0.75, 0.0))).round().astype(np.uint8)
         img = np.repeat(g[:, :, None], 3, axis=2)
+    img[~finite] = 0
     zoom = max(1, min(32, min_side // max(rows, cols)))
     if zoom > 1:
         img = np.repeat(np.repeat(img, zoom, axis=0), zoom, axis=1)
@@ -220,6 +231,8 @@ def png_bytes(image: np.ndarray) -> bytes:
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
         raise ValueError(f"image must be a uint8 array of shape (h, w) or (h, w, 3): got {img.dtype} {img.shape}")
     h, w = img.shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f"image has shape {img.shape}: a PNG needs at least one pixel")
     color = 2 if img.ndim == 3 else 0
     rows = np.ascontiguousarray(img).reshape(h, -1)
     raw = np.concatenate([np.zeros((h, 1), dtype=np.uint8), rows], axis=1).tobytes()  # filter 0 per row
@@ -232,13 +245,36 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 # --------------------------------------------------------------------------- files
+def _umask() -> int:
+    """The process umask, read without changing it where the system tells it (Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    mask = os.umask(0o022)  # pragma: no cover
+    os.umask(mask)  # pragma: no cover
+    return mask  # pragma: no cover
+
+
+def _file_mode(path: Path) -> int:
+    """The mode a rewrite of ``path`` keeps (its own), or a new file's (``0o666`` less the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb"):
     """Open a temporary file beside ``path``; on success rename it over ``path``.
 
     Nothing is left behind on failure: the file is written whole or not at all.
-    The file gets the permissions a plain ``open`` would give it (``0o666`` less
-    the umask), not the private ones of a temporary file.
+    A new file gets the permissions a plain ``open`` would give it (``0o666``
+    less the umask), a rewritten one keeps its own, and a symlink is written
+    through to its target.
 
     Examples
     --------
@@ -250,11 +286,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
     'whole'
     """
     path = Path(path)
+    path = Path(os.path.realpath(path))  # through a symlink, to the file it names
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, mode) as fh:
             yield fh
         os.replace(tmp, path)

@@ -100,3 +100,32 @@ def test_cli_saves_a_picture(tmp_path, capsys):
     T = cm.conv_transpose_matrix(np.array([[[[2, 3], [4, 5]]]]), (2, 2), stride=2)
     assert np.array_equal(img, matrix_image(T))
     assert not list(tmp_path.glob(".*.tmp"))  # nothing left behind
+
+
+def test_rewrites_keep_mode_and_follow_symlinks(tmp_path):
+    p = tmp_path / "a.npy"
+    save_matrix(np.eye(2), p)
+    os.chmod(p, 0o600)
+    save_matrix(np.eye(3), p)
+    assert os.stat(p).st_mode & 0o777 == 0o600 and load_matrix(p).shape == (3, 3)
+    link = tmp_path / "link.npy"
+    link.symlink_to(p)
+    save_matrix(np.eye(4), link)
+    assert link.is_symlink() and load_matrix(p).shape == (4, 4)
+
+
+def test_non_finite_entries_are_black_and_do_not_spoil_the_scale():
+    img = matrix_image(np.array([[1.0, np.nan], [0.0, -2.0], [np.inf, 2.0]]), min_side=1)
+    assert np.all(img[0, 1] == 0) and np.all(img[2, 0] == 0)
+    assert img[2, 1].tolist() == [255, 0, 0] and img[1, 1].tolist() == [0, 0, 255]  # |±2| is the largest
+    assert img[0, 0, 0] == 255 and 0 < img[0, 0, 1] < 255
+
+
+def test_pattern_of_partial_tiles_and_csc():
+    A = sp.csr_array(np.ones((1, 5000)))
+    img = matrix_image(A, max_side=1000)
+    assert img.shape == (1, 1000, 3) and np.all(img == 0)  # fully dense: darkest, partial tile or not
+    B = cm.conv_matrix(np.ones((1, 1, 3, 3)), (64, 64), padding=1)
+    assert np.array_equal(matrix_image(B.tocsc(), max_side=512), matrix_image(B, max_side=512))
+    with pytest.raises(ValueError, match="at least one pixel"):
+        png_bytes(np.zeros((0, 3, 3), dtype=np.uint8))
