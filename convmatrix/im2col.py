@@ -117,7 +117,7 @@ def im2col_matrix(
     position ``p`` for output channel ``co``: it is nonzero only in the columns
     of ``w[co]``, so ``X`` is block diagonal over output channels, with the
     patch matrix of group ``co // (out_channels / groups)`` in block ``co``.
-    The pattern is structural: zeros of ``x`` are stored.
+    Zeros of ``x`` are not stored (as no matrix of the package stores zeros).
 
     With ``g`` the gradient of a loss with respect to the flattened output,
     ``X.T @ g`` is the gradient with respect to ``w.reshape(-1)``, and
@@ -172,7 +172,8 @@ def im2col_matrix(
     # before duplicates are merged, exact; one output channel's pattern is built in int64 arrays
     nnz_estimate = estimate_size(geometry)[0]
     _guard_nnz((rows, cols), nnz_estimate, xa.dtype.itemsize, "sympy" if symbolic else format,
-               max_bytes, what="im2col matrix", working=nnz_estimate // out_channels * IM2COL_WORKING_BYTES)
+               max_bytes, what="im2col matrix",
+               working=nnz_estimate // out_channels * (IM2COL_WORKING_BYTES + groups * xa.dtype.itemsize))
     tm = tap_map(geometry)
     per_channel = tm.row_taps.size
     nnz = out_channels * per_channel
@@ -181,7 +182,10 @@ def im2col_matrix(
     dt = index_dtype(nnz, rows, cols)
     co = np.arange(out_channels, dtype=np.int64)
     # one gather per group, repeated over the group's output channels (no nnz-sized index array)
-    data = np.repeat(xa.reshape(groups, -1)[:, row_src], geometry.out_channels_per_group, axis=0).reshape(-1)
+    data = xa.reshape(groups, -1)[:, row_src]
+    if geometry.out_channels_per_group > 1:
+        data = np.repeat(data, geometry.out_channels_per_group, axis=0)
+    data = data.reshape(-1)
     indices = np.empty((out_channels, per_channel), dtype=dt)
     np.add(row_taps.astype(dt)[None, :], (co * prod(k) * (c_in // groups)).astype(dt)[:, None], out=indices)
     indptr = np.empty(rows + 1, dtype=dt)
