@@ -699,6 +699,10 @@ class Derivation:
         """
         import random
 
+        if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+            raise ValueError(f"points={points!r} must be a positive integer")
+        if not sizes or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
+            raise ValueError(f"sizes={sizes!r} must be one or more positive integers")
         rng = random.Random(seed)
         ranges = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
                   if isinstance(v, range) and v.step == 1 and len(v)} | dict(self.ranges)
@@ -707,43 +711,64 @@ class Derivation:
                 continue
             lhs, rhs = self.to_base(step.lhs), self.to_base(step.rhs)
             both = sympy.Tuple(lhs, rhs)
-            general = sorted({lim[2] for sm in both.atoms(Sum) for lim in sm.limits if isinstance(lim[2], Symbol)}
-                             | {hi for i, (lo, hi) in ranges.items() if isinstance(hi, Symbol) and both.has(i)},
-                             key=str)
+            sums = both.atoms(Sum)
+            general = sorted({a for sm in sums for lim in sm.limits for a in lim[2].free_symbols}
+                             | {a for i, (lo, hi) in ranges.items() if both.has(i)
+                                for a in sympy.sympify(hi).free_symbols}, key=str)
             bases = sorted(both.atoms(IndexedBase), key=str)
             labels = {b.label for b in bases}
             scalars = sorted((both.free_symbols - labels - set(general)) - {a for a in both.free_symbols
                                                                            if isinstance(a, Indexed)}, key=str)
+            # a free symbol used as an index but not declared: an index over 1..(the size, or 3)
+            undeclared = {a for e in both.atoms(Indexed) for a in e.indices if isinstance(a, Symbol)
+                          and a in scalars and a not in ranges}
+            step_ranges = ranges | {a: (1, general[0] if general else 3) for a in undeclared}
+            tops = [lim[2] for sm in sums for lim in sm.limits]
             f = sympy.lambdify([*bases, *general, *scalars], [lhs, rhs], modules="math")
+            evaluated = 0
             for size in (sizes if general else (None,)):
                 size_map = {g: size for g in general}
-                for index_map in self._index_values(both, size_map, ranges, rng):
+                top = max([int(sympy.sympify(t).xreplace(size_map)) for t in tops], default=0)
+                for index_map in self._index_values(both, size_map, step_ranges, rng):
                     for _ in range(points):
-                        self._compare_at(n, step, f, bases, general, scalars, size_map, index_map, rng)
+                        evaluated += self._compare_at(n, step, f, bases, general, scalars, size_map, index_map,
+                                                      top, rng)
+            if not evaluated:
+                raise DerivationError(f"step ({n}){self._label(step)} of {self.title!r} cannot be evaluated at "
+                                      f"any point (sizes={sizes}): every point divides by zero")
         return self
 
+    #: A general index whose range has at most this many values takes every one of them.
+    EVERY_INDEX_UP_TO = 8
+
     def _index_values(self, expr: Basic, size_map: dict, ranges: dict, rng) -> list:
-        """The index assignments to try: every concrete value, or a random one per general index."""
+        """The index assignments to try: every value of a short range, else one at random."""
         out = [{}]
         for i, (lo, hi) in ranges.items():
             if not expr.has(i):
                 continue
             lo_v, hi_v = (int(sympy.sympify(b).xreplace(size_map)) for b in (lo, hi))
-            if i in self.indices:
+            if hi_v < lo_v:
+                continue
+            if i in self.indices or hi_v - lo_v < self.EVERY_INDEX_UP_TO:
                 out = [{**o, i: v} for o in out for v in range(lo_v, hi_v + 1)]
             else:
                 out = [{**o, i: rng.randint(lo_v, hi_v)} for o in out]
         return out
 
-    def _compare_at(self, n, step, f, bases, general, scalars, size_map, index_map, rng) -> None:
-        length = 2 + max([*size_map.values(), *index_map.values(), *(len(r) for r in self.indices.values()
-                                                                     if isinstance(r, range))], default=0)
+    def _compare_at(self, n, step, f, bases, general, scalars, size_map, index_map, top, rng) -> int:
+        """Evaluate one random point; 1 if it was compared, 0 where the step is undefined (a zero divisor)."""
+        length = 2 + max([top, *size_map.values(), *index_map.values(),
+                          *(len(r) for r in self.indices.values() if isinstance(r, range))], default=0)
         arrays = [[rng.uniform(0.5, 2.0) for _ in range(length + 1)] for _ in bases]
         values = [index_map[s] if s in index_map else rng.uniform(0.5, 2.0) for s in scalars]
         try:
             left, right = f(*arrays, *[size_map[g] for g in general], *values)
-        except (ValueError, ZeroDivisionError, OverflowError) as exc:  # pragma: no cover - bad sample
-            raise DerivationError(f"step ({n}){self._label(step)} of {self.title!r} cannot be evaluated: {exc}") from None
+        except ZeroDivisionError:
+            return 0
+        except (ValueError, OverflowError, TypeError, IndexError) as exc:
+            raise DerivationError(f"step ({n}){self._label(step)} of {self.title!r} cannot be evaluated in "
+                                  f"numbers: {type(exc).__name__}: {exc}") from None
         if abs(left - right) > 1e-9 * (1 + abs(left) + abs(right)):
             at = [f"{self.text_of(s)} = {v:.4g}" for s, v in zip(scalars, values)]
             at += [f"{self.text_of(g)} = {size_map[g]}" for g in general]
@@ -752,6 +777,7 @@ class Derivation:
                 f"  {self.text_of(step.lhs)} = {self.text_of(step.rhs)}, but at {', '.join(at)} "
                 f"the sides are {left:.4g} and {right:.4g}"
             )
+        return 1
 
     # ------------------------------------------------------------------ printing
     def latex_of(self, expr: Basic) -> str:

@@ -475,3 +475,36 @@ def test_tour_section(capsys):
     out = capsys.readouterr().out
     assert "Batch normalization derived with SymPy" in out and "J symmetric: True" in out
     assert "γ J dy = dx of the layer: True" in out
+
+
+def test_numbers_catch_a_step_wrong_at_one_index_only():
+    d = cm.batchnorm_derivation(None)
+    pos = d.position("closed_form")
+    good = d.steps[pos]
+    i, dy = d.symbols["i"], d.symbols["dout"]
+    bad = Step(good.lhs, good.rhs + sympy.KroneckerDelta(i, 3) * dy[1], good.text, good.kind, good.index,
+               name=good.name)
+    steps = list(d.steps)
+    steps[pos] = bad
+    wrong = Derivation(d.title, steps, d.latex_names, d.text_names, d.values, d.indices, d.change, d.ranges)
+    for seed in range(5):
+        with pytest.raises(DerivationError, match="closed_form.*fails in numbers"):
+            wrong.check_numbers(seed=seed)
+
+
+def test_numbers_are_robust_to_unusual_steps():
+    x, y = sympy.IndexedBase("x"), sympy.IndexedBase("y")
+    i, j, m = sympy.symbols("i j m", integer=True, positive=True)
+    ok = [
+        Step(x[i], x[i], "an index nobody declared"),
+        Step(sympy.Sum(x[j], (j, 1, 2 * m)), sympy.Sum(x[j], (j, 1, m)) + sympy.Sum(x[j], (j, m + 1, 2 * m)),
+             "a sum up to 2m"),
+        Step(m / (m - 1) * (m - 1), m, "undefined at m = 1 only"),
+    ]
+    assert Derivation("fine", ok).check_numbers() is not None
+    with pytest.raises(DerivationError, match="cannot be evaluated in numbers"):
+        Derivation("2-d", [Step(y[i, j], y[i, j], "a 2-d base")]).check_numbers()
+    with pytest.raises(ValueError, match="points"):
+        Derivation("fine", ok).check_numbers(points=0)
+    with pytest.raises(ValueError, match="sizes"):
+        Derivation("fine", ok).check_numbers(sizes=())
