@@ -663,10 +663,13 @@ class Derivation:
         Each side is written in the base variables (:attr:`values`) and compiled
         with :func:`sympy.lambdify` (sums become loops); general sizes (a symbol
         in a sum's limits, such as ``m``) take each value in ``sizes``, general
-        indices a random value in their :attr:`ranges`, concrete indices each of
-        their :attr:`indices`, and every other symbol or indexed entry a random
-        number in ``[0.5, 2]`` (square roots and denominators stay real and
-        nonzero).  A test independent of the symbolic proof.
+        indices every value in their :attr:`ranges` (one at random when there
+        are more than :attr:`EVERY_INDEX_UP_TO`), concrete indices each of their
+        :attr:`indices`, and every other symbol or indexed entry a random number
+        in ``[0.5, 2]`` (square roots and denominators stay real and nonzero; a
+        point where a step divides by zero is skipped).  A test independent of
+        the symbolic proof.  The tolerance is relative to the sides' size, so a
+        step with large cancelling terms could fail spuriously.
 
         Parameters
         ----------
