@@ -522,11 +522,11 @@ def conv_transpose_matrix(
         groups=groups, dilation=dilation,
     )
     _check_format(format)
-    if symbolic:
-        return _build(w, symbolic, tg.conv, "csr", max_bytes).T
-    _guard(tg.conv, w.dtype.itemsize, format, max_bytes, transposed=True)
+    _guard(tg.conv, w.dtype.itemsize, "sympy" if symbolic else format, max_bytes, transposed=True)
     # A.T filled straight from the conv's tap map read column by column (A's CSC arrays)
     tm = transposed_tap_map(tg.conv)
+    if symbolic:
+        return _symbolic(tm, w)
     return _finish(_filled(tm, w), format, max_bytes)
 
 

@@ -73,6 +73,8 @@ __all__ = [
 #: compared by :func:`verify_transpose_equivalence` when ``conv`` has at most
 #: this many stored entries (and ``literal=None``).
 LITERAL_CHAIN_LIMIT = 2_000_000
+#: The same limit for a SymPy kernel (SymPy multiplies entry by entry).
+SYMBOLIC_LITERAL_CHAIN_LIMIT = 2_000
 
 
 # =========================================================================== arithmetic
@@ -698,8 +700,8 @@ def _compare(m: sp.csr_array, t: sp.csr_array) -> tuple[bool, float]:
     if m.shape != t.shape:
         return False, float("inf")
     if isinstance(m, sympy.MatrixBase) or isinstance(t, sympy.MatrixBase):
-        d = sympy.ImmutableSparseMatrix(m) - sympy.ImmutableSparseMatrix(t)
-        exact = all(sympy.expand(v) == 0 for v in d.todok().values())
+        dm, dt = (a.todok() if isinstance(a, sympy.MatrixBase) else sympy.SparseMatrix(a).todok() for a in (m, t))
+        exact = dm == dt or all(sympy.expand(dm.get(k, 0) - dt.get(k, 0)) == 0 for k in dm.keys() | dt.keys())
         return exact, 0.0 if exact else float("nan")
     m, t = _canonical(m, drop_zeros=False), _canonical(t, drop_zeros=False)
     if np.array_equal(m.indptr, t.indptr) and np.array_equal(m.indices, t.indices):
@@ -738,8 +740,9 @@ def verify_transpose_equivalence(
     literal : bool, optional
         Also form ``conv @ padding @ zero_insertion`` as written and compare it
         (it has ``prod(stride)`` times the entries of ``T``).  Default: when
-        ``conv`` has at most :data:`LITERAL_CHAIN_LIMIT` stored entries and fits
-        in ``max_bytes``.
+        ``conv`` has at most :data:`LITERAL_CHAIN_LIMIT` stored entries
+        (:data:`SYMBOLIC_LITERAL_CHAIN_LIMIT` for a SymPy kernel) and fits in
+        ``max_bytes``.
     max_bytes : int, optional
         Size limit for the matrices built (see :func:`convmatrix.conv_matrix`).
 
@@ -785,13 +788,14 @@ def verify_transpose_equivalence(
     if literal is None:  # the literal product is a bonus: never let it refuse a check that fits
         conv_bytes = matrix_bytes(d.conv_geometry.shape, conv_nnz, d.weight.dtype.itemsize,
                                   "sympy" if d.symbolic else "csr")
-        use_literal = conv_nnz <= LITERAL_CHAIN_LIMIT and conv_bytes <= _max_bytes(max_bytes)
+        limit = SYMBOLIC_LITERAL_CHAIN_LIMIT if d.symbolic else LITERAL_CHAIN_LIMIT
+        use_literal = conv_nnz <= limit and conv_bytes <= _max_bytes(max_bytes)
     else:
         use_literal = literal
     if use_literal:
         lit_exact, lit_diff = _compare(d.literal_matrix(), m)
         exact = exact and lit_exact
-        diff = max(diff, lit_diff)
+        diff = float("nan") if np.isnan(diff) or np.isnan(lit_diff) else max(diff, lit_diff)
     g = d.conv_geometry
     return TransposeEquivalenceReport(
         exact=bool(exact),

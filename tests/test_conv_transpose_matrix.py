@@ -97,6 +97,16 @@ def test_symbolic_transpose():
     T = cm.conv_transpose_matrix(w, 2, stride=2)
     a, b = w.reshape(-1)
     assert T == sympy.Matrix([[a, 0], [b, 0], [0, a], [0, b]])
+    # filled from the transposed tap map: the same matrix as the numbers give (groups, dilation, the corner)
+    for shape, n, kw in [((4, 3, 2, 2), (3, 3), dict(stride=2, output_padding=1, groups=2, dilation=2)),
+                         ((2, 1, 3), 4, dict(stride=2, padding=1, output_padding=2, dilation=3))]:
+        w = cm.symbolic_weight(shape)
+        T = cm.conv_transpose_matrix(w, n, **kw)
+        ints = np.arange(1, np.prod(shape) + 1).reshape(shape)
+        subs = dict(zip(w.reshape(-1), ints.reshape(-1)))
+        assert isinstance(T, sympy.ImmutableSparseMatrix)
+        assert np.array_equal(np.array(T.xreplace(subs).tolist(), dtype=np.int64),
+                              cm.conv_transpose_matrix(ints, n, **kw).toarray())
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "dense"])
