@@ -355,32 +355,40 @@ def _row_pattern(sp_indptr, sp_o, sp_cols, sp_taps, sp_starts, cg, q, kk):
     """
     lengths = np.diff(sp_indptr)
     nnz_s = sp_cols.size
+    small = index_dtype(cg * q, cg * kk, cg * max(nnz_s, sp_taps.size))
+    if sp_starts is None:
+        # rows of equal length L form (rows, L) blocks: each becomes (rows, cg, L), written by rows
+        row_cols = np.empty(cg * nnz_s, dtype=small)
+        row_taps = np.empty(cg * nnz_s, dtype=small)
+        col_shift = (np.arange(cg, dtype=np.int64) * q)[None, :, None]
+        tap_shift = (np.arange(cg, dtype=np.int64) * kk)[None, :, None]
+        for L in np.unique(lengths[lengths > 0]).tolist():
+            rows = np.flatnonzero(lengths == L)
+            src = sp_indptr[rows][:, None] + np.arange(L)
+            dst = (cg * sp_indptr[rows])[:, None] + np.arange(cg * L)
+            row_cols[dst] = (sp_cols[src][:, None, :] + col_shift).reshape(rows.size, cg * L)
+            row_taps[dst] = (sp_taps[src][:, None, :] + tap_shift).reshape(rows.size, cg * L)
+        return cg * sp_indptr, row_cols, row_taps.astype(np.intp), None
     # entry j of the spatial pattern, channel c -> position Cg*start[o] + c*L[o] + (j - start[o])
     j = np.arange(nnz_s)
     start_j = sp_indptr[sp_o]
     c = np.arange(cg)[:, None]
     pos = cg * start_j[None, :] + c * lengths[sp_o][None, :] + (j - start_j)[None, :]
-    small = index_dtype(cg * q, cg * kk, cg * max(nnz_s, sp_taps.size))
     row_cols = np.empty(cg * nnz_s, dtype=small)
     row_cols[pos] = c * q + sp_cols[None, :]
-    if sp_starts is None:
-        row_taps = np.empty(cg * nnz_s, dtype=small)
-        row_taps[pos] = c * kk + sp_taps[None, :]
-        row_starts = None
-    else:
-        # runs: the same permutation, applied to runs of taps
-        run_len = np.diff(np.append(sp_starts, sp_taps.size))
-        tri_entry = np.repeat(j, run_len)  # spatial entry of each triple
-        tri_o = sp_o[tri_entry]
-        tri_start = np.zeros(lengths.size + 1, dtype=np.int64)  # triples per output position
-        np.cumsum(np.bincount(tri_o, minlength=lengths.size), out=tri_start[1:])
-        tri_len = np.diff(tri_start)
-        tj = np.arange(sp_taps.size)
-        tpos = cg * tri_start[tri_o][None, :] + c * tri_len[tri_o][None, :] + (tj - tri_start[tri_o])[None, :]
-        row_taps = np.empty(cg * sp_taps.size, dtype=small)
-        row_taps[tpos] = c * kk + sp_taps[None, :]
-        row_starts = np.empty(cg * nnz_s, dtype=np.int64)
-        row_starts[pos] = tpos[:, sp_starts]
+    # runs: the same permutation, applied to runs of taps
+    run_len = np.diff(np.append(sp_starts, sp_taps.size))
+    tri_entry = np.repeat(j, run_len)  # spatial entry of each triple
+    tri_o = sp_o[tri_entry]
+    tri_start = np.zeros(lengths.size + 1, dtype=np.int64)  # triples per output position
+    np.cumsum(np.bincount(tri_o, minlength=lengths.size), out=tri_start[1:])
+    tri_len = np.diff(tri_start)
+    tj = np.arange(sp_taps.size)
+    tpos = cg * tri_start[tri_o][None, :] + c * tri_len[tri_o][None, :] + (tj - tri_start[tri_o])[None, :]
+    row_taps = np.empty(cg * sp_taps.size, dtype=small)
+    row_taps[tpos] = c * kk + sp_taps[None, :]
+    row_starts = np.empty(cg * nnz_s, dtype=np.int64)
+    row_starts[pos] = tpos[:, sp_starts]
     return cg * sp_indptr, row_cols, row_taps.astype(np.intp), row_starts
 
 

@@ -103,7 +103,8 @@ def conv_configs(*, max_ndim: int = 3, max_size: int = 7, modes=("zeros",)):
     ... @given(conv_configs(max_ndim=2))
     ... def builds(cfg):
     ...     kw = {k: v for k, v in cfg.items() if k not in ("weight_shape", "input_size")}
-    ...     assert conv_matrix(np.ones(cfg["weight_shape"]), cfg["input_size"], **kw).nnz > 0
+    ...     A = conv_matrix(np.ones(cfg["weight_shape"]), cfg["input_size"], **kw)
+    ...     assert A.shape[1] == cfg["weight_shape"][1] * cfg["groups"] * np.prod(cfg["input_size"])
     >>> builds()
     """
     from hypothesis import assume
