@@ -32,7 +32,7 @@ def best_of(repeat, fn):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--dtype", default="float32", help="weight dtype (float32, float64, int64, ...)")
     args = parser.parse_args(argv)
 
@@ -45,15 +45,32 @@ def main(argv=None) -> None:
     params = dict(stride=2, padding=1)
     print(f"DCGAN layer: weight {shape} {w.dtype}, input 8 x 8 -> 16 x 16, stride 2, padding 1")
 
-    t_build, T = best_of(args.repeat, lambda: conv_transpose_matrix(w, (8, 8), **params))
-    print(f"  conv_transpose_matrix:            {t_build:7.3f} s  ({T.shape[0]} x {T.shape[1]}, {T.nnz:,} stored entries)")
+    # interleaved rounds: fresh-page costs drift on a shared machine, so the three are timed side by side
+    fns = {
+        "build": lambda: conv_transpose_matrix(w, (8, 8), **params),
+        "direct": lambda: transposed_conv_as_direct(w, (8, 8), **params).matrix,
+        "verify": lambda: verify_transpose_equivalence(w, (8, 8), **params),
+    }
+    times = {name: [] for name in fns}
+    for _ in range(args.repeat):
+        for name, fn in fns.items():
+            t, out = best_of(1, fn)
+            times[name].append(t)
+            if name == "verify":
+                report = out
+            del out
+    best = {name: min(ts) for name, ts in times.items()}
+    median = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
+    T = conv_transpose_matrix(w, (8, 8), **params)
+    print(f"  conv_transpose_matrix:            best {best['build']:.3f} s, median {median['build']:.3f} s  "
+          f"({T.shape[0]} x {T.shape[1]}, {T.nnz:,} stored entries)")
     del T
-    t_direct, _ = best_of(args.repeat, lambda: transposed_conv_as_direct(w, (8, 8), **params).matrix)
-    print(f"  transposed_conv_as_direct.matrix: {t_direct:7.3f} s")
-    t_verify, report = best_of(args.repeat, lambda: verify_transpose_equivalence(w, (8, 8), **params))
-    print(f"  verify_transpose_equivalence:     {t_verify:7.3f} s  (exact: {report.exact})")
-    ratio = t_verify / t_build
-    print(f"  ratio verify / build:             {ratio:7.2f}  (target <= 3: {'met' if ratio <= 3 else 'NOT met'})")
+    print(f"  transposed_conv_as_direct.matrix: best {best['direct']:.3f} s, median {median['direct']:.3f} s")
+    print(f"  verify_transpose_equivalence:     best {best['verify']:.3f} s, median {median['verify']:.3f} s "
+          f"(exact: {report.exact})")
+    ratio, ratio_median = best["verify"] / best["build"], median["verify"] / median["build"]
+    print(f"  ratio verify / build:             best {ratio:.2f}, median {ratio_median:.2f}  "
+          f"(target <= 3: {'met' if max(ratio, ratio_median) <= 3 else 'NOT met'}; {args.repeat} interleaved rounds)")
     print()
     print(report)
 

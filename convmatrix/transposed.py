@@ -24,7 +24,9 @@ pattern of Odena, Dumoulin & Olah (Distill, 2016) off the matrix.
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from math import prod
@@ -461,11 +463,17 @@ class TransposedConvAsDirect:
         return self.weight.dtype == object
 
     @cached_property
+    def pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One output channel's row pattern of :attr:`matrix`: ``(row_indptr, row_cols, row_taps)``."""
+        return _lift_pattern(self.spatial_chain[3], self.in_channels, self.groups, prod(self.input_size),
+                             prod(self.arithmetic.k))
+
+    @cached_property
     def matrix(self) -> sp.csr_array:
         s1 = self.spatial_chain[3]
         nnz = self.out_channels * (self.in_channels // self.groups) * s1.nnz
         _guard_nnz(self.shape, nnz, self.weight.dtype.itemsize, "sympy" if self.symbolic else "csr", self.max_bytes)
-        return _lift(s1, self.weight, self.groups, self.in_channels, prod(self.input_size), prod(self.arithmetic.k))
+        return _lift(self.pattern, self.weight, self.groups, self.in_channels, prod(self.input_size))
 
     def literal_matrix(self) -> sp.csr_array:
         """``conv @ padding @ zero_insertion``, multiplied as written (small layers).
@@ -484,22 +492,29 @@ class TransposedConvAsDirect:
         return m
 
 
-def _lift(s1: sp.csr_array, weight: np.ndarray, groups: int, in_channels: int, q: int, kk: int) -> sp.csr_array:
-    """Repeat the one-channel labelled pattern over the channel pairs of each group and fill it.
+def _lift_pattern(s1: sp.csr_array, in_channels: int, groups: int, q: int, kk: int):
+    """One output channel's row pattern ``(row_indptr, row_cols, row_taps)`` from the labelled chain.
 
     The row pattern (one output channel against its group's input channels) is
     the structure layer's, as for any tap map; only the spatial pattern differs:
     it comes from the multiplied chain ``C_1 @ P_1 @ Z_1``, whose labels are taps.
     """
-    c_out = weight.shape[0]
-    cg = in_channels // groups
-    cog = c_out // groups
     sp_indptr = s1.indptr.astype(np.int64)
     sp_o = np.repeat(np.arange(sp_indptr.size - 1), np.diff(sp_indptr))
     row_indptr, row_cols, row_taps, _ = _row_pattern(
-        sp_indptr, sp_o, s1.indices.astype(np.int64), s1.data.astype(np.int64) - 1, None, cg, q, kk
+        sp_indptr, sp_o, s1.indices.astype(np.int64), s1.data.astype(np.int64) - 1, None,
+        in_channels // groups, q, kk,
     )
-    n_pos = sp_indptr.size - 1
+    return row_indptr, row_cols, row_taps
+
+
+def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int) -> sp.csr_array:
+    """Repeat one output channel's row pattern over the output channels and fill it with ``weight``."""
+    row_indptr, row_cols, row_taps = pattern
+    c_out = weight.shape[0]
+    cg = in_channels // groups
+    cog = c_out // groups
+    n_pos = row_indptr.size - 1
     rows, cols = c_out * n_pos, in_channels * q
     nnz = c_out * row_cols.size
     dt = index_dtype(nnz, rows, cols)
@@ -516,6 +531,55 @@ def _lift(s1: sp.csr_array, weight: np.ndarray, groups: int, in_channels: int, q
     if not np.all(weight):
         m.eliminate_zeros()  # as conv_transpose_matrix: no stored zeros
     return m
+
+
+def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: int = 8 << 20,
+                    threads: int | None = None) -> bool:
+    """Whether ``d.matrix`` would equal the canonical CSR ``t``, without building it.
+
+    The direct matrix is generated a few output channels at a time and compared
+    with the same rows of ``t`` while they are in cache (no second matrix-sized
+    allocation); the blocks are shared among ``threads`` workers (default: up
+    to 4, as many as the machine has; numpy releases the GIL in ``take`` and
+    comparisons).  Only for numeric kernels without zero entries.
+    """
+    row_indptr, row_cols, row_taps = d.pattern
+    c_out, q = d.out_channels, prod(d.input_size)
+    cg, cog = d.in_channels // d.groups, d.out_channels // d.groups
+    r = row_cols.size
+    if t.shape != d.shape or t.nnz != c_out * r:
+        return False
+    expected = np.zeros(t.indptr.size, dtype=np.int64)
+    np.cumsum(np.tile(np.diff(row_indptr), c_out), out=expected[1:])
+    if not _equal(t.indptr, expected):
+        return False
+    w2 = d.weight.reshape(c_out, -1)
+    dt = t.indices.dtype
+    offsets = ((np.arange(c_out) // cog) * (cg * q)).astype(dt)
+    cols = row_cols.astype(dt)
+    block = max(1, min(c_out, block_bytes // max(1, r * w2.itemsize)))
+    starts = list(range(0, c_out, block))
+    workers = max(1, min(threads or min(4, os.cpu_count() or 1), len(starts)))
+
+    def run(mine) -> bool:
+        data = np.empty((block, r), dtype=w2.dtype)
+        idx = np.empty((block, r), dtype=dt)
+        same = np.empty((block, r), dtype=bool)
+        for c0 in mine:
+            c1 = min(c_out, c0 + block)
+            n, lo, hi = c1 - c0, c0 * r, c1 * r
+            np.add(cols[None, :], offsets[c0:c1, None], out=idx[:n])
+            if not np.equal(t.indices[lo:hi].reshape(n, r), idx[:n], out=same[:n]).all():
+                return False
+            np.take(w2[c0:c1], row_taps, axis=1, out=data[:n])
+            if not np.equal(t.data[lo:hi].reshape(n, r), data[:n], out=same[:n]).all():
+                return False
+        return True
+
+    if workers == 1:
+        return run(starts)
+    with ThreadPoolExecutor(workers) as pool:
+        return all(pool.map(run, [starts[k::workers] for k in range(workers)]))
 
 
 def transposed_conv_as_direct(
@@ -691,6 +755,13 @@ def _nnz(a) -> int:
     return len(a.todok()) if isinstance(a, sympy.MatrixBase) else int(a.nnz)
 
 
+def _equal(a: np.ndarray, b: np.ndarray, step: int = 1 << 20) -> bool:
+    """``np.array_equal`` a million entries at a time: no array-sized temporary, stops at the first difference."""
+    if a.shape != b.shape:
+        return False
+    return all(np.array_equal(a[i:i + step], b[i:i + step]) for i in range(0, a.size, step))
+
+
 def _compare(m: sp.csr_array, t: sp.csr_array) -> tuple[bool, float]:
     """``(exact, max |m - t|)`` for two sparse arrays; fast when their patterns agree.
 
@@ -704,8 +775,8 @@ def _compare(m: sp.csr_array, t: sp.csr_array) -> tuple[bool, float]:
         exact = dm == dt or all(sympy.expand(dm.get(k, 0) - dt.get(k, 0)) == 0 for k in dm.keys() | dt.keys())
         return exact, 0.0 if exact else float("nan")
     m, t = _canonical(m, drop_zeros=False), _canonical(t, drop_zeros=False)
-    if np.array_equal(m.indptr, t.indptr) and np.array_equal(m.indices, t.indices):
-        if np.array_equal(m.data, t.data):
+    if _equal(m.indptr, t.indptr) and _equal(m.indices, t.indices):
+        if _equal(m.data, t.data):
             return True, 0.0
         diff = m.data - t.data
     else:
@@ -782,8 +853,13 @@ def verify_transpose_equivalence(
         d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation, max_bytes=max_bytes,
     )
-    m = d.matrix
-    exact, diff = _compare(m, t)
+    streamable = (not d.symbolic and "matrix" not in d.__dict__ and isinstance(t, sp.csr_array)
+                  and t.has_canonical_format and np.all(d.weight))
+    if streamable and _streamed_equal(d, t):  # the usual case: no second big matrix is built
+        m, exact, diff = None, True, 0.0
+    else:
+        m = d.matrix
+        exact, diff = _compare(m, t)
     conv_nnz = d.conv_nnz
     if literal is None:  # the literal product is a bonus: never let it refuse a check that fits
         conv_bytes = matrix_bytes(d.conv_geometry.shape, conv_nnz, d.weight.dtype.itemsize,
@@ -793,7 +869,7 @@ def verify_transpose_equivalence(
     else:
         use_literal = literal
     if use_literal:
-        lit_exact, lit_diff = _compare(d.literal_matrix(), m)
+        lit_exact, lit_diff = _compare(d.literal_matrix(), d.matrix if m is None else m)
         exact = exact and lit_exact
         diff = float("nan") if np.isnan(diff) or np.isnan(lit_diff) else max(diff, lit_diff)
     g = d.conv_geometry
@@ -801,9 +877,9 @@ def verify_transpose_equivalence(
         exact=bool(exact),
         max_abs_difference=float(diff),
         shape=t.shape,
-        direct_shape=m.shape,
+        direct_shape=d.shape,
         nnz_transposed=_nnz(t),
-        nnz_direct=_nnz(m),
+        nnz_direct=_nnz(t) if m is None else _nnz(m),
         zero_insertion_shape=(d.in_channels * prod(d.stretched_size), d.in_channels * prod(d.input_size)),
         padding_shape=(d.in_channels * prod(d.padded_size), d.in_channels * prod(d.stretched_size)),
         conv_shape=g.shape,

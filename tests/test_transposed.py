@@ -528,14 +528,13 @@ def test_cli_verify_in_process(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "not built; --literal builds it" in out and "C @ P @ Z" in out
     # exit status 1 exactly when the chain differs
-    real = tr._lift
+    real = tr._lift_pattern
 
-    def broken(*args):
-        m = real(*args)
-        m.data = m.data + 1
-        return m
+    def broken(*args):  # a chain whose taps are off: every entry reads the wrong kernel value
+        row_indptr, row_cols, row_taps = real(*args)
+        return row_indptr, row_cols, row_taps[::-1].copy()
 
-    monkeypatch.setattr(tr, "_lift", broken)
+    monkeypatch.setattr(tr, "_lift_pattern", broken)
     assert main(["verify", "--kernel", "[1, 2]", "--input-size", "3", "--stride", "2"]) == 1
     assert "NOT EQUAL" in capsys.readouterr().out
 
@@ -575,3 +574,18 @@ def test_tour_section(capsys):
     number = SECTIONS.index("convmatrix.cli.transposed:section_equivalence") + 1
     assert main(["tour", "--section", str(number)]) == 0
     assert "C @ P @ Z =" in capsys.readouterr().out
+
+
+def test_streamed_comparison_agrees_with_the_built_matrix(rng):
+    # verify compares the chain with T channel block by channel block; a built d.matrix gives the same verdict
+    w = rng.integers(1, 5, size=(6, 4, 3, 3))
+    for kw in (dict(stride=2, padding=1, output_padding=1, groups=2), dict(stride=3, dilation=2)):
+        d = transposed_conv_as_direct(w, (5, 4), **kw)
+        T = cm.conv_transpose_matrix(w, (5, 4), **kw)
+        assert tr._streamed_equal(d, T, block_bytes=64) and (d.matrix != T).nnz == 0
+        bad = T.copy()
+        bad.data[-1] += 1
+        assert not tr._streamed_equal(d, bad, block_bytes=64)
+        moved = T.copy()
+        moved.indices[0] += 1 if moved.indices[0] + 1 < moved.indices[1] else 0
+        assert tr._streamed_equal(d, moved) == ((moved != T).nnz == 0)
