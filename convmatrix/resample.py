@@ -645,6 +645,7 @@ def avg_pool_matrix(
     if dt.kind not in "fc" or dt == np.float16:
         raise TypeError(f"dtype={dtype!r} must be a float32/float64 or complex dtype")
     _check_format(format)
+    _guard(pool.window_geometry(c), dt.itemsize, format, max_bytes)  # before the divisors are computed
     if divisor_override is not None:
         scale = np.full(prod(pool.output_size), 1 / divisor_override)
     else:

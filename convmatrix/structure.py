@@ -357,18 +357,30 @@ def _row_pattern(sp_indptr, sp_o, sp_cols, sp_taps, sp_starts, cg, q, kk):
     nnz_s = sp_cols.size
     small = index_dtype(cg * q, cg * kk, cg * max(nnz_s, sp_taps.size))
     if sp_starts is None:
-        # rows of equal length L form (rows, L) blocks: each becomes (rows, cg, L), written by rows
         row_cols = np.empty(cg * nnz_s, dtype=small)
-        row_taps = np.empty(cg * nnz_s, dtype=small)
-        col_shift = (np.arange(cg, dtype=np.int64) * q)[None, :, None]
-        tap_shift = (np.arange(cg, dtype=np.int64) * kk)[None, :, None]
-        for L in np.unique(lengths[lengths > 0]).tolist():
-            rows = np.flatnonzero(lengths == L)
-            src = sp_indptr[rows][:, None] + np.arange(L)
-            dst = (cg * sp_indptr[rows])[:, None] + np.arange(cg * L)
-            row_cols[dst] = (sp_cols[src][:, None, :] + col_shift).reshape(rows.size, cg * L)
-            row_taps[dst] = (sp_taps[src][:, None, :] + tap_shift).reshape(rows.size, cg * L)
-        return cg * sp_indptr, row_cols, row_taps.astype(np.intp), None
+        row_taps = np.empty(cg * nnz_s, dtype=np.intp)
+        col_shift = (np.arange(cg, dtype=small) * small(q))[None, :, None]
+        tap_shift = (np.arange(cg, dtype=np.intp) * kk)[None, :, None]
+        cols, taps = sp_cols.astype(small), sp_taps.astype(np.intp)
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(lengths)) + 1, [lengths.size]))
+        if bounds.size <= MAX_ROW_RUNS:
+            # consecutive rows of equal length L are one contiguous (rows, L) block of the spatial
+            # pattern and one contiguous (rows, cg, L) block of the row pattern: written as slices
+            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                s0, s1 = int(sp_indptr[a]), int(sp_indptr[b])
+                if s1 > s0:
+                    shape = (b - a, 1, (s1 - s0) // (b - a))
+                    row_cols[cg * s0:cg * s1] = (cols[s0:s1].reshape(shape) + col_shift).reshape(-1)
+                    row_taps[cg * s0:cg * s1] = (taps[s0:s1].reshape(shape) + tap_shift).reshape(-1)
+        else:
+            # many short runs: group the rows by length instead, and scatter each group's block
+            for L in np.unique(lengths[lengths > 0]).tolist():
+                rows = np.flatnonzero(lengths == L)
+                src = sp_indptr[rows][:, None] + np.arange(L)
+                dst = (cg * sp_indptr[rows])[:, None] + np.arange(cg * L)
+                row_cols[dst] = (cols[src][:, None, :] + col_shift).reshape(rows.size, cg * L)
+                row_taps[dst] = (taps[src][:, None, :] + tap_shift).reshape(rows.size, cg * L)
+        return cg * sp_indptr, row_cols, row_taps, None
     # entry j of the spatial pattern, channel c -> position Cg*start[o] + c*L[o] + (j - start[o])
     j = np.arange(nnz_s)
     start_j = sp_indptr[sp_o]
@@ -394,6 +406,8 @@ def _row_pattern(sp_indptr, sp_o, sp_cols, sp_taps, sp_starts, cg, q, kk):
 
 #: At most this many boxes of equal taps are written as broadcasts; beyond, a plain gather.
 MAX_LATTICES = 512
+#: At most this many runs of equal-length rows are copied as slices; beyond, rows are grouped by length.
+MAX_ROW_RUNS = 4096
 #: Channels are filled in blocks of about this many bytes of data.
 FILL_BLOCK_BYTES = 4 << 20
 

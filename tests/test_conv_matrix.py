@@ -249,3 +249,25 @@ def test_no_stored_zeros_whatever_the_kernel(mode):
     assert cm.conv_matrix(np.zeros((1, 1, 3)), 5).nnz == 0
     X = cm.im2col_matrix(np.array([[0.0, 1, 0, 2, 3]]), 3)
     assert np.all(X.data != 0)
+
+
+@pytest.mark.parametrize("shape, n, kw", [
+    ((4, 2, 3, 3), (7, 6), dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2)),
+    ((2, 3, 2, 3, 2), (4, 5, 3), dict(padding=((1, 0), (2, 1), (0, 1)))),
+])
+def test_row_pattern_paths_agree(monkeypatch, shape, n, kw):
+    # runs of equal-length rows copied as slices, or rows grouped by length: the same tap map
+    from convmatrix import structure
+    w = np.arange(1, np.prod(shape) + 1).reshape(shape)
+    structure._tap_map_cached.cache_clear()
+    A = cm.conv_matrix(w, n, **kw)
+    T = cm.conv_transpose_matrix(w, n, **kw) if "dilation" not in kw else None
+    monkeypatch.setattr(structure, "MAX_ROW_RUNS", 0)
+    structure._tap_map_cached.cache_clear()
+    structure._transposed_tap_map_cached.cache_clear()
+    B = cm.conv_matrix(w, n, **kw)
+    assert np.array_equal(A.indices, B.indices) and np.array_equal(A.data, B.data)
+    if T is not None:
+        assert (cm.conv_transpose_matrix(w, n, **kw) != T).nnz == 0
+    structure._tap_map_cached.cache_clear()
+    structure._transposed_tap_map_cached.cache_clear()
