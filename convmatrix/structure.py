@@ -272,17 +272,12 @@ class TapMap:
         r = self.row_taps.size
         data = np.empty((c, r), dtype=w2.dtype)
         item = data.itemsize
-        # a few MB of channels at a time, so that memory is written front to back
-        # (box by box over all channels at once touches pages all over: ~1.6x slower)
-        block = max(1, min(c, FILL_BLOCK_BYTES // max(1, r * item)))
-        for c0 in range(0, c, block):
-            rows, vals = data[c0:c0 + block], w2[c0:c0 + block]
-            for base, box, strides, taps in self.lattices:
-                view = np.lib.stride_tricks.as_strided(
-                    rows[:, base:], shape=(rows.shape[0], *box, taps.size),
-                    strides=(r * item, *(st * item for st in strides), item), writeable=True,
-                )
-                view[...] = np.take(vals, taps, axis=1).reshape((rows.shape[0],) + (1,) * len(box) + (taps.size,))
+        for base, box, strides, taps in self.lattices:
+            view = np.lib.stride_tricks.as_strided(
+                data[:, base:], shape=(c, *box, taps.size),
+                strides=(r * item, *(st * item for st in strides), item), writeable=True,
+            )
+            view[...] = np.take(w2, taps, axis=1).reshape((c,) + (1,) * len(box) + (taps.size,))
         return data.reshape(-1)
 
 
@@ -408,8 +403,6 @@ def _row_pattern(sp_indptr, sp_o, sp_cols, sp_taps, sp_starts, cg, q, kk):
 MAX_LATTICES = 512
 #: At most this many runs of equal-length rows are copied as slices; beyond, rows are grouped by length.
 MAX_ROW_RUNS = 4096
-#: Channels are filled in blocks of about this many bytes of data.
-FILL_BLOCK_BYTES = 4 << 20
 
 
 def _lattices(geom: ConvGeometry, row_indptr: np.ndarray, row_taps: np.ndarray):
