@@ -8,6 +8,7 @@ transpose; bias turns either into an affine map without touching them.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from math import prod
 from typing import Any, Sequence
 
@@ -334,13 +335,24 @@ def _csr(tm, data: np.ndarray) -> sp.csr_array:
     return _csr_arrays(tm.shape, data, tm.indices, tm.indptr)
 
 
+#: Above this many stored entries, the column indices are written by a second
+#: thread while the data is filled (numpy releases the GIL; both are memory-bound).
+PARALLEL_FILL_NNZ = 1 << 22
+
+
 def _filled(tm, weight: np.ndarray) -> sp.csr_array:
     """The tap map filled with ``weight``, without stored zeros.
 
     A zero can only come from a zero kernel entry or, where taps are summed
     (non-zero padding modes), from taps that cancel; only then is the data scanned.
     """
-    a = _csr(tm, tm.fill(weight))
+    if tm.nnz >= PARALLEL_FILL_NNZ and (os.cpu_count() or 1) > 1:
+        with ThreadPoolExecutor(1) as pool:
+            indices = pool.submit(lambda: tm.indices)
+            data = tm.fill(weight)
+            a = _csr_arrays(tm.shape, data, indices.result(), tm.indptr)
+    else:
+        a = _csr(tm, tm.fill(weight))
     if tm.has_duplicates or not np.all(weight):
         a.eliminate_zeros()
     return a

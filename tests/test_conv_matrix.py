@@ -271,3 +271,17 @@ def test_row_pattern_paths_agree(monkeypatch, shape, n, kw):
         assert (cm.conv_transpose_matrix(w, n, **kw) != T).nnz == 0
     structure._tap_map_cached.cache_clear()
     structure._transposed_tap_map_cached.cache_clear()
+
+
+@pytest.mark.parametrize("mode", ["zeros", "replicate"])
+def test_parallel_fill_is_the_same_matrix(monkeypatch, mode):
+    # large layers write the column indices on a second thread while the data is filled
+    w = np.arange(-9, 9).reshape(2, 1, 3, 3)  # a zero entry: eliminated after the threads join
+    A = cm.conv_matrix(w, (9, 8), padding=2, padding_mode=mode)
+    T = cm.conv_transpose_matrix(w, (9, 8), padding=1, stride=2)
+    monkeypatch.setattr(cm.matrices, "PARALLEL_FILL_NNZ", 0)
+    B = cm.conv_matrix(w, (9, 8), padding=2, padding_mode=mode)
+    U = cm.conv_transpose_matrix(w, (9, 8), padding=1, stride=2)
+    for X, Y in ((A, B), (T, U)):
+        assert np.array_equal(X.indptr, Y.indptr) and np.array_equal(X.indices, Y.indices)
+        assert np.array_equal(X.data, Y.data) and np.all(Y.data != 0)
