@@ -340,13 +340,27 @@ def _csr(tm, data: np.ndarray) -> sp.csr_array:
 PARALLEL_FILL_NNZ = 1 << 22
 
 
+def _threads() -> int:
+    """Threads a builder may use: ``CONVMATRIX_THREADS`` if set (1 turns threading off), else the CPUs."""
+    env = os.environ.get("CONVMATRIX_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"the environment variable CONVMATRIX_THREADS={env!r} must be a positive integer")
+        return n
+    return os.cpu_count() or 1
+
+
 def _filled(tm, weight: np.ndarray) -> sp.csr_array:
     """The tap map filled with ``weight``, without stored zeros.
 
     A zero can only come from a zero kernel entry or, where taps are summed
     (non-zero padding modes), from taps that cancel; only then is the data scanned.
     """
-    if tm.nnz >= PARALLEL_FILL_NNZ and (os.cpu_count() or 1) > 1:
+    if tm.nnz >= PARALLEL_FILL_NNZ and _threads() > 1:
         with ThreadPoolExecutor(1) as pool:
             indices = pool.submit(lambda: tm.indices)
             data = tm.fill(weight)

@@ -24,7 +24,6 @@ pattern of Odena, Dumoulin & Olah (Distill, 2016) off the matrix.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from .matrices import (
     _canonical,
     _csr_arrays,
     _sympy_csr,
+    _threads,
     _guard_nnz,
     _max_bytes,
     conv_matrix,
@@ -540,8 +540,8 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     The direct matrix is generated a few output channels at a time and compared
     with the same rows of ``t`` while they are in cache (no second matrix-sized
     allocation); the blocks are shared among ``threads`` workers (default: up
-    to 4, as many as the machine has; numpy releases the GIL in ``take`` and
-    comparisons).  Only for numeric kernels without zero entries.
+    to 4, as many as the machine has or ``CONVMATRIX_THREADS`` allows; numpy
+    releases the GIL in ``take`` and comparisons).  Only for numeric kernels without zero entries.
     """
     row_indptr, row_cols, row_taps = d.pattern
     c_out, q = d.out_channels, prod(d.input_size)
@@ -559,7 +559,7 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     cols = row_cols.astype(dt)
     block = max(1, min(c_out, block_bytes // max(1, r * w2.itemsize)))
     starts = list(range(0, c_out, block))
-    workers = max(1, min(threads or min(4, os.cpu_count() or 1), len(starts)))
+    workers = max(1, min(threads or min(4, _threads()), len(starts)))
 
     def run(mine) -> bool:
         data = np.empty((block, r), dtype=w2.dtype)

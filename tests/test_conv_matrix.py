@@ -285,3 +285,17 @@ def test_parallel_fill_is_the_same_matrix(monkeypatch, mode):
     for X, Y in ((A, B), (T, U)):
         assert np.array_equal(X.indptr, Y.indptr) and np.array_equal(X.indices, Y.indices)
         assert np.array_equal(X.data, Y.data) and np.all(Y.data != 0)
+
+
+def test_threads_can_be_turned_off(monkeypatch):
+    from convmatrix import transposed as tr
+    monkeypatch.setattr(cm.matrices, "PARALLEL_FILL_NNZ", 0)
+    monkeypatch.setenv("CONVMATRIX_THREADS", "1")
+    assert cm.matrices._threads() == 1
+    w = np.arange(1, 19).reshape(2, 1, 3, 3)
+    assert cm.conv_matrix(w, (6, 6), padding=1).nnz == 2 * (36 * 9 - 4 * 6 * 3 + 4)
+    d = cm.transposed_conv_as_direct(w, (4, 4), stride=2)
+    assert tr._streamed_equal(d, cm.conv_transpose_matrix(w, (4, 4), stride=2), block_bytes=8)
+    monkeypatch.setenv("CONVMATRIX_THREADS", "many")
+    with pytest.raises(ValueError, match="CONVMATRIX_THREADS"):
+        cm.conv_matrix(w, (6, 6), padding=1)
