@@ -295,3 +295,11 @@ def test_torch_tensors_requiring_grad_are_read_as_values():
     A = cm.conv_matrix(w, 5)
     assert A.dtype == np.float64 and (A != cm.conv_matrix(np.array([[[1.0, 2, 3]]]), 5)).nnz == 0
     assert cm.conv_transpose_matrix(torch.nn.Parameter(w.detach().clone()), 3).nnz == 9
+
+
+def test_public_names():
+    # everything the package exports exists, has a docstring, and nothing is exported twice
+    assert len(set(cm.__all__)) == len(cm.__all__)
+    for name in cm.__all__:
+        obj = getattr(cm, name)
+        assert name == "PADDING_MODES" or name == "DEFAULT_MAX_BYTES" or obj.__doc__, name
