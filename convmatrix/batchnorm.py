@@ -38,7 +38,7 @@ import sympy
 from sympy import IndexedBase, Integer, KroneckerDelta, Rational, Sum, Symbol, sqrt
 
 from .derivation import Derivation, Step, expand_sums
-from .geometry import _as_bool, _is_sequence, _ndim_of, normalize_tuple
+from .geometry import _as_bool, _as_real, _is_sequence, _ndim_of, normalize_tuple
 from .matrices import _check_format, _detached, _finish, _guard_nnz
 
 __all__ = [
@@ -479,7 +479,7 @@ def batchnorm_jacobian(x: Any, *, eps: Any = 1e-5) -> Any:
                         f"shape {arr.shape}")
     if arr.size < 1:
         raise ValueError("x must hold at least one value")
-    eps = _check_float(eps, "eps")
+    eps = _as_real(eps, "eps")
     arr = arr.astype(np.float64)
     m = arr.size
     var = arr.var()
@@ -488,15 +488,6 @@ def batchnorm_jacobian(x: Any, *, eps: Any = 1e-5) -> Any:
     sig = np.sqrt(var + eps)
     xh = (arr - arr.mean()) / sig
     return (np.eye(m) - 1.0 / m - np.outer(xh, xh) / m) / sig
-
-
-def _check_float(value, name: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a real number")
-    if not np.isfinite(value) or value < minimum:
-        rule = "non-negative" if minimum == 0 else f">= {minimum:g}"
-        raise ValueError(f"{name}={value} must be a finite {rule} number")
-    return float(value)
 
 
 # =========================================================================== numerics (torch)
@@ -632,7 +623,7 @@ def batchnorm_forward(x: Any, weight: Any = None, bias: Any = None, *, running_m
     running_var = _channel_array(running_var, "running_var", c)
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must be given together (both or neither)")
-    eps = _check_float(eps, "eps")
+    eps = _as_real(eps, "eps")
     batch_stats = _as_bool(training, "training") or running_mean is None
     if running_var is not None:
         _check_running_var(running_var, None if batch_stats else eps)
@@ -762,7 +753,7 @@ class BatchNorm:
         if num_features < 1:
             raise ValueError(f"num_features={num_features} must be positive")
         self.num_features = int(num_features)
-        self.eps = _check_float(eps, "eps")
+        self.eps = _as_real(eps, "eps")
         if momentum is not None:
             if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real):
                 raise TypeError(f"momentum={momentum!r} must be a number in [0, 1] or None")
@@ -868,7 +859,7 @@ def batchnorm_eval_matrix(running_mean: Any, running_var: Any, weight: Any = Non
     rv = _channel_array(running_var, "running_var", c)
     g = _channel_array(weight, "weight", c)
     beta = _channel_array(bias, "bias", c)
-    eps = _check_float(eps, "eps")
+    eps = _as_real(eps, "eps")
     _check_running_var(rv, eps)
     sizes = _check_spatial_size(spatial_size)
     _check_format(format)
@@ -938,7 +929,7 @@ def fold_conv_batchnorm(weight: Any, bias: Any, running_mean: Any, running_var: 
     rv = _channel_array(running_var, "running_var", c)
     g = _channel_array(bn_weight, "bn_weight", c)
     beta = _channel_array(bn_bias, "bn_bias", c)
-    eps = _check_float(eps, "eps")
+    eps = _as_real(eps, "eps")
     _check_running_var(rv, eps)
     scale = (np.ones(c) if g is None else g) / np.sqrt(rv + eps)
     wf = w.astype(np.float64) * scale.reshape((-1,) + (1,) * (w.ndim - 1))
@@ -988,7 +979,7 @@ def reference_batchnorm_forward(X: Any, gamma: Any, beta: Any, eps: float = 1e-8
         raise ValueError(f"X must not be empty: got shape {X.shape}")
     gamma = _channel_array(gamma, "gamma", X.shape[1])
     beta = _channel_array(beta, "beta", X.shape[1])
-    eps = _check_float(eps, "eps")
+    eps = _as_real(eps, "eps")
     mu = np.mean(X, axis=0)
     var = np.var(X, axis=0)
     if eps == 0 and np.any(var == 0):

@@ -14,9 +14,10 @@ arithmetic for deep learning* (2016), in PyTorch's conventions::
 
 from __future__ import annotations
 
+import numbers
 import operator
 from dataclasses import dataclass
-from math import prod
+from math import isfinite, prod
 from collections.abc import Mapping, Set
 from typing import Sequence, Union
 
@@ -52,11 +53,26 @@ def _is_sequence(value) -> bool:
     return isinstance(value, Sequence) or (hasattr(value, "__len__") and hasattr(value, "__getitem__"))
 
 
+def _is_bool(value) -> bool:
+    """``True``/``False`` or one of numpy's bools (numpy not imported: layer 1 is pure Python)."""
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
+
+
 def _as_bool(value, name: str) -> bool:
     """``value`` as a bool: ``True``/``False`` or numpy's bools; nothing else (no 0/1, no strings)."""
-    if isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")):
+    if _is_bool(value):
         return bool(value)
     raise TypeError(f"{name}={value!r} must be True or False, not a {type(value).__name__}")
+
+
+def _as_real(value, name: str, *, positive: bool = False) -> float:
+    """A finite real scalar, non-negative (or ``positive``); bools and non-numbers refused."""
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} must be a real number, not a {type(value).__name__}")
+    v = float(value)
+    if not isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(f"{name}={value} must be a finite {'positive' if positive else 'non-negative'} number")
+    return v
 
 
 def _as_int(value, name: str) -> int:

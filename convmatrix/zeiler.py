@@ -27,16 +27,15 @@ Layer numbers ``l`` are 1-based, as in the papers.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
-from math import isfinite, prod, sqrt
+from math import prod, sqrt
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .geometry import ConvGeometry, _as_bool, _as_int, _is_sequence, normalize_padding, normalize_tuple
+from .geometry import ConvGeometry, _as_bool, _as_int, _as_real, _is_sequence, normalize_padding, normalize_tuple
 from .matrices import _canonical, _detached, conv_matrix, conv_transpose_matrix
 from .pooling import MaxPool, Switches, pool_matrix, unpool_matrix
 
@@ -71,16 +70,6 @@ def _real_array(value: Any, name: str, *, finite: bool = False) -> np.ndarray:
     if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{name} must hold finite numbers: it has {int((~np.isfinite(arr)).sum())} NaN or inf")
     return arr
-
-
-def _real_number(value: Any, name: str, *, zero: bool = False) -> float:
-    """A finite real scalar, positive (or non-negative with ``zero=True``)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
-    v = float(value)
-    if not isfinite(v) or v < 0 or (v == 0 and not zero):
-        raise ValueError(f"{name}={value!r} must be a {'non-negative' if zero else 'positive'} finite number")
-    return v
 
 
 def _integer(value: Any, name: str, minimum: int) -> int:
@@ -701,7 +690,7 @@ def operator_norm(
         Rt = _matrix(Rt, "Rt")
         if tuple(Rt.shape) != tuple(R.shape[::-1]):
             raise ValueError(f"Rt has shape {Rt.shape} but R has shape {R.shape}: Rt must be {R.shape[::-1]}")
-    tol = _real_number(tol, "tol")
+    tol = _as_real(tol, "tol", positive=True)
     maxiter = _integer(maxiter, "maxiter", 1)
     seed = _integer(seed, "seed", 0)
     if (R.count_nonzero() if sp.issparse(R) else np.count_nonzero(R)) == 0:
@@ -763,7 +752,7 @@ def soft_threshold(z: Any, beta: float) -> np.ndarray:
     array([-2.,  0.,  0.,  1.])
     """
     z = _real_array(z, "z")
-    return _shrink(z, _real_number(beta, "beta", zero=True))
+    return _shrink(z, _as_real(beta, "beta"))
 
 
 def lasso_cost(R: Any, y: Any, z: Any, lam: float) -> float:
@@ -802,7 +791,7 @@ def lasso_cost(R: Any, y: Any, z: Any, lam: float) -> float:
         raise ValueError(f"y has {y.size} entries but R has {R.shape[0]} rows: they must match")
     if z.size != R.shape[1]:
         raise ValueError(f"z has {z.size} entries but R has {R.shape[1]} columns: they must match")
-    lam = _real_number(lam, "lam")
+    lam = _as_real(lam, "lam", positive=True)
     r = R @ z - y
     return float(lam / 2 * (r @ r) + np.abs(z).sum())
 
@@ -845,8 +834,8 @@ class InferenceResult:
 
 def _check_solver_args(lam, step, n_iter, refresh, callback):
     """The scalar and callable arguments of :func:`ista`; returns ``(lam, step, n_iter)``."""
-    lam = _real_number(lam, "lam")
-    step = None if step is None else _real_number(step, "step")
+    lam = _as_real(lam, "lam", positive=True)
+    step = None if step is None else _as_real(step, "step", positive=True)
     n_iter = _integer(n_iter, "n_iter", 0)
     if refresh is not None and not callable(refresh):
         raise TypeError(f"refresh must be a callable z -> z or None, got {type(refresh).__name__}")
@@ -952,7 +941,7 @@ def ista(
     >>> ista(R, [3.0, 0.1], "1")
     Traceback (most recent call last):
         ...
-    TypeError: lam must be a real number, got '1' of type str
+    TypeError: lam='1' must be a real number, not a str
     """
     y, z, Rt, lam, L, t, n_iter = _check_inference(R, y, lam, Rt, step, n_iter, z0, refresh, callback, fast)
     costs = []
@@ -1425,7 +1414,7 @@ def psnr(x: Any, reference: Any, peak: float = 1.0) -> float:
     """
     x = _real_array(x, "x").astype(np.float64)
     ref = _real_array(reference, "reference").astype(np.float64)
-    peak = _real_number(peak, "peak")
+    peak = _as_real(peak, "peak", positive=True)
     if x.shape != ref.shape:
         raise ValueError(f"x has shape {x.shape} but reference has shape {ref.shape}: they must match")
     mse = float(np.mean((x - ref) ** 2))
