@@ -144,22 +144,25 @@ OBJECT_ENTRY_BYTES = {"lil": 100, "dok": 200, "sympy": 1500}
 OBJECT_ROW_BYTES = {"lil": 128, "dok": 0, "sympy": 0}
 
 
+def _env_positive_int(name: str) -> int | None:
+    """The environment variable ``name`` as a positive integer, or ``None`` when it is unset or empty."""
+    env = os.environ.get(name)
+    if not env:
+        return None
+    try:
+        value = int(env)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"the environment variable {name}={env!r} must be a positive integer")
+    return value
+
+
 def _max_bytes(max_bytes: int | None) -> int:
     """The limit in force: ``max_bytes``, else ``CONVMATRIX_MAX_BYTES``, else :data:`DEFAULT_MAX_BYTES`."""
     if max_bytes is None:
-        env = os.environ.get("CONVMATRIX_MAX_BYTES")
-        if not env:
-            return DEFAULT_MAX_BYTES
-        try:
-            limit = int(env)
-        except ValueError:
-            raise ValueError(
-                f"the environment variable CONVMATRIX_MAX_BYTES={env!r} must be a positive integer "
-                f"number of bytes"
-            ) from None
-        if limit < 1:
-            raise ValueError(f"the environment variable CONVMATRIX_MAX_BYTES={env!r} must be positive")
-        return limit
+        limit = _env_positive_int("CONVMATRIX_MAX_BYTES")
+        return DEFAULT_MAX_BYTES if limit is None else limit
     if isinstance(max_bytes, (bool, np.bool_)) or not isinstance(max_bytes, (int, np.integer)):
         raise TypeError(
             f"max_bytes={max_bytes!r} must be a positive integer number of bytes (or None for the "
@@ -200,8 +203,8 @@ def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: st
     >>> matrix_bytes((4, 6), 10, 8, "dense")
     192
     """
-    if format not in SPARSE_FORMATS and format != "sympy":
-        raise ValueError(f"format={format!r} is not one of {', '.join(map(repr, SPARSE_FORMATS + ('sympy',)))}")
+    if format != "sympy":
+        _check_format(format)
     rows, cols = shape
     if format == "dense":
         return rows * cols * itemsize
@@ -342,16 +345,7 @@ PARALLEL_FILL_NNZ = 1 << 22
 
 def _threads() -> int:
     """Threads a builder may use: ``CONVMATRIX_THREADS`` if set (1 turns threading off), else the CPUs."""
-    env = os.environ.get("CONVMATRIX_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"the environment variable CONVMATRIX_THREADS={env!r} must be a positive integer")
-        return n
-    return os.cpu_count() or 1
+    return _env_positive_int("CONVMATRIX_THREADS") or os.cpu_count() or 1
 
 
 def _filled(tm, weight: np.ndarray) -> sp.csr_array:
