@@ -18,6 +18,8 @@ import scipy.io
 import scipy.sparse as sp
 import sympy
 
+from .matrices import _csr_entry_chunks
+
 __all__ = [
     "format_matrix",
     "summarize_matrix",
@@ -130,18 +132,11 @@ def _block_counts(A, block: int) -> np.ndarray:
     if isinstance(A, (sp.csc_array, sp.csc_matrix)):
         return _block_counts(A.T, block).T
     a = A if isinstance(A, (sp.csr_array, sp.csr_matrix)) else sp.csr_array(A)
-    rows, cols = a.shape
-    h, w = -(-rows // block), -(-cols // block)
+    h, w = -(-a.shape[0] // block), -(-a.shape[1] // block)
     counts = np.zeros(h * w, dtype=np.int64)
-    step = max(block, (1 << 22) // max(1, a.nnz // max(rows, 1)) // block * block)
-    for start in range(0, rows, step):
-        stop = min(rows, start + step)
-        lo, hi = int(a.indptr[start]), int(a.indptr[stop])
-        r = np.repeat(np.arange(start, stop, dtype=np.int64) // block, np.diff(a.indptr[start:stop + 1]))
-        data = np.asarray(a.data[lo:hi])
-        keep = data != 0
-        tile = r[keep] * w + a.indices[lo:hi][keep].astype(np.int64) // block
-        counts += np.bincount(tile, minlength=h * w)
+    for rows, cols, data in _csr_entry_chunks(a):
+        keep = np.asarray(data) != 0
+        counts += np.bincount(rows[keep] // block * w + cols[keep] // block, minlength=h * w)
     return counts.reshape(h, w)
 
 

@@ -273,16 +273,26 @@ def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes: int | 
     _guard_nnz(geometry.shape[::-1] if transposed else geometry.shape, nnz, itemsize, format, max_bytes)
 
 
+def _csr_entry_chunks(a, chunk: int = 1 << 22):
+    """``(rows, cols, data)`` of a CSR array's entries, about ``chunk`` entries at a time.
+
+    Each chunk holds whole rows, so no nnz-sized temporary is made; ``rows``
+    and ``cols`` are int64.
+    """
+    n = a.shape[0]
+    step = max(1, chunk // max(1, a.nnz // max(1, n)))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        lo, hi = int(a.indptr[start]), int(a.indptr[stop])
+        rows = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(a.indptr[start:stop + 1]))
+        yield rows, a.indices[lo:hi].astype(np.int64), a.data[lo:hi]
+
+
 def _diagonal_count(a: sp.csr_array, chunk: int = 1 << 22) -> int:
     """Distinct diagonals of a CSR array, in chunks of rows (no nnz-sized temporaries)."""
-    rows = a.shape[0]
     offsets = np.empty(0, dtype=np.int64)
-    step = max(1, chunk // max(1, a.nnz // max(1, rows)))
-    for start in range(0, rows, step):
-        stop = min(rows, start + step)
-        lo, hi = int(a.indptr[start]), int(a.indptr[stop])
-        r = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(a.indptr[start:stop + 1]))
-        offsets = np.union1d(offsets, a.indices[lo:hi].astype(np.int64) - r)
+    for rows, cols, _ in _csr_entry_chunks(a, chunk):
+        offsets = np.union1d(offsets, cols - rows)
     return offsets.size
 
 
