@@ -469,16 +469,17 @@ def _integral_floats(value):
 
 # --------------------------------------------------------------------------- pooling
 def _pool_structure(pool: PoolGeometry, channels: int, itemsize: int = 8, format: str = "csr",
-                    max_bytes: int | None = None, row_values: np.ndarray | None = None) -> sp.csr_array:
+                    max_bytes: int | None = None, window_values=None) -> sp.csr_array:
     """The tap map of the pooling windows (a depthwise convolution), filled with ones (sum
-    pooling), or with ``row_values[r]`` along each row ``r`` (no ones array in between)."""
+    pooling), or with ``window_values()[j]`` along the rows of output position ``j`` of every
+    channel (no ones array in between).  ``window_values`` is called after the size check."""
     geometry = pool.window_geometry(channels)
     _guard(geometry, itemsize, format, max_bytes)
     tm = tap_map(geometry)
-    if row_values is None:
+    if window_values is None:
         return _csr(tm, tm.fill(np.ones(geometry.weight_shape, dtype=np.int64)))
     indptr = tm.indptr
-    return _csr_arrays(tm.shape, np.repeat(row_values, np.diff(indptr)), tm.indices, indptr)
+    return _csr_arrays(tm.shape, np.repeat(np.tile(window_values(), channels), np.diff(indptr)), tm.indices, indptr)
 
 
 def _pool_divisors(pool: PoolGeometry, count_include_pad: bool) -> np.ndarray:
@@ -645,10 +646,9 @@ def avg_pool_matrix(
     if dt.kind not in "fc" or dt == np.float16:
         raise TypeError(f"dtype={dtype!r} must be a float32/float64 or complex dtype")
     _check_format(format)
-    _guard(pool.window_geometry(c), dt.itemsize, format, max_bytes)  # before the divisors are computed
-    if divisor_override is not None:
-        scale = np.full(prod(pool.output_size), 1 / divisor_override)
-    else:
-        scale = 1 / _pool_divisors(pool, count_include_pad)
-    per_row = np.tile(scale, c).astype(dt)
-    return _finish(_pool_structure(pool, c, dt.itemsize, format, max_bytes, row_values=per_row), format, max_bytes)
+    def scale() -> np.ndarray:  # one per output position, computed only once the size is known to fit
+        if divisor_override is not None:
+            return np.full(prod(pool.output_size), 1 / divisor_override, dtype=dt)
+        return (1 / _pool_divisors(pool, count_include_pad)).astype(dt)
+
+    return _finish(_pool_structure(pool, c, dt.itemsize, format, max_bytes, window_values=scale), format, max_bytes)
