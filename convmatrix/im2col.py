@@ -22,7 +22,7 @@ import numpy as np
 
 from .geometry import ConvGeometry, IntOrTuple, Padding, _as_int, normalize_tuple
 from .matrices import _as_weight, _check_format, _csr_arrays, _finish, _guard_nnz, _sympy_csr, estimate_size
-from .structure import index_dtype, tap_map
+from .structure import _shifted_cols, _tiled_indptr, index_dtype, tap_map
 
 __all__ = ["im2col_matrix"]
 
@@ -186,11 +186,8 @@ def im2col_matrix(
     if geometry.out_channels_per_group > 1:
         data = np.repeat(data, geometry.out_channels_per_group, axis=0)
     data = data.reshape(-1)
-    indices = np.empty((out_channels, per_channel), dtype=dt)
-    np.add(row_taps.astype(dt)[None, :], (co * prod(k) * (c_in // groups)).astype(dt)[:, None], out=indices)
-    indptr = np.empty(rows + 1, dtype=dt)
-    indptr[0] = 0
-    np.cumsum(np.tile(np.diff(row_indptr).astype(dt), out_channels), out=indptr[1:])
+    indices = _shifted_cols(row_taps, co * prod(k) * (c_in // groups), dt)
+    indptr = _tiled_indptr(np.diff(row_indptr), out_channels, dt)
     if symbolic:
         return _sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
     X = _csr_arrays((rows, cols), data, indices.reshape(-1), indptr)

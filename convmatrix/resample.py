@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from .geometry import IntOrTuple, PoolGeometry, _as_bool, _as_int, _fmt, _is_sequence, _ndim_of, normalize_tuple, padding_pairs
 from .matrices import _check_format, _csr, _csr_arrays, _finish, _guard, _guard_nnz
-from .structure import axis_index_map, index_dtype, tap_map
+from .structure import _shifted_cols, _tiled_indptr, axis_index_map, index_dtype, tap_map
 
 __all__ = [
     "PAD_MODES",
@@ -82,11 +82,8 @@ def _selection_matrix(cols_per_axis, input_size, channels: int, format: str, max
     rows, ncols = channels * p, channels * q
     nnz = channels * kept.size
     dt = index_dtype(nnz, rows, ncols)
-    indices = np.empty((channels, kept.size), dtype=dt)
-    np.add(kept.astype(dt)[None, :], (np.arange(channels, dtype=dt) * q)[:, None], out=indices)
-    indptr = np.empty(rows + 1, dtype=dt)
-    indptr[0] = 0
-    np.cumsum(np.tile(valid.astype(dt), channels), out=indptr[1:])
+    indices = _shifted_cols(kept, np.arange(channels) * q, dt)
+    indptr = _tiled_indptr(valid, channels, dt)
     a = _csr_arrays((rows, ncols), np.ones(nnz, dtype=np.int64), indices.reshape(-1), indptr)
     return _finish(a, format, max_bytes)
 

@@ -89,6 +89,21 @@ def _axis_triples(n, k, s, lo, d, out, mode):
     return o[keep], i[keep], t[keep]
 
 
+def _tiled_indptr(row_lengths: np.ndarray, channels: int, dtype) -> np.ndarray:
+    """CSR row pointer of ``channels`` copies, one after the other, of rows with these lengths."""
+    out = np.empty(channels * row_lengths.size + 1, dtype=dtype)
+    out[0] = 0
+    np.cumsum(np.tile(row_lengths.astype(dtype), channels), out=out[1:])
+    return out
+
+
+def _shifted_cols(cols: np.ndarray, offsets: np.ndarray, dtype) -> np.ndarray:
+    """``cols + offsets[c]`` for every channel ``c``: a ``(len(offsets), len(cols))`` array of ``dtype``."""
+    out = np.empty((offsets.size, cols.size), dtype=dtype)
+    np.add(cols.astype(dtype)[None, :], offsets.astype(dtype)[:, None], out=out)
+    return out
+
+
 def pattern_nnz(geometry: ConvGeometry) -> int:
     """Stored entries of the geometry's matrix, counted without building it.
 
@@ -216,20 +231,12 @@ class TapMap:
     @property
     def indptr(self) -> np.ndarray:
         """CSR row pointer of the full matrix."""
-        dt = self.index_dtype
-        lengths = np.diff(self.row_indptr)
-        out = np.empty(self.channels * lengths.size + 1, dtype=dt)
-        out[0] = 0
-        np.cumsum(np.tile(lengths.astype(dt), self.channels), out=out[1:])
-        return out
+        return _tiled_indptr(np.diff(self.row_indptr), self.channels, self.index_dtype)
 
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
-        dt = self.index_dtype
-        out = np.empty((self.channels, self.row_nnz), dtype=dt)
-        np.add(self.row_cols.astype(dt)[None, :], self.group_offsets().astype(dt)[:, None], out=out)
-        return out.reshape(-1)
+        return _shifted_cols(self.row_cols, self.group_offsets(), self.index_dtype).reshape(-1)
 
     @property
     def taps(self) -> np.ndarray:

@@ -58,7 +58,7 @@ from .matrices import (
     matrix_bytes,
 )
 from .resample import pad_matrix, zero_insertion_matrix
-from .structure import _row_pattern, index_dtype
+from .structure import _row_pattern, _shifted_cols, _tiled_indptr, index_dtype
 
 __all__ = [
     "TransposeArithmetic",
@@ -518,13 +518,9 @@ def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int) ->
     rows, cols = c_out * n_pos, in_channels * q
     nnz = c_out * row_cols.size
     dt = index_dtype(nnz, rows, cols)
-    offsets = ((np.arange(c_out) // cog) * (cg * q)).astype(dt)
-    indices = np.empty((c_out, row_cols.size), dtype=dt)
-    np.add(row_cols.astype(dt)[None, :], offsets[:, None], out=indices)
+    indices = _shifted_cols(row_cols, (np.arange(c_out) // cog) * (cg * q), dt)
     data = np.take(weight.reshape(c_out, -1), row_taps, axis=1).reshape(-1)
-    indptr = np.empty(rows + 1, dtype=dt)
-    indptr[0] = 0
-    np.cumsum(np.tile(np.diff(row_indptr).astype(dt), c_out), out=indptr[1:])
+    indptr = _tiled_indptr(np.diff(row_indptr), c_out, dt)
     if data.dtype == object:
         return _sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
     m = _csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
@@ -549,9 +545,7 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     r = row_cols.size
     if t.shape != d.shape or t.nnz != c_out * r:
         return False
-    expected = np.zeros(t.indptr.size, dtype=np.int64)
-    np.cumsum(np.tile(np.diff(row_indptr), c_out), out=expected[1:])
-    if not _equal(t.indptr, expected):
+    if not _equal(t.indptr, _tiled_indptr(np.diff(row_indptr), c_out, np.int64)):
         return False
     w2 = d.weight.reshape(c_out, -1)
     dt = t.indices.dtype
