@@ -529,14 +529,13 @@ def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int) ->
     return m
 
 
-def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: int = 8 << 20,
-                    threads: int | None = None) -> bool:
+def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: int = 8 << 20) -> bool:
     """Whether ``d.matrix`` would equal the canonical CSR ``t``, without building it.
 
     The direct matrix is generated a few output channels at a time and compared
     with the same rows of ``t`` while they are in cache (no second matrix-sized
-    allocation); the blocks are shared among ``threads`` workers (default: up
-    to 4, as many as the machine has or ``CONVMATRIX_THREADS`` allows; numpy
+    allocation); the blocks are shared among up to 4 threads (as many as the
+    machine has or ``CONVMATRIX_THREADS`` allows; numpy
     releases the GIL in ``take`` and comparisons).  Only for numeric kernels without zero entries.
     """
     row_indptr, row_cols, row_taps = d.pattern
@@ -553,7 +552,7 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     cols = row_cols.astype(dt)
     block = max(1, min(c_out, block_bytes // max(1, r * w2.itemsize)))
     starts = list(range(0, c_out, block))
-    workers = max(1, min(threads or min(4, _threads()), len(starts)))
+    workers = max(1, min(4, _threads(), len(starts)))
 
     def run(mine) -> bool:
         data = np.empty((block, r), dtype=w2.dtype)
