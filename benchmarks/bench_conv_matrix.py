@@ -20,7 +20,7 @@ import tracemalloc
 import numpy as np
 
 import convmatrix as cm
-from convmatrix.structure import _tap_map_cached
+from convmatrix.structure import clear_cache
 
 
 def best_of(fn, repeat=3):
@@ -54,7 +54,7 @@ def big(c=64, n=56, k=3, repeat=7):
     del A
 
     def cold():
-        _tap_map_cached.cache_clear()
+        clear_cache()
         return cm.conv_matrix(w, (n, n), **kw)
 
     def warm():
@@ -73,7 +73,7 @@ def big(c=64, n=56, k=3, repeat=7):
     best = {name: min(ts) for name, ts in times.items()}
     median = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
 
-    _tap_map_cached.cache_clear()
+    clear_cache()
     gc.collect()
     tracemalloc.start()
     A = cm.conv_matrix(w, (n, n), **kw)
@@ -98,7 +98,7 @@ def small(c=8, n=16, k=3, repeat=3):
     rng = np.random.default_rng(0)
     w = rng.standard_normal((c, c, k, k))
     kw = dict(padding=k // 2)
-    t_cm = best_of(lambda: (_tap_map_cached.cache_clear(), cm.conv_matrix(w, (n, n), **kw)), repeat)
+    t_cm = best_of(lambda: (clear_cache(), cm.conv_matrix(w, (n, n), **kw)), repeat)
     wt = torch.tensor(w)
 
     def jac():

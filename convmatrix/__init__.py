@@ -11,146 +11,133 @@ array([[ 2,  3,  0,  0],
        [ 4,  5,  0,  0],
        [ 4,  6,  6,  9],
        [ 8, 10, 12, 15]])
+
+Names are loaded when first used (``import convmatrix`` itself imports neither
+numpy, scipy nor SymPy), so that the command line and a plain import start fast.
 """
 
-from .geometry import (
-    PADDING_MODES,
-    ConvGeometry,
-    ConvTransposeGeometry,
-    PoolGeometry,
-    conv_output_size,
-    conv_transpose_output_size,
-)
-from .structure import TapMap, tap_map
-from .matrices import (
-    DEFAULT_MAX_BYTES,
-    MatrixTooLargeError,
-    affine_matrix,
-    conv_bias_vector,
-    conv_matrix,
-    conv_transpose_matrix,
-    estimate_size,
-    matrix_bytes,
-    symbolic_weight,
-)
-from .resample import (
-    avg_pool_matrix,
-    pad_matrix,
-    pad_widths_from_torch,
-    subsample_matrix,
-    sum_pool_matrix,
-    upsample_matrix,
-    zero_insertion_matrix,
-)
-from .im2col import im2col_matrix
-from .transposed import (
-    TransposeArithmetic,
-    TransposedConvAsDirect,
-    TransposeEquivalenceReport,
-    has_uneven_overlap,
-    overlap_counts,
-    transpose_arithmetic,
-    transposed_conv_as_direct,
-    verify_transpose_equivalence,
-)
-from .pooling import (
-    MaxPool,
-    Switches,
-    max_pool_output_size,
-    max_pool_switches,
-    pool_matrix,
-    unpool_matrix,
-)
-from .zeiler import (
-    ConvLayer,
-    DeconvNet,
-    ZeilerLayer,
-    ZeilerStack,
-    filter_bank,
-    fista,
-    ista,
-    operator_norm,
-    psnr,
-    synthetic_scene,
-)
+from __future__ import annotations
 
-from .derivation import Derivation, DerivationError, Step
-from .batchnorm import (
-    BatchNorm,
-    BatchNormDerivation,
-    batchnorm_backward,
-    batchnorm_derivation,
-    batchnorm_eval_matrix,
-    batchnorm_forward,
-    batchnorm_jacobian,
-    fold_conv_batchnorm,
-    reference_batchnorm_backward,
-    reference_batchnorm_forward,
-)
-
-__all__ = [
-    "PADDING_MODES",
-    "ConvGeometry",
-    "ConvTransposeGeometry",
-    "PoolGeometry",
-    "conv_output_size",
-    "conv_transpose_output_size",
-    "TapMap",
-    "tap_map",
-    "DEFAULT_MAX_BYTES",
-    "MatrixTooLargeError",
-    "affine_matrix",
-    "conv_bias_vector",
-    "conv_matrix",
-    "conv_transpose_matrix",
-    "estimate_size",
-    "matrix_bytes",
-    "symbolic_weight",
-    "avg_pool_matrix",
-    "pad_matrix",
-    "pad_widths_from_torch",
-    "subsample_matrix",
-    "sum_pool_matrix",
-    "upsample_matrix",
-    "zero_insertion_matrix",
-    "im2col_matrix",
-    "TransposeArithmetic",
-    "TransposedConvAsDirect",
-    "TransposeEquivalenceReport",
-    "has_uneven_overlap",
-    "overlap_counts",
-    "transpose_arithmetic",
-    "transposed_conv_as_direct",
-    "verify_transpose_equivalence",
-    "MaxPool",
-    "Switches",
-    "max_pool_output_size",
-    "max_pool_switches",
-    "pool_matrix",
-    "unpool_matrix",
-    "ConvLayer",
-    "DeconvNet",
-    "ZeilerLayer",
-    "ZeilerStack",
-    "filter_bank",
-    "fista",
-    "ista",
-    "operator_norm",
-    "psnr",
-    "synthetic_scene",
-    "Derivation",
-    "DerivationError",
-    "Step",
-    "BatchNorm",
-    "BatchNormDerivation",
-    "batchnorm_backward",
-    "batchnorm_derivation",
-    "batchnorm_eval_matrix",
-    "batchnorm_forward",
-    "batchnorm_jacobian",
-    "fold_conv_batchnorm",
-    "reference_batchnorm_backward",
-    "reference_batchnorm_forward",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Public name -> the module (in layer order) that defines it.
+_EXPORTS = {
+    # layer 1: geometry and the shared policy
+    "PADDING_MODES": "geometry",
+    "ConvGeometry": "geometry",
+    "ConvTransposeGeometry": "geometry",
+    "PoolGeometry": "geometry",
+    "TransposeArithmetic": "geometry",
+    "conv_output_size": "geometry",
+    "conv_transpose_output_size": "geometry",
+    "transpose_arithmetic": "geometry",
+    "InputError": "_validation",
+    "InputTypeError": "_validation",
+    "InputValueError": "_validation",
+    "DEFAULT_MAX_BYTES": "_limits",
+    "MatrixTooLargeError": "_limits",
+    "matrix_bytes": "_limits",
+    # layer 2: structure
+    "TapMap": "structure",
+    "tap_map": "structure",
+    # layer 3: matrices
+    "affine_matrix": "matrices",
+    "conv_bias_vector": "matrices",
+    "conv_matrix": "matrices",
+    "conv_transpose_matrix": "matrices",
+    "estimate_size": "matrices",
+    "symbolic_weight": "matrices",
+    "im2col_matrix": "im2col",
+    # layer 4: resampling and pooling
+    "avg_pool_matrix": "resample",
+    "pad_matrix": "resample",
+    "pad_widths_from_torch": "resample",
+    "subsample_matrix": "resample",
+    "sum_pool_matrix": "resample",
+    "upsample_matrix": "resample",
+    "zero_insertion_matrix": "resample",
+    "MaxPool": "pooling",
+    "Switches": "pooling",
+    "max_pool_output_size": "pooling",
+    "max_pool_switches": "pooling",
+    "pool_matrix": "pooling",
+    "unpool_matrix": "pooling",
+    # layer 5: derived operators
+    "TransposedConvAsDirect": "transposed",
+    "TransposeEquivalenceReport": "transposed",
+    "has_uneven_overlap": "transposed",
+    "overlap_counts": "transposed",
+    "transposed_conv_as_direct": "transposed",
+    "verify_transpose_equivalence": "transposed",
+    "ZeilerLayer": "zeiler",
+    "ZeilerStack": "zeiler",
+    "ConvLayer": "deconvnet",
+    "DeconvNet": "deconvnet",
+    "InferenceResult": "sparse_coding",
+    "fista": "sparse_coding",
+    "ista": "sparse_coding",
+    "operator_norm": "sparse_coding",
+    "filter_bank": "scenes",
+    "psnr": "scenes",
+    "synthetic_scene": "scenes",
+    "BatchNorm": "batchnorm",
+    "batchnorm_backward": "batchnorm",
+    "batchnorm_eval_matrix": "batchnorm",
+    "batchnorm_forward": "batchnorm",
+    "fold_conv_batchnorm": "batchnorm",
+    # layer 6: symbolic derivations
+    "Derivation": "derivation",
+    "DerivationError": "derivation",
+    "Step": "derivation",
+    "BatchNormDerivation": "batchnorm_symbolic",
+    "batchnorm_derivation": "batchnorm_symbolic",
+    "batchnorm_jacobian": "batchnorm_symbolic",
+}
+
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
+    from ._limits import DEFAULT_MAX_BYTES, MatrixTooLargeError, matrix_bytes
+    from ._validation import InputError, InputTypeError, InputValueError
+    from .batchnorm import BatchNorm, batchnorm_backward, batchnorm_eval_matrix, batchnorm_forward, fold_conv_batchnorm
+    from .batchnorm_symbolic import BatchNormDerivation, batchnorm_derivation, batchnorm_jacobian
+    from .deconvnet import ConvLayer, DeconvNet
+    from .derivation import Derivation, DerivationError, Step
+    from .geometry import (PADDING_MODES, ConvGeometry, ConvTransposeGeometry, PoolGeometry, TransposeArithmetic,
+                           conv_output_size, conv_transpose_output_size, transpose_arithmetic)
+    from .im2col import im2col_matrix
+    from .matrices import (affine_matrix, conv_bias_vector, conv_matrix, conv_transpose_matrix, estimate_size,
+                           symbolic_weight)
+    from .pooling import MaxPool, Switches, max_pool_output_size, max_pool_switches, pool_matrix, unpool_matrix
+    from .resample import (avg_pool_matrix, pad_matrix, pad_widths_from_torch, subsample_matrix, sum_pool_matrix,
+                           upsample_matrix, zero_insertion_matrix)
+    from .scenes import filter_bank, psnr, synthetic_scene
+    from .sparse_coding import InferenceResult, fista, ista, operator_norm
+    from .structure import TapMap, tap_map
+    from .transposed import (TransposedConvAsDirect, TransposeEquivalenceReport, has_uneven_overlap, overlap_counts,
+                             transposed_conv_as_direct, verify_transpose_equivalence)
+    from .zeiler import ZeilerLayer, ZeilerStack
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name (or a submodule) on first use (PEP 562)."""
+    if name.startswith("__"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -18,7 +18,7 @@ import scipy.io
 import scipy.sparse as sp
 import sympy
 
-from .matrices import _csr_entry_chunks
+from ._sparse import csr_entry_chunks
 
 __all__ = [
     "format_matrix",
@@ -134,7 +134,7 @@ def _block_counts(A, block: int) -> np.ndarray:
     a = A if isinstance(A, (sp.csr_array, sp.csr_matrix)) else sp.csr_array(A)
     h, w = -(-a.shape[0] // block), -(-a.shape[1] // block)
     counts = np.zeros(h * w, dtype=np.int64)
-    for rows, cols, data in _csr_entry_chunks(a):
+    for rows, cols, data in csr_entry_chunks(a):
         keep = np.asarray(data) != 0
         counts += np.bincount(rows[keep] // block * w + cols[keep] // block, minlength=h * w)
     return counts.reshape(h, w)

@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .geometry import ConvGeometry, IntOrTuple, Padding, _as_int, normalize_tuple
-from .matrices import _as_weight, _check_format, _csr_arrays, _finish, _guard_nnz, _sympy_csr, estimate_size
-from .structure import _shifted_cols, _tiled_indptr, index_dtype, tap_map
+from ._limits import as_format, as_max_bytes, guard, index_dtype
+from ._sparse import csr_arrays, finish, shifted_cols, sympy_csr, tiled_indptr
+from ._validation import InputValueError, as_int, as_numbers
+from .geometry import ConvGeometry, IntOrTuple, Padding, normalize_tuple
+from .structure import pattern_nnz, tap_map
 
 __all__ = ["im2col_matrix"]
 
@@ -143,25 +145,25 @@ def im2col_matrix(
     >>> np.array_equal(X @ w.reshape(-1), A @ x.reshape(-1))
     True
     """
-    xa, symbolic = _as_weight(x, "x")
-    if xa.ndim < 2:
-        raise ValueError(
-            f"x must have shape (in_channels, *input_size) with at least one spatial axis: got shape {xa.shape}"
-        )
+    xa, symbolic = as_numbers(x, "x")
+    if xa.ndim < 2 or xa.size == 0:
+        raise InputValueError(
+            f"x must have shape (in_channels, *input_size) with at least one spatial axis and positive sizes: "
+            f"got shape {xa.shape}", "x")
     ndim = xa.ndim - 1
     k = normalize_tuple(kernel_size, ndim, "kernel_size")
-    groups = _as_int(groups, "groups")
-    if groups < 1:
-        raise ValueError(f"groups={groups} must be positive")
+    groups = as_int(groups, "groups", minimum=1)
     c_in = xa.shape[0]
     if c_in % groups:
-        raise ValueError(f"groups={groups} must divide in_channels={c_in} (x.shape[0])")
+        raise InputValueError(f"groups={groups} must divide in_channels={c_in} (x.shape[0])", "groups")
     if out_channels is None:
         out_channels = groups
-    out_channels = _as_int(out_channels, "out_channels")
-    if out_channels < 1 or out_channels % groups:
-        raise ValueError(f"out_channels={out_channels} must be a positive multiple of groups={groups}")
-    _check_format(format)
+    out_channels = as_int(out_channels, "out_channels", minimum=1)
+    if out_channels % groups:
+        raise InputValueError(f"out_channels={out_channels} must be a positive multiple of groups={groups}",
+                              "out_channels")
+    format = as_format(format)
+    as_max_bytes(max_bytes)
     geometry = ConvGeometry.from_weight_shape(
         (out_channels, c_in // groups, *k), xa.shape[1:], stride=stride, padding=padding,
         dilation=dilation, groups=groups, padding_mode=padding_mode,
@@ -170,11 +172,11 @@ def im2col_matrix(
     cols = out_channels * (c_in // groups) * prod(k)
     # one entry per tap that lands inside the input (taps are never summed here): the conv's count
     # before duplicates are merged, exact; one output channel's pattern is built in int64 arrays
-    nnz_estimate = estimate_size(geometry)[0]
-    _guard_nnz((rows, cols), nnz_estimate, xa.dtype.itemsize, "sympy" if symbolic else format,
-               max_bytes, what="im2col matrix",
-               working=nnz_estimate // out_channels * (IM2COL_WORKING_BYTES + groups * xa.dtype.itemsize))
-    tm = tap_map(geometry)
+    nnz_estimate = pattern_nnz(geometry)
+    guard((rows, cols), nnz_estimate, xa.dtype.itemsize, "sympy" if symbolic else format,
+          max_bytes, what="im2col matrix",
+          working=nnz_estimate // out_channels * (IM2COL_WORKING_BYTES + groups * xa.dtype.itemsize))
+    tm = tap_map(geometry, max_bytes=max_bytes)
     per_channel = tm.row_taps.size
     nnz = out_channels * per_channel
 
@@ -186,11 +188,11 @@ def im2col_matrix(
     if geometry.out_channels_per_group > 1:
         data = np.repeat(data, geometry.out_channels_per_group, axis=0)
     data = data.reshape(-1)
-    indices = _shifted_cols(row_taps, co * prod(k) * (c_in // groups), dt)
-    indptr = _tiled_indptr(np.diff(row_indptr), out_channels, dt)
+    indices = shifted_cols(row_taps, co * prod(k) * (c_in // groups), dt)
+    indptr = tiled_indptr(np.diff(row_indptr), out_channels, dt)
     if symbolic:
-        return _sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
-    X = _csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
+        return sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
+    X = csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
     if not np.all(xa):
         X.eliminate_zeros()  # no stored zeros: the entries are x's, and x may hold zeros
-    return _finish(X, format, max_bytes, what="im2col matrix")
+    return finish(X, format, max_bytes, what="im2col matrix")

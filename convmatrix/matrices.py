@@ -7,17 +7,40 @@ transpose; bias turns either into an affine map without touching them.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from math import prod
 from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-import sympy
 
-from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding, _ndim_of, normalize_tuple
-from .structure import index_dtype, pattern_nnz, tap_map, transposed_tap_map
+from ._limits import (
+    DEFAULT_MAX_BYTES,
+    SYMBOLIC_ENTRY_BYTES,
+    MatrixTooLargeError,
+    as_format,
+    as_max_bytes,
+    guard,
+    guard_bytes,
+    matrix_bytes,
+    threads,
+)
+from ._sparse import canonical, csr_arrays, finish, sympy_csr
+from ._validation import (
+    InputTypeError,
+    InputValueError,
+    as_bool,
+    as_instance,
+    as_numbers,
+    as_sizes,
+    as_str,
+    is_sequence,
+    loaded_sympy,
+    ndim_of,
+    show,
+)
+from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding, normalize_tuple
+from .structure import pattern_nnz, tap_map, transposed_tap_map
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -29,74 +52,12 @@ __all__ = [
     "affine_matrix",
     "estimate_size",
     "matrix_bytes",
-    "OBJECT_ENTRY_BYTES",
-    "SPARSE_FORMATS",
+    "fill",
 ]
-
-#: Largest matrix built without ``max_bytes=`` (4 GiB); the environment variable
-#: ``CONVMATRIX_MAX_BYTES`` overrides it for a whole process.
-DEFAULT_MAX_BYTES = 4 * 2**30
-
-SPARSE_FORMATS = ("csr", "csc", "coo", "bsr", "dia", "dok", "lil", "dense")
-
-
-class MatrixTooLargeError(ValueError):
-    """A matrix would exceed the size limit; raised before anything is built.
-
-    A ``ValueError``, so command-line tools report it as bad input.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> try:
-    ...     conv_matrix(np.ones((8, 8, 3, 3)), (64, 64), padding=1, max_bytes=10**6)
-    ... except MatrixTooLargeError as exc:
-    ...     print(str(exc)[:60])
-    the 32768 x 32768 sparse csr matrix with 2,310,400 stored en
-    """
 
 
 # --------------------------------------------------------------------------- weights
-def _detached(value: Any) -> Any:
-    """A torch tensor (or ``nn.Parameter``) as its values on the CPU; anything else as it is.
-
-    Read through ``.detach()`` and ``.cpu()``, without importing torch.
-    """
-    detach = getattr(value, "detach", None)
-    if callable(detach) and callable(getattr(value, "cpu", None)):
-        return detach().cpu()
-    return value
-
-
-def _as_weight(weight: Any, name: str = "weight") -> tuple[np.ndarray, bool]:
-    """Return ``(array, symbolic)``; refuse anything that is not numbers or SymPy expressions."""
-    if isinstance(weight, (sympy.NDimArray, sympy.MatrixBase)):
-        arr = np.array(weight.tolist(), dtype=object)
-        if isinstance(weight, sympy.NDimArray):
-            arr = arr.reshape(weight.shape)
-    else:
-        try:
-            arr = np.asarray(_detached(weight))
-        except Exception as exc:  # ragged lists and the like
-            raise TypeError(f"{name} must be an array of numbers or SymPy expressions: {exc}") from None
-    kind = arr.dtype.kind
-    if kind in "iuf c".replace(" ", ""):
-        if arr.dtype == np.float16:
-            raise TypeError(f"{name} has dtype float16, which scipy.sparse does not support: use float32")
-        return arr, False
-    if kind == "O":
-        flat = arr.reshape(-1)
-        bad = [v for v in flat if not isinstance(v, (sympy.Basic, int, float, complex))]
-        if bad:
-            raise TypeError(
-                f"{name} must hold numbers or SymPy expressions: got {bad[0]!r} "
-                f"of type {type(bad[0]).__name__}"
-            )
-        return np.array([sympy.sympify(v) for v in flat], dtype=object).reshape(arr.shape), True
-    raise TypeError(f"{name} must be numeric (integer, float or complex) or symbolic: got dtype {arr.dtype}")
-
-
-def symbolic_weight(shape: Sequence[int], name: str = "w") -> np.ndarray:
+def symbolic_weight(shape: Sequence[int], name: str = "w", *, max_bytes: int | None = None) -> np.ndarray:
     """An object array of SymPy symbols ``name_{o,c,i,j}``, one per kernel entry.
 
     Parameters
@@ -105,6 +66,9 @@ def symbolic_weight(shape: Sequence[int], name: str = "w") -> np.ndarray:
         Weight shape in torch layout, e.g. ``(C_out, C_in/groups, kH, kW)``.
     name : str, optional
         Base name of the symbols.
+    max_bytes : int, optional
+        Refuse, before making them, more symbols than fit (about
+        1.5 kB each; see :func:`conv_matrix`).
 
     Returns
     -------
@@ -113,112 +77,36 @@ def symbolic_weight(shape: Sequence[int], name: str = "w") -> np.ndarray:
     Raises
     ------
     TypeError, ValueError
-        For a non-positive size or an empty or non-string ``name``.
+        For a shape that is not positive integers or an empty or non-string ``name``.
+    MatrixTooLargeError
+        When the symbols would exceed the size limit.
 
     Examples
     --------
     >>> w = symbolic_weight((1, 1, 2, 2))
     >>> w.reshape(-1).tolist()
     [w_{0,0,0,0}, w_{0,0,0,1}, w_{0,0,1,0}, w_{0,0,1,1}]
-    >>> conv_matrix(w, (3,))  # doctest: +SKIP
     """
-    shape = tuple(int(s) for s in shape)
-    if any(s < 1 for s in shape):
-        raise ValueError(f"shape={shape} must be positive along every axis")
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name={name!r} must be a non-empty string")
+    if not is_sequence(shape):
+        raise InputTypeError(f"shape={show(shape)} must be a sequence of positive integers, not a "
+                             f"{type(shape).__name__}", "shape")
+    shape = as_sizes(shape, len(shape), "shape")
+    if not shape:
+        raise InputValueError("shape=() must have at least one entry", "shape")
+    name = as_str(name, "name")
+    as_max_bytes(max_bytes)
+    guard_bytes(prod(shape) * SYMBOLIC_ENTRY_BYTES, max_bytes, what=f"{prod(shape):,} SymPy symbols of shape {shape}")
+    import sympy
+
     out = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
         out[idx] = sympy.Symbol(f"{name}_{{{','.join(map(str, idx))}}}")
     return out
 
 
-# --------------------------------------------------------------------------- size guard
-#: Approximate bytes per stored entry of the formats that hold Python objects:
-#: ``lil`` keeps two lists of Python ints/scalars per row, ``dok`` a dict keyed
-#: by index tuples, and a SymPy matrix a dict of SymPy expressions (measured on
-#: CPython 3.11; order of magnitude, not exact).
-OBJECT_ENTRY_BYTES = {"lil": 100, "dok": 200, "sympy": 1500}
-#: Approximate bytes per row of the same formats (``lil``: two list objects and
-#: two object-array slots per row, whether the row is empty or not).
-OBJECT_ROW_BYTES = {"lil": 128, "dok": 0, "sympy": 0}
-
-
-def _env_positive_int(name: str) -> int | None:
-    """The environment variable ``name`` as a positive integer, or ``None`` when it is unset or empty."""
-    env = os.environ.get(name)
-    if not env:
-        return None
-    try:
-        value = int(env)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"the environment variable {name}={env!r} must be a positive integer")
-    return value
-
-
-def _max_bytes(max_bytes: int | None) -> int:
-    """The limit in force: ``max_bytes``, else ``CONVMATRIX_MAX_BYTES``, else :data:`DEFAULT_MAX_BYTES`."""
-    if max_bytes is None:
-        limit = _env_positive_int("CONVMATRIX_MAX_BYTES")
-        return DEFAULT_MAX_BYTES if limit is None else limit
-    if isinstance(max_bytes, (bool, np.bool_)) or not isinstance(max_bytes, (int, np.integer)):
-        raise TypeError(
-            f"max_bytes={max_bytes!r} must be a positive integer number of bytes (or None for the "
-            f"default), got {type(max_bytes).__name__}"
-        )
-    if max_bytes < 1:
-        raise ValueError(f"max_bytes={max_bytes} must be a positive number of bytes")
-    return int(max_bytes)
-
-
-def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: str = "csr") -> int:
-    """Bytes a matrix of ``shape`` with ``nnz`` stored entries takes in ``format``.
-
-    Parameters
-    ----------
-    shape : (int, int)
-    nnz : int
-        Stored entries.
-    itemsize : int, optional
-        Bytes per value (8 for float64).
-    format : str, optional
-        One of :data:`SPARSE_FORMATS`, or ``"sympy"``.
-
-    Returns
-    -------
-    int
-
-    Exact for ``csr``, ``csc``, ``coo`` and ``"dense"`` (arrays only), an
-    approximation from :data:`OBJECT_ENTRY_BYTES` for ``lil``, ``dok`` and
-    ``"sympy"`` (a SymPy sparse matrix); ``bsr`` and ``dia`` are counted as
-    ``csr`` here, since their size depends on the pattern (the builders check
-    ``dia`` again once the pattern is known).
-
-    Examples
-    --------
-    >>> matrix_bytes((4, 6), 10, 8, "csr")   # data 80 + indices 40 + indptr 20
-    140
-    >>> matrix_bytes((4, 6), 10, 8, "dense")
-    192
-    """
-    if format != "sympy":
-        _check_format(format)
-    rows, cols = shape
-    if format == "dense":
-        return rows * cols * itemsize
-    if format in OBJECT_ENTRY_BYTES:
-        return nnz * OBJECT_ENTRY_BYTES[format] + rows * OBJECT_ROW_BYTES[format]
-    idx = np.dtype(index_dtype(nnz, rows, cols)).itemsize
-    if format == "coo":
-        return nnz * (itemsize + 2 * idx)
-    pointers = cols + 1 if format == "csc" else rows + 1
-    return nnz * (itemsize + idx) + pointers * idx
-
-
+# --------------------------------------------------------------------------- size
 def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr") -> tuple[int, int]:
-    """``(nnz, bytes)`` of a convolution matrix, from the geometry alone.
+    """``(nnz, bytes)`` of a convolution matrix, from the geometry alone (Python integers).
 
     The count is exact for ``zeros`` padding and a kernel without zero entries,
     and an upper bound otherwise (zero entries are not stored, and in the other
@@ -237,164 +125,61 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
     -------
     (nnz, bytes) : (int, int)
 
+    Raises
+    ------
+    TypeError, ValueError
+        If ``geometry`` is not a :class:`ConvGeometry`, or on a bad ``itemsize`` or format.
+
     Examples
     --------
     >>> g = ConvGeometry.from_weight_shape((64, 64, 3, 3), (56, 56), padding=1)
     >>> estimate_size(g)
     (112869376, 1355235332)
     """
+    as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
     nnz = pattern_nnz(geometry)
     return nnz, matrix_bytes(geometry.shape, nnz, itemsize, format)
 
 
-def _guard_nnz(shape: tuple[int, int], nnz: int, itemsize: int, format: str, max_bytes: int | None,
-               what: str = "matrix", working: int = 0) -> None:
-    """Refuse, before anything is allocated, a matrix over the size limit.
-
-    ``working`` is the bytes of temporary arrays the builder needs beside the
-    matrix; they count against the limit too.
-    """
-    limit = _max_bytes(max_bytes)
-    nbytes = matrix_bytes(shape, nnz, itemsize, format) + working
-    if nbytes > limit:
-        rows, cols = shape
-        kind = {"dense": "dense ", "sympy": "symbolic "}.get(format, f"sparse {format} ")
-        extra = f", {working:,} of them working arrays" if working else ""
-        raise MatrixTooLargeError(
-            f"the {rows} x {cols} {kind}{what} with {nnz:,} stored entries would take about "
-            f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes{extra}), over max_bytes={limit:,}: "
-            f"pass a larger max_bytes= or set CONVMATRIX_MAX_BYTES"
-        )
+def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes, transposed: bool = False) -> None:
+    nnz = pattern_nnz(geometry)
+    guard(geometry.shape[::-1] if transposed else geometry.shape, nnz, itemsize, format, max_bytes)
 
 
-def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes: int | None,
-           transposed: bool = False) -> None:
-    nnz = estimate_size(geometry)[0]
-    _guard_nnz(geometry.shape[::-1] if transposed else geometry.shape, nnz, itemsize, format, max_bytes)
-
-
-def _csr_entry_chunks(a, chunk: int = 1 << 22):
-    """``(rows, cols, data)`` of a CSR array's entries, about ``chunk`` entries at a time.
-
-    Each chunk holds whole rows, so no nnz-sized temporary is made; ``rows``
-    and ``cols`` are int64.
-    """
-    n = a.shape[0]
-    step = max(1, chunk // max(1, a.nnz // max(1, n)))
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        lo, hi = int(a.indptr[start]), int(a.indptr[stop])
-        rows = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(a.indptr[start:stop + 1]))
-        yield rows, a.indices[lo:hi].astype(np.int64), a.data[lo:hi]
-
-
-def _diagonal_count(a: sp.csr_array, chunk: int = 1 << 22) -> int:
-    """Distinct diagonals of a CSR array, in chunks of rows (no nnz-sized temporaries)."""
-    offsets = np.empty(0, dtype=np.int64)
-    for rows, cols, _ in _csr_entry_chunks(a, chunk):
-        offsets = np.union1d(offsets, cols - rows)
-    return offsets.size
-
-
-def _finish(a: sp.csr_array, format: str, max_bytes: int | None = None, what: str = "matrix"):
-    """A canonical CSR array in ``format``; ``dia`` is checked against the limit by its real size."""
-    if format == "csr":
-        return a
-    if format == "dense":
-        return a.toarray()
-    if format == "dia":
-        nbytes = _diagonal_count(a) * a.shape[1] * a.dtype.itemsize
-        limit = _max_bytes(max_bytes)
-        if nbytes > limit:
-            raise MatrixTooLargeError(
-                f"the {a.shape[0]} x {a.shape[1]} {what} in 'dia' format would take about "
-                f"{nbytes / 2**30:.2f} GiB ({nbytes:,} bytes: one row of {a.shape[1]} per "
-                f"diagonal), over max_bytes={limit:,}: use 'csr', or pass a larger max_bytes= "
-                f"or set CONVMATRIX_MAX_BYTES"
-            )
-    return a.asformat(format)
-
-
-def _check_format(format: str) -> None:
-    if format not in SPARSE_FORMATS:
-        raise ValueError(f"format={format!r} is not one of {', '.join(map(repr, SPARSE_FORMATS))}")
-
-
-# --------------------------------------------------------------------------- building
-def _csr_arrays(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> sp.csr_array:
-    """Wrap canonical CSR arrays (sorted, unique) in a csr_array without copying or re-checking them."""
-    a = sp.csr_array(shape, dtype=data.dtype)
-    a.data, a.indices, a.indptr = data, indices, indptr
-    a.has_sorted_indices = True
-    a.has_canonical_format = True
-    return a
-
-
-def _canonical(a, *, drop_zeros: bool = True) -> sp.csr_array:
-    """``a`` as canonical CSR (sorted, no duplicates; no stored zeros unless ``drop_zeros=False``).
-
-    A canonical ``csr_array`` is not copied or rescanned (only its data, for zeros).
-    """
-    if not (isinstance(a, sp.csr_array) and a.has_canonical_format):
-        a = sp.csr_array(a)
-        a.sum_duplicates()
-    if drop_zeros:
-        a.eliminate_zeros()
-    return a
-
-
-def _csr(tm, data: np.ndarray) -> sp.csr_array:
-    """The matrix of a tap map whose data array is ``data``."""
-    return _csr_arrays(tm.shape, data, tm.indices, tm.indptr)
-
-
+# --------------------------------------------------------------------------- filling
 #: Above this many stored entries, the column indices are written by a second
 #: thread while the data is filled (numpy releases the GIL; both are memory-bound).
 PARALLEL_FILL_NNZ = 1 << 22
 
 
-def _threads() -> int:
-    """Threads a builder may use: ``CONVMATRIX_THREADS`` if set (1 turns threading off), else the CPUs."""
-    return _env_positive_int("CONVMATRIX_THREADS") or os.cpu_count() or 1
-
-
-def _filled(tm, weight: np.ndarray) -> sp.csr_array:
-    """The tap map filled with ``weight``, without stored zeros.
+def fill(tm, weight: np.ndarray) -> sp.csr_array:
+    """The tap map ``tm`` filled with ``weight`` as a canonical ``csr_array``, without stored zeros.
 
     A zero can only come from a zero kernel entry or, where taps are summed
     (non-zero padding modes), from taps that cancel; only then is the data scanned.
     """
-    if tm.nnz >= PARALLEL_FILL_NNZ and _threads() > 1:
+    if tm.nnz >= PARALLEL_FILL_NNZ and threads() > 1:
         with ThreadPoolExecutor(1) as pool:
             indices = pool.submit(lambda: tm.indices)
             data = tm.fill(weight)
-            a = _csr_arrays(tm.shape, data, indices.result(), tm.indptr)
+            a = csr_arrays(tm.shape, data, indices.result(), tm.indptr)
     else:
-        a = _csr(tm, tm.fill(weight))
+        a = csr_arrays(tm.shape, tm.fill(weight), tm.indices, tm.indptr)
     if tm.has_duplicates or not np.all(weight):
         a.eliminate_zeros()
     return a
 
 
-def _sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray,
-               indptr: np.ndarray) -> sympy.ImmutableSparseMatrix:
-    """A SymPy sparse matrix from CSR arrays of SymPy expressions (zeros not stored)."""
-    rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
-    entries = {(int(r), int(c)): v for r, c, v in zip(rows, indices, data) if v != 0}
-    return sympy.ImmutableSparseMatrix(*shape, entries)
-
-
-def _symbolic(tm, weight: np.ndarray) -> sympy.ImmutableSparseMatrix:
-    return _sympy_csr(tm.shape, tm.fill(weight), tm.indices, tm.indptr)
+def _symbolic(tm, weight: np.ndarray):
+    return sympy_csr(tm.shape, tm.fill(weight), tm.indices, tm.indptr)
 
 
 def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):
-    _check_format(format)
     _guard(geometry, weight.dtype.itemsize, "sympy" if symbolic else format, max_bytes)
-    tm = tap_map(geometry)
+    tm = tap_map(geometry, max_bytes=max_bytes)
     if symbolic:
         return _symbolic(tm, weight)
-    return _finish(_filled(tm, weight), format, max_bytes)
+    return finish(fill(tm, weight), format, max_bytes)
 
 
 def conv_matrix(
@@ -479,7 +264,10 @@ def conv_matrix(
     >>> np.allclose(A @ x.reshape(-1), y.reshape(-1))
     True
     """
-    w, symbolic = _as_weight(weight)
+    w, symbolic = as_numbers(weight, "weight")
+    flip = as_bool(flip, "flip")
+    format = as_format(format)
+    as_max_bytes(max_bytes)
     geometry = ConvGeometry.from_weight_shape(
         w.shape, input_size, stride=stride, padding=padding, dilation=dilation, groups=groups,
         padding_mode=padding_mode, convolution=flip,
@@ -498,6 +286,7 @@ def conv_transpose_matrix(
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
+    padding_mode: str = "zeros",
     format: str = "csr",
     max_bytes: int | None = None,
 ):
@@ -520,6 +309,12 @@ def conv_transpose_matrix(
         Removed from the output, as torch's ``padding``.
     output_padding : int or tuple of int, optional
         Extra output positions on the high side; smaller than stride or dilation.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, optional
+        The padding of the convolution this layer transposes.  torch's
+        ``ConvTransposeNd`` takes only ``"zeros"``; for the others the matrix is
+        the literal transpose of the padded convolution (its adjoint, which torch
+        gives only as the gradient of that convolution), where a padded border
+        folds back onto the pixels it copied.
     format, max_bytes : optional
         As :func:`conv_matrix`.
 
@@ -546,22 +341,27 @@ def conv_transpose_matrix(
     >>> (T != A.T).nnz
     0
     """
-    w, symbolic = _as_weight(weight)
+    w, symbolic = as_numbers(weight, "weight")
+    format = as_format(format)
+    as_max_bytes(max_bytes)
     tg = ConvTransposeGeometry.from_weight_shape(
         w.shape, input_size, stride=stride, padding=padding, output_padding=output_padding,
-        groups=groups, dilation=dilation,
+        groups=groups, dilation=dilation, padding_mode=padding_mode,
     )
-    _check_format(format)
-    _guard(tg.conv, w.dtype.itemsize, "sympy" if symbolic else format, max_bytes, transposed=True)
+    conv = tg.conv
+    _guard(conv, w.dtype.itemsize, "sympy" if symbolic else format, max_bytes, transposed=True)
+    if conv.padding_mode != "zeros":
+        # taps meet on the border pixels: the padded convolution, transposed as it is
+        A = _symbolic(tap_map(conv, max_bytes=max_bytes), w) if symbolic else fill(tap_map(conv, max_bytes=max_bytes), w)
+        return A.T if symbolic else finish(canonical(sp.csr_array(A.T)), format, max_bytes)
     # A.T filled straight from the conv's tap map read column by column (A's CSC arrays)
-    tm = transposed_tap_map(tg.conv)
+    tm = transposed_tap_map(conv, max_bytes=max_bytes)
     if symbolic:
         return _symbolic(tm, w)
-    return _finish(_filled(tm, w), format, max_bytes)
+    return finish(fill(tm, w), format, max_bytes)
 
 
-# --------------------------------------------------------------------------- bias
-def conv_bias_vector(bias: Any, output_size: IntOrTuple) -> np.ndarray:
+def conv_bias_vector(bias: Any, output_size: IntOrTuple, *, max_bytes: int | None = None) -> np.ndarray:
     """The bias of a convolution layer as a vector over its flattened output.
 
     Parameters
@@ -569,6 +369,8 @@ def conv_bias_vector(bias: Any, output_size: IntOrTuple) -> np.ndarray:
     bias : array_like, shape (C_out,)
     output_size : int or tuple of int
         Spatial output size.
+    max_bytes : int, optional
+        Refuse a vector larger than this (see :func:`conv_matrix`).
 
     Returns
     -------
@@ -586,15 +388,18 @@ def conv_bias_vector(bias: Any, output_size: IntOrTuple) -> np.ndarray:
     >>> conv_bias_vector([1, 2], (2,))
     array([1, 1, 2, 2])
     """
-    b, symbolic = _as_weight(bias, "bias")
+    b, symbolic = as_numbers(bias, "bias")
     if b.ndim != 1:
-        raise ValueError(f"bias must have shape (out_channels,): got shape {b.shape}")
-    ndim = _ndim_of(output_size) or 1
+        raise InputValueError(f"bias must have shape (out_channels,): got shape {b.shape}", "bias")
+    ndim = ndim_of(output_size) or 1
     sizes = normalize_tuple(output_size, ndim, "output_size")
+    as_max_bytes(max_bytes)
+    guard_bytes(b.size * prod(sizes) * (SYMBOLIC_ENTRY_BYTES if symbolic else b.dtype.itemsize), max_bytes,
+                what=f"the bias vector of {b.size * prod(sizes):,} entries")
     return np.repeat(b, prod(sizes))
 
 
-def affine_matrix(A, b, *, format: str = "csr"):
+def affine_matrix(A, b, *, format: str = "csr", max_bytes: int | None = None):
     """The homogeneous matrix ``[[A, b], [0, 1]]`` of the affine map ``x -> A x + b``.
 
     Use it to keep a biased layer a single matrix: ``H @ [x, 1] = [A x + b, 1]``,
@@ -606,6 +411,8 @@ def affine_matrix(A, b, *, format: str = "csr"):
     b : array_like, shape (m,)
     format : str, optional
         Output format for numeric input (``"dense"`` for ndarray).
+    max_bytes : int, optional
+        Refuse a matrix larger than this (see :func:`conv_matrix`).
 
     Returns
     -------
@@ -627,39 +434,42 @@ def affine_matrix(A, b, *, format: str = "csr"):
     >>> H @ np.array([1, 1, 1, 1, 1])
     array([16, 16,  1])
     """
+    sympy = loaded_sympy()
+    symbolic_A = sympy is not None and isinstance(A, sympy.MatrixBase)
     if isinstance(A, np.ndarray) or sp.issparse(A):
         if A.ndim != 2:
-            raise ValueError(f"A must be a matrix (2-d): got shape {A.shape}")
+            raise InputValueError(f"A must be a matrix (2-d): got shape {A.shape}", "A")
         if A.dtype.kind not in "biufc":
-            raise TypeError(f"A must be numeric or a SymPy matrix: got dtype {A.dtype}")
-    elif not isinstance(A, sympy.MatrixBase):
-        raise TypeError(
-            f"A must be a scipy sparse array, an ndarray or a SymPy matrix: got {type(A).__name__}"
-        )
-    b, symbolic = _as_weight(b, "b")
+            raise InputTypeError(f"A must be numeric or a SymPy matrix: got dtype {A.dtype}", "A")
+    elif not symbolic_A:
+        raise InputTypeError(
+            f"A must be a scipy sparse array, an ndarray or a SymPy matrix: got {type(A).__name__}", "A")
+    format = as_format(format)
+    as_max_bytes(max_bytes)
+    b, symbolic = as_numbers(b, "b")
     b = b.reshape(-1)
     if b.size != A.shape[0]:
-        raise ValueError(f"b has {b.size} entries but A has {A.shape[0]} rows: they must match")
-    if symbolic or isinstance(A, sympy.MatrixBase):  # a symbolic bias makes the map symbolic
-        m, n = A.shape
-        if isinstance(A, sympy.MatrixBase):
+        raise InputValueError(f"b has {b.size} entries but A has {A.shape[0]} rows: they must match", "b")
+    m, n = A.shape
+    if symbolic or symbolic_A:  # a symbolic bias makes the map symbolic
+        import sympy
+
+        if symbolic_A:
             entries = dict(A.todok())
         else:
             coo = sp.coo_array(A)
-            _guard_nnz((m + 1, n + 1), coo.nnz + m + 1, 8, "sympy", None)
+            guard((m + 1, n + 1), coo.nnz + m + 1, 8, "sympy", max_bytes)
             entries = {(int(r), int(c)): sympy.sympify(v) for r, c, v in zip(coo.row, coo.col, coo.data) if v != 0}
         entries.update({(i, n): sympy.sympify(v) for i, v in enumerate(b.tolist()) if v != 0})
         entries[(m, n)] = sympy.Integer(1)
         return sympy.ImmutableSparseMatrix(m + 1, n + 1, entries)
-    _check_format(format)
     dtype = np.result_type(A.dtype, b.dtype)
-    m, n = A.shape
+    nnz = (A.nnz if sp.issparse(A) else np.count_nonzero(A)) + m + 1
+    guard((m + 1, n + 1), nnz, dtype.itemsize, format, max_bytes)
     H = sp.block_array(
         [[sp.csr_array(A), sp.csr_array(b.reshape(-1, 1))],
          [None, sp.csr_array(np.ones((1, 1), dtype=dtype))]],
         format="csr", dtype=dtype,
     )
     H.eliminate_zeros()
-    if format == "dense":
-        return H.toarray()
-    return H.asformat(format)
+    return finish(H, format, max_bytes)

@@ -37,8 +37,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import IntOrTuple, PoolGeometry, _as_bool
-from .structure import index_dtype, tap_map
+from ._limits import as_format, as_max_bytes, guard, index_dtype
+from ._sparse import csr_arrays, finish
+from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_int, as_instance, is_integer,
+                          is_sequence, show)
+from .geometry import IntOrTuple, PoolGeometry
+from .structure import tap_map
 
 __all__ = ["MaxPool", "Switches", "max_pool_switches", "pool_matrix", "unpool_matrix", "max_pool_output_size"]
 
@@ -144,10 +148,9 @@ class Switches:
                [1, 3]])
         """
         if self.channel_pool != 1:
-            raise ValueError(
+            raise InputValueError(
                 f"torch_indices is only defined for spatial pooling: channel_pool={self.channel_pool} "
-                f"pools across feature maps (use .indices, flat over the whole sample)"
-            )
+                f"pools across feature maps (use .indices, flat over the whole sample)", "channel_pool")
         plane = prod(self.input_shape[1:])
         return self.indices % plane
 
@@ -162,9 +165,10 @@ class Switches:
         >>> s.pool(-x)
         array([[-3, -4, -9]])
         """
-        x = np.asarray(x)
+        x = as_array(x, "x", kinds="iufc", rule="must be an array of numbers")
         if x.size != self.n_in:
-            raise ValueError(f"x has {x.size} entries but the switches pool {self.input_shape}: they must match")
+            raise InputValueError(f"x has {x.size} entries but the switches pool {self.input_shape}: they must match",
+                                  "x")
         return x.reshape(-1)[self.indices]
 
     def unpool(self, y: Any) -> np.ndarray:
@@ -179,28 +183,22 @@ class Switches:
         >>> s.unpool([[10, 20, 30]])
         array([[10,  0, 20,  0,  0, 30]])
         """
-        y = np.asarray(y)
+        y = as_array(y, "y", kinds="iufc", rule="must be an array of numbers")
         if y.size != self.n_out:
-            raise ValueError(
-                f"y has {y.size} entries but the switches have {self.n_out} = prod{self.output_shape}: they must match"
-            )
+            raise InputValueError(
+                f"y has {y.size} entries but the switches have {self.n_out} = prod{self.output_shape}: they must match",
+                "y")
         out = np.zeros(self.n_in, dtype=np.result_type(y.dtype, np.int64) if y.dtype.kind in "biu" else y.dtype)
         np.add.at(out, self.indices.reshape(-1), y.reshape(-1))
         return out.reshape(self.input_shape)
 
 
 def _as_samples(x: Any) -> np.ndarray:
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:
-        raise TypeError(f"x must be an array of real numbers: {exc}") from None
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"x must hold real numbers (integer or float): got dtype {arr.dtype}")
+    arr = as_array(x, "x", rule="must hold real numbers (integer or float)")
     if arr.ndim < 2 or min(arr.shape) < 1:
-        raise ValueError(
+        raise InputValueError(
             f"x must have shape (C, *spatial) with at least one spatial axis and positive sizes: "
-            f"got shape {arr.shape}"
-        )
+            f"got shape {arr.shape}", "x")
     return arr
 
 
@@ -349,16 +347,12 @@ def max_pool_switches(
     arr = _as_samples(x)
     C, n = arr.shape[0], arr.shape[1:]
     pool = PoolGeometry.from_args(n, kernel_size, stride, padding, dilation, ceil_mode, ndim=arr.ndim - 1)
-    if isinstance(channel_pool, bool) or not isinstance(channel_pool, (int, np.integer)):
-        raise TypeError(f"channel_pool must be an integer, got {channel_pool!r}")
-    if channel_pool < 1:
-        raise ValueError(f"channel_pool={channel_pool} must be positive")
-    absolute = _as_bool(absolute, "absolute")
+    channel_pool = as_int(channel_pool, "channel_pool", minimum=1)
+    absolute = as_bool(absolute, "absolute")
     if C % channel_pool:
-        raise ValueError(
+        raise InputValueError(
             f"channel_pool={channel_pool} must divide the number of feature maps C={C} "
-            f"(blocks of maps do not overlap)"
-        )
+            f"(blocks of maps do not overlap)", "channel_pool")
     out = pool.output_size
     g = int(channel_pool)
     c_out = C // g
@@ -421,11 +415,30 @@ class MaxPool:
     absolute: bool = False
 
     def __post_init__(self):
-        if isinstance(self.channel_pool, bool) or not isinstance(self.channel_pool, (int, np.integer)):
-            raise TypeError(f"channel_pool must be an integer, got {self.channel_pool!r}")
-        if self.channel_pool < 1:
-            raise ValueError(f"channel_pool={self.channel_pool} must be positive")
-        _as_bool(self.absolute, "absolute")
+        lengths = set()
+        for name, minimum, optional in (("kernel_size", 1, False), ("stride", 1, True), ("padding", 0, False),
+                                        ("dilation", 1, False)):
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            entries = tuple(value) if is_sequence(value) else (value,)
+            if is_sequence(value):
+                if not entries:
+                    raise InputValueError(f"{name}=() must have one entry per spatial axis", name)
+                lengths.add(len(entries))
+            for v in entries:
+                if not is_integer(v):
+                    raise InputTypeError(f"{name}={show(value)} must be an integer or a tuple of integers, not a "
+                                         f"{type(v).__name__}", name)
+                as_int(v, name, minimum=minimum)
+            object.__setattr__(self, name, tuple(int(v) for v in entries) if is_sequence(value) else int(value))
+        if len(lengths) > 1:
+            raise InputValueError(
+                f"kernel_size={show(self.kernel_size)}, stride={show(self.stride)}, padding={show(self.padding)}, "
+                f"dilation={show(self.dilation)} must give the same number of spatial axes", "kernel_size")
+        object.__setattr__(self, "ceil_mode", as_bool(self.ceil_mode, "ceil_mode"))
+        object.__setattr__(self, "channel_pool", as_int(self.channel_pool, "channel_pool", minimum=1))
+        object.__setattr__(self, "absolute", as_bool(self.absolute, "absolute"))
 
     def switches(self, x: Any) -> Switches:
         """:func:`max_pool_switches` of ``x`` with these parameters."""
@@ -435,13 +448,22 @@ class MaxPool:
         )
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """``(C // channel_pool, *output_size)`` for an input of shape ``(C, *spatial)``."""
-        C = int(input_shape[0])
+        """``(C // channel_pool, *output_size)`` for an input of shape ``(C, *spatial)``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``input_shape`` is not ``(C, *spatial)`` positive integers, or the
+            pooling does not fit it.
+        """
+        from ._validation import as_shape
+
+        input_shape = as_shape(input_shape, "input_shape", min_len=2)
+        C = input_shape[0]
         if C % self.channel_pool:
-            raise ValueError(
+            raise InputValueError(
                 f"channel_pool={self.channel_pool} must divide the number of feature maps C={C} "
-                f"(blocks of maps do not overlap)"
-            )
+                f"(blocks of maps do not overlap)", "input_shape")
         out = max_pool_output_size(tuple(input_shape[1:]), self.kernel_size, self.stride, self.padding,
                                self.dilation, self.ceil_mode)
         return (C // self.channel_pool, *out)
@@ -449,14 +471,22 @@ class MaxPool:
 
 # --------------------------------------------------------------------------- matrices
 def _check_switches(switches: Any) -> Switches:
-    if not isinstance(switches, Switches):
-        raise TypeError(
-            f"switches must be a Switches object from max_pool_switches, got {type(switches).__name__}"
-        )
-    return switches
+    return as_instance(switches, "switches", Switches, "a Switches object from max_pool_switches")
 
 
-def pool_matrix(switches: Switches, *, dtype: Any = np.int64) -> sp.csr_array:
+def _check_ones_dtype(dtype) -> np.dtype:
+    if isinstance(dtype, (bool, int, float)) or dtype is None:
+        raise InputTypeError(f"dtype={show(dtype)} is not a numpy dtype", "dtype")
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"dtype={show(dtype)} is not a numpy dtype", "dtype") from None
+    if dt.kind not in "iufc" or dt == np.float16:
+        raise InputTypeError(f"dtype={show(dtype)} must be an integer, float32/float64 or complex dtype", "dtype")
+    return dt
+
+
+def pool_matrix(switches: Switches, *, dtype: Any = np.int64, format: str = "csr", max_bytes: int | None = None):
     """``P_s``: the 0/1 matrix that pools by the switches, ``P_s @ x.ravel() == s.pool(x).ravel()``.
 
     Parameters
@@ -464,16 +494,23 @@ def pool_matrix(switches: Switches, *, dtype: Any = np.int64) -> sp.csr_array:
     switches : Switches
     dtype : dtype, optional
         Of the ones (``int64`` default, so integer products stay exact).
+    format : str, optional
+        A ``scipy.sparse`` format name (``"csr"`` default) or ``"dense"``.
+    max_bytes : int, optional
+        Refuse, before building, a matrix over this many bytes (see
+        :func:`convmatrix.conv_matrix`).
 
     Returns
     -------
-    P : (prod(output_shape), prod(input_shape)) csr_array
+    P : (prod(output_shape), prod(input_shape)) sparse array
         ``P[r, c] = 1`` iff ``c == switches.indices.flat[r]``; one entry per row.
 
     Raises
     ------
-    TypeError
-        If ``switches`` is not a :class:`Switches`.
+    TypeError, ValueError
+        If ``switches`` is not a :class:`Switches`, or on a bad dtype or format.
+    MatrixTooLargeError
+        Before building, when the matrix would exceed ``max_bytes``.
 
     Examples
     --------
@@ -488,17 +525,17 @@ def pool_matrix(switches: Switches, *, dtype: Any = np.int64) -> sp.csr_array:
     array([3, 4, 9])
     """
     s = _check_switches(switches)
+    dt = _check_ones_dtype(dtype)
+    format = as_format(format)
+    as_max_bytes(max_bytes)
     m, n = s.n_out, s.n_in
+    guard((m, n), m, dt.itemsize, format, max_bytes)
     it = index_dtype(m, n)
-    P = sp.csr_array(
-        (np.ones(m, dtype=dtype), s.indices.reshape(-1).astype(it), np.arange(m + 1, dtype=it)),
-        shape=(m, n),
-    )
-    P.has_canonical_format = True
-    return P
+    P = csr_arrays((m, n), np.ones(m, dtype=dt), s.indices.reshape(-1).astype(it), np.arange(m + 1, dtype=it))
+    return finish(P, format, max_bytes)
 
 
-def unpool_matrix(switches: Switches, *, dtype: Any = np.int64) -> sp.csr_array:
+def unpool_matrix(switches: Switches, *, dtype: Any = np.int64, format: str = "csr", max_bytes: int | None = None):
     """``U_s``: the 0/1 matrix that unpools by the switches; ``U_s == P_s.T`` exactly.
 
     Built on its own (rows sorted by input position), so that ``U_s == P_s.T``
@@ -509,18 +546,20 @@ def unpool_matrix(switches: Switches, *, dtype: Any = np.int64) -> sp.csr_array:
     switches : Switches
     dtype : dtype, optional
         Of the ones (``int64`` default).
+    format, max_bytes : optional
+        As :func:`pool_matrix`.
 
     Returns
     -------
-    U : (prod(input_shape), prod(output_shape)) csr_array
+    U : (prod(input_shape), prod(output_shape)) sparse array
         ``U[c, r] = 1`` iff ``c == switches.indices.flat[r]``.  Where
         overlapping windows share a switch, row ``c`` holds several ones and
         ``U @ y`` sums them; ``torch.nn.functional.max_unpool`` overwrites.
 
     Raises
     ------
-    TypeError
-        If ``switches`` is not a :class:`Switches`.
+    TypeError, ValueError, MatrixTooLargeError
+        As :func:`pool_matrix`.
 
     Examples
     --------
@@ -533,12 +572,15 @@ def unpool_matrix(switches: Switches, *, dtype: Any = np.int64) -> sp.csr_array:
     0
     """
     s = _check_switches(switches)
+    dt = _check_ones_dtype(dtype)
+    format = as_format(format)
+    as_max_bytes(max_bytes)
     m, n = s.n_out, s.n_in
+    guard((n, m), m, dt.itemsize, format, max_bytes)
     it = index_dtype(m, n)
     rows = s.indices.reshape(-1)
     order = np.argsort(rows, kind="stable")  # within a row, columns (outputs) increase
     indptr = np.zeros(n + 1, dtype=it)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    U = sp.csr_array((np.ones(m, dtype=dtype), order.astype(it), indptr), shape=(n, m))
-    U.has_canonical_format = True
-    return U
+    U = csr_arrays((n, m), np.ones(m, dtype=dt), order.astype(it), indptr)
+    return finish(U, format, max_bytes)

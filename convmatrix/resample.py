@@ -26,9 +26,12 @@ from typing import Any, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 
-from .geometry import IntOrTuple, PoolGeometry, _as_bool, _as_int, _fmt, _is_sequence, _ndim_of, normalize_tuple, padding_pairs
-from .matrices import _check_format, _csr, _csr_arrays, _finish, _guard, _guard_nnz
-from .structure import _shifted_cols, _tiled_indptr, axis_index_map, index_dtype, tap_map
+from ._limits import as_format, as_max_bytes, guard, index_dtype
+from ._sparse import csr_arrays, finish, shifted_cols, tiled_indptr
+from ._validation import (InputTypeError, InputValueError, as_bool, as_choice, as_float_dtype, as_int, is_integer,
+                          is_sequence, ndim_of, show)
+from .geometry import IntOrTuple, PoolGeometry, normalize_tuple, padding_pairs
+from .structure import axis_index_map, pattern_nnz, tap_map
 
 __all__ = [
     "PAD_MODES",
@@ -53,39 +56,46 @@ PadWidths = Union[int, Sequence[int], Sequence[Sequence[int]]]
 # --------------------------------------------------------------------------- validation helpers
 def _ndim(input_size, *others) -> int:
     """Number of spatial axes: from ``input_size`` if it is a tuple, else the other tuples, else 1."""
-    return _ndim_of(input_size, *others) or 1
+    return ndim_of(input_size, *others) or 1
 
 
 def _channels(channels) -> int:
-    c = _as_int(channels, "channels")
-    if c < 1:
-        raise ValueError(f"channels={c} must be positive")
-    return c
+    return as_int(channels, "channels", minimum=1)
+
+
+def _common(channels, format, max_bytes) -> tuple[int, str]:
+    """The arguments every resampling builder shares, checked: ``(channels, format)``."""
+    c = _channels(channels)
+    format = as_format(format)
+    as_max_bytes(max_bytes)
+    return c, format
 
 
 # --------------------------------------------------------------------------- selections
-def _selection_matrix(cols_per_axis, input_size, channels: int, format: str, max_bytes: int | None):
+def _selection_matrix(axes, input_size, channels: int, format: str, max_bytes: int | None):
     """The 0/1 matrix whose output position ``(j_0, ..., j_{N-1})`` reads input
-    ``(cols_per_axis[0][j_0], ...)``, or nothing where any of them is ``-1``;
-    block-diagonal over ``channels``."""
-    cols_per_axis = [np.asarray(c, dtype=np.int64) for c in cols_per_axis]
-    shape = (channels * prod(c.size for c in cols_per_axis), channels * prod(input_size))
-    _guard_nnz(shape, channels * prod(int(np.count_nonzero(c >= 0)) for c in cols_per_axis), 8, format, max_bytes)
+    ``(col_0[j_0], ...)``, or nothing where any of them is ``-1``; block-diagonal over ``channels``.
+
+    ``axes`` holds, per axis, ``(length, kept, column_map)``: the output length, how
+    many of its positions read an input (both Python integers, so that the size
+    is checked before any array exists) and a function that returns the column map.
+    """
+    rows = channels * prod(length for length, _, _ in axes)
+    q = prod(input_size)
+    nnz = channels * prod(kept for _, kept, _ in axes)
+    guard((rows, channels * q), nnz, 8, format, max_bytes)
     col = np.zeros(1, dtype=np.int64)
     valid = np.ones(1, dtype=bool)
-    for c, n in zip(cols_per_axis, input_size):
-        c = np.asarray(c, dtype=np.int64)
+    for (_, _, column_map), n in zip(axes, input_size):
+        c = np.asarray(column_map(), dtype=np.int64)
         col = (col[:, None] * n + c[None, :]).reshape(-1)
         valid = (valid[:, None] & (c >= 0)[None, :]).reshape(-1)
-    p, q = col.size, prod(input_size)
     kept = col[valid]
-    rows, ncols = channels * p, channels * q
-    nnz = channels * kept.size
-    dt = index_dtype(nnz, rows, ncols)
-    indices = _shifted_cols(kept, np.arange(channels) * q, dt)
-    indptr = _tiled_indptr(valid, channels, dt)
-    a = _csr_arrays((rows, ncols), np.ones(nnz, dtype=np.int64), indices.reshape(-1), indptr)
-    return _finish(a, format, max_bytes)
+    dt = index_dtype(nnz, rows, channels * q)
+    indices = shifted_cols(kept, np.arange(channels) * q, dt)
+    indptr = tiled_indptr(valid, channels, dt)
+    a = csr_arrays((rows, channels * q), np.ones(nnz, dtype=np.int64), indices.reshape(-1), indptr)
+    return finish(a, format, max_bytes)
 
 
 def pad_widths_from_torch(pad: Sequence[int]) -> tuple[tuple[int, int], ...]:
@@ -115,11 +125,13 @@ def pad_widths_from_torch(pad: Sequence[int]) -> tuple[tuple[int, int], ...]:
     >>> pad_widths_from_torch((1, 2, 3, 4))
     ((3, 4), (1, 2))
     """
-    if not _is_sequence(pad):
-        raise TypeError(f"pad={pad!r} must be a sequence of integers (F.pad's layout)")
-    values = tuple(_as_int(v, "pad") for v in pad)
+    if not is_sequence(pad):
+        raise InputTypeError(f"pad={show(pad)} must be a sequence of integers (F.pad's layout), not a "
+                             f"{type(pad).__name__}", "pad")
+    values = tuple(as_int(v, "pad", minimum=-(2**63 - 1)) for v in pad)
     if not values or len(values) % 2:
-        raise ValueError(f"pad={_fmt(pad)} must have an even, positive number of entries: got {len(values)}")
+        raise InputValueError(f"pad={show(pad)} must have an even, positive number of entries: got {len(values)}",
+                              "pad")
     pairs = [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
     return tuple(reversed(pairs))
 
@@ -188,7 +200,7 @@ def pad_matrix(
     them); the rows are then zero where nothing of the input is left.  In that
     mode the transpose of padding is cropping, for any signs::
 
-        pad_matrix(n + lo + hi, (-lo, -hi)) == pad_matrix(n, (lo, hi)).T
+        pad_matrix(n + lo + hi, ((-lo, -hi),)) == pad_matrix(n, ((lo, hi),)).T
 
     Examples
     --------
@@ -205,41 +217,45 @@ def pad_matrix(
     >>> (crop != pad_matrix((3, 4), ((1, 1), (2, 0))).T).nnz
     0
     """
+    if is_integer(input_size) and is_sequence(padding) and padding and all(is_integer(v) for v in padding):
+        raise InputValueError(
+            f"padding={show(padding)} with input_size={show(input_size)} is ambiguous (np.pad and F.pad read "
+            f"{show(tuple(padding))} as widths of one axis, Conv's padding as one width per axis): give "
+            f"input_size one size per axis, or padding as (lo, hi) pairs, e.g. ({show(tuple(padding[:2]))},)",
+            "padding")
     ndim = _ndim(input_size, padding)
     n = normalize_tuple(input_size, ndim, "input_size")
     widths = padding_pairs(padding, ndim)
-    if mode not in PAD_MODES:
-        hint = " (F.pad's 'constant' with value 0 is 'zeros')" if mode == "constant" else ""
-        raise ValueError(f"mode={mode!r} is not one of {', '.join(map(repr, PAD_MODES))}{hint}")
-    c = _channels(channels)
-    _check_format(format)
+    mode = as_choice(mode, "mode", PAD_MODES,
+                     hint=" (F.pad's 'constant' with value 0 is 'zeros')" if mode == "constant" else "")
+    c, format = _common(channels, format, max_bytes)
+    axes = []
     for axis, (size, (lo, hi)) in enumerate(zip(n, widths)):
         out = size + lo + hi
         if out < 1:
-            raise ValueError(
-                f"padding={_fmt(padding)} leaves nothing along axis {axis}: input size {size} "
-                f"padded by ({lo}, {hi}) is {out}, and the padded size must be positive"
-            )
+            raise InputValueError(
+                f"padding={show(padding)} leaves nothing along axis {axis}: input size {size} "
+                f"padded by ({lo}, {hi}) is {out}, and the padded size must be positive", "padding")
+        if out > 2**63 - 1:
+            raise InputValueError(f"padding={show(padding)} makes axis {axis} longer than 2**63 - 1", "padding")
         if mode == "reflect" and max(lo, hi) >= size:
-            raise ValueError(
-                f"padding={_fmt(padding)} is too large for reflect mode along axis {axis}: "
-                f"got ({lo}, {hi}), each side must be smaller than the input size {size}"
-            )
+            raise InputValueError(
+                f"padding={show(padding)} is too large for reflect mode along axis {axis}: "
+                f"got ({lo}, {hi}), each side must be smaller than the input size {size}", "padding")
         if mode == "circular":
             kept = size - max(-lo, 0) - max(-hi, 0)
             if kept < 1:
-                raise ValueError(
-                    f"padding={_fmt(padding)} crops all of the input size {size} along axis {axis} "
-                    f"in circular mode: got ({lo}, {hi}), at least one position must be left to wrap"
-                )
+                raise InputValueError(
+                    f"padding={show(padding)} crops all of the input size {size} along axis {axis} "
+                    f"in circular mode: got ({lo}, {hi}), at least one position must be left to wrap", "padding")
             if max(lo, hi) > kept:
-                raise ValueError(
-                    f"padding={_fmt(padding)} is too large for circular mode along axis {axis}: "
+                raise InputValueError(
+                    f"padding={show(padding)} is too large for circular mode along axis {axis}: "
                     f"got ({lo}, {hi}), each side must be at most the size left after cropping, {kept} "
-                    f"(it would wrap around more than once)"
-                )
-    cols = [_pad_axis(size, lo, hi, mode) for size, (lo, hi) in zip(n, widths)]
-    return _selection_matrix(cols, n, c, format, max_bytes)
+                    f"(it would wrap around more than once)", "padding")
+        reads = max(0, min(out, lo + size) - max(0, lo)) if mode == "zeros" else out
+        axes.append((out, reads, lambda size=size, lo=lo, hi=hi: _pad_axis(size, lo, hi, mode)))
+    return _selection_matrix(axes, n, c, format, max_bytes)
 
 
 def _pad_axis(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
@@ -308,13 +324,15 @@ def zero_insertion_matrix(
     ndim = _ndim(input_size, stride)
     n = normalize_tuple(input_size, ndim, "input_size")
     s = normalize_tuple(stride, ndim, "stride")
-    c = _channels(channels)
-    _check_format(format)
-    cols = []
-    for size, st in zip(n, s):
-        j = np.arange((size - 1) * st + 1, dtype=np.int64)
-        cols.append(np.where(j % st == 0, j // st, -1))
-    return _selection_matrix(cols, n, c, format, max_bytes)
+    c, format = _common(channels, format, max_bytes)
+    axes = [((size - 1) * st + 1, size, lambda size=size, st=st: _zero_insertion_axis(size, st))
+            for size, st in zip(n, s)]
+    return _selection_matrix(axes, n, c, format, max_bytes)
+
+
+def _zero_insertion_axis(size: int, st: int) -> np.ndarray:
+    j = np.arange((size - 1) * st + 1, dtype=np.int64)
+    return np.where(j % st == 0, j // st, -1)
 
 
 def subsample_matrix(
@@ -372,10 +390,10 @@ def subsample_matrix(
     ndim = _ndim(input_size, stride)
     m = normalize_tuple(input_size, ndim, "input_size")
     s = normalize_tuple(stride, ndim, "stride")
-    c = _channels(channels)
-    _check_format(format)
-    cols = [np.arange(-(-size // st), dtype=np.int64) * st for size, st in zip(m, s)]
-    return _selection_matrix(cols, m, c, format, max_bytes)
+    c, format = _common(channels, format, max_bytes)
+    axes = [(-(-size // st), -(-size // st), lambda size=size, st=st: np.arange(-(-size // st), dtype=np.int64) * st)
+            for size, st in zip(m, s)]
+    return _selection_matrix(axes, m, c, format, max_bytes)
 
 
 def upsample_matrix(
@@ -441,21 +459,22 @@ def upsample_matrix(
     ndim = _ndim(input_size, scale_factor)
     n = normalize_tuple(input_size, ndim, "input_size")
     f = normalize_tuple(_integral_floats(scale_factor), ndim, "scale_factor")
-    if mode not in UPSAMPLE_MODES:
-        raise ValueError(f"mode={mode!r} is not one of {', '.join(map(repr, UPSAMPLE_MODES))}")
-    c = _channels(channels)
-    _check_format(format)
-    cols = []
-    for size, fa in zip(n, f):
-        j = np.arange(size * fa, dtype=np.int64)
-        cols.append(j // fa if mode == "nearest" else np.where(j % fa == 0, j // fa, -1))
-    return _selection_matrix(cols, n, c, format, max_bytes)
+    mode = as_choice(mode, "mode", UPSAMPLE_MODES)
+    c, format = _common(channels, format, max_bytes)
+    axes = [(size * fa, size * fa if mode == "nearest" else size,
+             lambda size=size, fa=fa: _upsample_axis(size, fa, mode)) for size, fa in zip(n, f)]
+    return _selection_matrix(axes, n, c, format, max_bytes)
+
+
+def _upsample_axis(size: int, fa: int, mode: str) -> np.ndarray:
+    j = np.arange(size * fa, dtype=np.int64)
+    return j // fa if mode == "nearest" else np.where(j % fa == 0, j // fa, -1)
 
 
 def _integral_floats(value):
     """``2.0`` -> ``2`` (also inside a tuple), so that ``scale_factor=2.0`` works as in torch."""
     def one(v):
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
             return int(v)
         return v
 
@@ -471,12 +490,12 @@ def _pool_structure(pool: PoolGeometry, channels: int, itemsize: int = 8, format
     pooling), or with ``window_values()[j]`` along the rows of output position ``j`` of every
     channel (no ones array in between).  ``window_values`` is called after the size check."""
     geometry = pool.window_geometry(channels)
-    _guard(geometry, itemsize, format, max_bytes)
-    tm = tap_map(geometry)
-    if window_values is None:
-        return _csr(tm, tm.fill(np.ones(geometry.weight_shape, dtype=np.int64)))
+    guard(geometry.shape, pattern_nnz(geometry), itemsize, format, max_bytes)
+    tm = tap_map(geometry, max_bytes=max_bytes)
     indptr = tm.indptr
-    return _csr_arrays(tm.shape, np.repeat(np.tile(window_values(), channels), np.diff(indptr)), tm.indices, indptr)
+    if window_values is None:
+        return csr_arrays(tm.shape, np.ones(tm.nnz, dtype=np.int64), tm.indices, indptr)
+    return csr_arrays(tm.shape, np.repeat(np.tile(window_values(), channels), np.diff(indptr)), tm.indices, indptr)
 
 
 def _pool_divisors(pool: PoolGeometry, count_include_pad: bool) -> np.ndarray:
@@ -548,9 +567,8 @@ def sum_pool_matrix(
     0
     """
     pool = PoolGeometry.from_args(input_size, kernel_size, stride, padding, ceil_mode=ceil_mode)
-    c = _channels(channels)
-    _check_format(format)
-    return _finish(_pool_structure(pool, c, 8, format, max_bytes), format, max_bytes)
+    c, format = _common(channels, format, max_bytes)
+    return finish(_pool_structure(pool, c, 8, format, max_bytes), format, max_bytes)
 
 
 def avg_pool_matrix(
@@ -630,22 +648,17 @@ def avg_pool_matrix(
     array([4.5, 5. , 0. ])
     """
     pool = PoolGeometry.from_args(input_size, kernel_size, stride, padding, ceil_mode=ceil_mode)
-    count_include_pad = _as_bool(count_include_pad, "count_include_pad")
+    count_include_pad = as_bool(count_include_pad, "count_include_pad")
     if divisor_override is not None:
-        divisor_override = _as_int(divisor_override, "divisor_override")
+        divisor_override = as_int(divisor_override, "divisor_override", minimum=-(2**63 - 1))
         if divisor_override == 0:
-            raise ValueError("divisor_override=0 must be a nonzero integer (or None)")
-    c = _channels(channels)
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype={dtype!r} is not a numpy dtype") from None
-    if dt.kind not in "fc" or dt == np.float16:
-        raise TypeError(f"dtype={dtype!r} must be a float32/float64 or complex dtype")
-    _check_format(format)
+            raise InputValueError("divisor_override=0 must be a nonzero integer (or None)", "divisor_override")
+    c, format = _common(channels, format, max_bytes)
+    dt = as_float_dtype(dtype)
     def scale() -> np.ndarray:  # one per output position, computed only once the size is known to fit
         if divisor_override is not None:
             return np.full(prod(pool.output_size), 1 / divisor_override, dtype=dt)
         return (1 / _pool_divisors(pool, count_include_pad)).astype(dt)
 
-    return _finish(_pool_structure(pool, c, dt.itemsize, format, max_bytes, window_values=scale), format, max_bytes)
+    return finish(_pool_structure(pool, c, dt.itemsize, format, max_bytes, window_values=scale), format, max_bytes)
+

@@ -4,52 +4,60 @@ A convolution matrix is linear in its kernel, ``A(w) = sum_t w_t E_t``.  The
 *tap map* says, for every stored entry of ``A``, which flat kernel index ``t``
 (into ``weight.reshape(-1)``) lands there.  Every numeric, integer, complex and
 symbolic matrix of the package is a filling of one tap map, and so are the
-im2col matrix and the transposed convolution.
+im2col matrix, the transposed convolution and its direct-convolution chain.
 
-The map is computed in two stages, both vectorised and cached on the frozen
-geometry:
+This module is the plain path, and it reads like the definition:
 
-1. the *spatial pattern*: a convolution of one input channel with one output
-   channel.  The geometry is separable, so each axis contributes a short list of
-   ``(output index, input index, tap)`` triples, and the N-d pattern is their
-   product, sorted once by ``(output, input, tap)``.  It is as small as the
-   image times the kernel.
-2. the *row pattern*: one output channel against all the input channels of its
-   group, laid out in CSR order ``(output position, input channel, input
-   position)``.  It is the same for every output channel up to a column offset
-   of the group, so the full matrix is a broadcast of it and nothing of the
-   full size is built until the caller fills it.
+1. **per axis**, output index ``o`` and tap ``t`` read input position
+   ``o * stride - pad_lo + t * dilation``, mapped into the image by the padding
+   mode (:func:`axis_index_map`; outside the image in ``zeros`` mode there is no
+   entry): a short list of ``(output, input, tap)`` triples;
+2. the **spatial pattern** (one input channel, one output channel) is the
+   product of the axes' triples, sorted by ``(output, input, tap)``; where
+   several taps meet on one input position (reflected borders, circular wraps)
+   they form a *run* that the filling sums;
+3. the **row pattern** is one output channel against all the input channels
+   of its group, in CSR order ``(output position, input channel, input
+   position)``: entry ``e`` of the spatial pattern in channel ``c`` goes to
+   position ``Cg * start[o] + c * len[o] + (e - start[o])``.  It is the same for
+   every output channel up to a column offset of the group, so the full matrix
+   is a broadcast of it, and nothing of the full size is built until the
+   caller fills it.
 
-With padding modes other than ``zeros`` several taps can land on the same input
-pixel (a reflected border, a circular wrap in a small image): the map then
-holds, per stored entry, a run of taps that the filling sums.
+Faster ways to the same arrays live beside it in :mod:`convmatrix._fastpaths`
+(slices for runs of equal rows, broadcast fills over boxes of equal taps, the
+transpose read column by column); :func:`tap_map` takes them where they apply,
+:func:`plain_tap_map` never does, and the tests prove the two equal.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from math import prod
 
 import numpy as np
 
+from . import _fastpaths
+from ._limits import guard, index_dtype
+from ._sparse import shifted_cols, tiled_indptr
+from ._validation import as_bool, as_instance
 from .geometry import ConvGeometry
 
-__all__ = ["TapMap", "tap_map", "transposed_tap_map", "axis_index_map", "index_dtype", "pattern_nnz"]
-
-_INT32_MAX = np.iinfo(np.int32).max
-
-
-def index_dtype(*bounds: int) -> type:
-    """``np.int32`` while every bound fits, ``np.int64`` beyond (scipy's rule).
-
-    Examples
-    --------
-    >>> index_dtype(10, 2**31 - 1), index_dtype(2**31)
-    (<class 'numpy.int32'>, <class 'numpy.int64'>)
-    """
-    return np.int32 if max(bounds, default=0) <= _INT32_MAX else np.int64
+__all__ = [
+    "TapMap",
+    "tap_map",
+    "plain_tap_map",
+    "transposed_tap_map",
+    "axis_index_map",
+    "axis_triples",
+    "spatial_pattern",
+    "product_pattern",
+    "row_pattern",
+    "tap_counts",
+    "pattern_nnz",
+    "clear_cache",
+]
 
 
 def axis_index_map(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
@@ -80,8 +88,14 @@ def axis_index_map(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
     raise ValueError(f"padding_mode={mode!r} is not one of 'zeros', 'reflect', 'replicate', 'circular'")
 
 
-def _axis_triples(n, k, s, lo, d, out, mode):
-    """Valid (output, input, tap) triples along one axis, in (output, tap) order."""
+def axis_triples(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str):
+    """The valid ``(output, input, tap)`` triples along one axis, in ``(output, tap)`` order.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in axis_triples(4, 3, 1, 1, 1, 4, "zeros")]
+    [[0, 0, 1, 1, 1, 2, 2, 2, 3, 3], [0, 1, 0, 1, 2, 1, 2, 3, 2, 3], [1, 2, 0, 1, 2, 0, 1, 2, 0, 1]]
+    """
     o = np.repeat(np.arange(out, dtype=np.int64), k)
     t = np.tile(np.arange(k, dtype=np.int64), out)
     i = axis_index_map(o * s - lo + t * d, n, mode)
@@ -89,39 +103,160 @@ def _axis_triples(n, k, s, lo, d, out, mode):
     return o[keep], i[keep], t[keep]
 
 
-def _tiled_indptr(row_lengths: np.ndarray, channels: int, dtype) -> np.ndarray:
-    """CSR row pointer of ``channels`` copies, one after the other, of rows with these lengths."""
-    out = np.empty(channels * row_lengths.size + 1, dtype=dtype)
-    out[0] = 0
-    np.cumsum(np.tile(row_lengths.astype(dtype), channels), out=out[1:])
-    return out
+def _axes(geometry: ConvGeometry):
+    return zip(geometry.input_size, geometry.kernel_size, geometry.stride, (lo for lo, _ in geometry.padding),
+               geometry.dilation, geometry.output_size)
 
 
-def _shifted_cols(cols: np.ndarray, offsets: np.ndarray, dtype) -> np.ndarray:
-    """``cols + offsets[c]`` for every channel ``c``: a ``(len(offsets), len(cols))`` array of ``dtype``."""
-    out = np.empty((offsets.size, cols.size), dtype=dtype)
-    np.add(cols.astype(dtype)[None, :], offsets.astype(dtype)[:, None], out=out)
-    return out
+def _axis_count(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str, chunk: int = 1 << 20) -> int:
+    """Triples along one axis, counted without listing them (chunks of taps, no axis-sized array).
+
+    Exact for ``zeros`` padding; in the other modes every tap reads a pixel, so it is ``out * k``.
+    """
+    if mode != "zeros":
+        return out * k
+    total = 0
+    for t0 in range(0, k, chunk):
+        t = np.arange(t0, min(k, t0 + chunk), dtype=np.int64)
+        first = np.maximum(0, -((t * d - lo) // s))  # smallest o with o s - lo + t d >= 0
+        last = np.minimum(out - 1, (n - 1 + lo - t * d) // s)  # largest o with o s - lo + t d <= n - 1
+        total += int(np.maximum(last - first + 1, 0).sum())
+    return total
 
 
 def pattern_nnz(geometry: ConvGeometry) -> int:
-    """Stored entries of the geometry's matrix, counted without building it.
+    """Stored entries of the geometry's matrix, counted without building it (Python integers).
 
-    Exact for ``zeros`` padding; an upper bound for the other modes, where taps
-    that land on the same input position become one entry.
+    Exact for ``zeros`` padding and a kernel without zero entries; an upper
+    bound otherwise (zero entries are not stored, and in the other modes taps
+    that land on the same input position become one entry).  No array of the
+    matrix's or of an axis's size is made.
 
     Examples
     --------
     >>> pattern_nnz(ConvGeometry.from_weight_shape((2, 1, 3), (5,), padding=1))
     26
+    >>> pattern_nnz(ConvGeometry.from_weight_shape((1, 1, 3), 10**12))
+    2999999999994
     """
+    as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
     per_axis = 1
-    for n, k, s, (lo, _), d, o in zip(
-        geometry.input_size, geometry.kernel_size, geometry.stride, geometry.padding,
-        geometry.dilation, geometry.output_size,
-    ):
-        per_axis *= _axis_triples(n, k, s, lo, d, o, geometry.padding_mode)[0].size
+    for n, k, s, lo, d, o in _axes(geometry):
+        per_axis *= _axis_count(n, k, s, lo, d, o, geometry.padding_mode)
     return geometry.out_channels * geometry.in_channels_per_group * per_axis
+
+
+def _spatial_pattern_bound(geometry: ConvGeometry) -> int:
+    """Upper bound of the spatial pattern's triples (one channel pair), in Python integers."""
+    return prod(o * k for o, k in zip(geometry.output_size, geometry.kernel_size))
+
+
+# --------------------------------------------------------------------------- the plain path
+def spatial_pattern(geometry: ConvGeometry):
+    """One channel in, one channel out: ``(indptr, rows, cols, taps, starts)`` of the spatial pattern.
+
+    ``rows``, ``cols`` list the stored entries sorted by (output, input); ``taps``
+    the taps, one per entry, or runs of them that meet on one input position,
+    starting at ``starts`` (``None`` when every entry has one tap).
+
+    Examples
+    --------
+    >>> g = ConvGeometry.from_weight_shape((1, 1, 3), 2, padding=1, padding_mode="reflect")
+    >>> indptr, rows, cols, taps, starts = spatial_pattern(g)
+    >>> cols.tolist(), taps.tolist(), starts.tolist()     # row 0 reads (x1, x0, x1): taps 0 and 2 meet
+    ([0, 1, 0, 1], [1, 0, 2, 0, 2, 1], [0, 1, 3, 5])
+    """
+    triples = [axis_triples(*axis, geometry.padding_mode) for axis in _axes(geometry)]
+    return product_pattern(triples, geometry.output_size, geometry.input_size, geometry.kernel_size)
+
+
+def product_pattern(triples, output_size, input_size, kernel_size):
+    """The N-d spatial pattern of per-axis ``(output, input, tap)`` triples: their product, sorted.
+
+    Returns ``(indptr, rows, cols, taps, starts)`` as :func:`spatial_pattern`.
+    """
+    o_flat = np.zeros(1, dtype=np.int64)
+    i_flat = np.zeros(1, dtype=np.int64)
+    t_flat = np.zeros(1, dtype=np.int64)
+    for (o, i, t), n_out, n, k in zip(triples, output_size, input_size, kernel_size):
+        o_flat = (o_flat[:, None] * n_out + o[None, :]).reshape(-1)
+        i_flat = (i_flat[:, None] * n + i[None, :]).reshape(-1)
+        t_flat = (t_flat[:, None] * k + t[None, :]).reshape(-1)
+    order = np.lexsort((t_flat, i_flat, o_flat))
+    o_flat, i_flat, t_flat = o_flat[order], i_flat[order], t_flat[order]
+    new_entry = np.ones(o_flat.size, dtype=bool)
+    new_entry[1:] = (o_flat[1:] != o_flat[:-1]) | (i_flat[1:] != i_flat[:-1])
+    starts = None if new_entry.all() else np.flatnonzero(new_entry)
+    rows, cols = (o_flat, i_flat) if starts is None else (o_flat[starts], i_flat[starts])
+    n_rows = prod(output_size)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return indptr, rows, cols, t_flat, starts
+
+
+def tap_counts(geometry: ConvGeometry) -> np.ndarray:
+    """How many stored entries of one channel pair each tap lands on, shape ``kernel_size`` (int64).
+
+    ``(weight != 0) * tap_counts`` summed is the exact number of stored entries
+    of a zero-padded convolution matrix (taps never meet there); the counts are
+    products of per-axis counts, so nothing of the matrix's size is built.
+
+    Examples
+    --------
+    >>> tap_counts(ConvGeometry.from_weight_shape((1, 1, 3), 4, padding=1)).tolist()
+    [3, 4, 3]
+    """
+    as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
+    counts = np.ones((), dtype=np.int64)
+    for n, k, s, lo, d, o in _axes(geometry):
+        t = np.arange(k, dtype=np.int64)
+        if geometry.padding_mode == "zeros":
+            first = np.maximum(0, -((t * d - lo) // s))
+            last = np.minimum(o - 1, (n - 1 + lo - t * d) // s)
+            axis = np.maximum(last - first + 1, 0)
+        else:
+            axis = np.full(k, o, dtype=np.int64)
+        counts = np.multiply.outer(counts, axis)
+    return counts
+
+
+def row_pattern(sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts, cg: int, q: int, kk: int):
+    """One row channel against the ``cg`` column channels of its group, in CSR order.
+
+    ``sp_*`` is a spatial pattern (see :func:`spatial_pattern`); ``q`` positions per
+    column channel, ``kk`` taps per channel pair.  Entry ``e`` of output position
+    ``o`` in channel ``c`` goes to ``cg * start[o] + c * len[o] + (e - start[o])``,
+    with column ``c * q + col`` and taps ``c * kk + tap``.
+
+    Returns ``(row_indptr, row_cols, row_taps, row_starts)``.
+    """
+    lengths = np.diff(sp_indptr)
+    nnz_s = sp_cols.size
+    small = index_dtype(cg * q, cg * kk, cg * max(nnz_s, sp_taps.size))
+    j = np.arange(nnz_s)
+    start_j = sp_indptr[sp_rows]
+    c = np.arange(cg)[:, None]
+    pos = cg * start_j[None, :] + c * lengths[sp_rows][None, :] + (j - start_j)[None, :]
+    row_cols = np.empty(cg * nnz_s, dtype=small)
+    row_cols[pos] = c * q + sp_cols[None, :]
+    if sp_starts is None:
+        row_taps = np.empty(cg * nnz_s, dtype=np.intp)
+        row_taps[pos] = c * kk + sp_taps[None, :]
+        return cg * sp_indptr, row_cols, row_taps, None
+    # runs: the same permutation, applied to runs of taps
+    run_len = np.diff(np.append(sp_starts, sp_taps.size))
+    tri_rows = sp_rows[np.repeat(j, run_len)]  # output position of each tap
+    tri_start = np.zeros(lengths.size + 1, dtype=np.int64)  # taps per output position
+    np.cumsum(np.bincount(tri_rows, minlength=lengths.size), out=tri_start[1:])
+    tri_len = np.diff(tri_start)
+    tj = np.arange(sp_taps.size)
+    tpos = (cg * tri_start[tri_rows][None, :] + c * tri_len[tri_rows][None, :]
+            + (tj - tri_start[tri_rows])[None, :])
+    row_taps = np.empty(cg * sp_taps.size, dtype=np.intp)
+    row_taps[tpos] = c * kk + sp_taps[None, :]
+    row_starts = np.empty(cg * nnz_s, dtype=np.int64)
+    row_starts[pos] = tpos[:, sp_starts]
+    return cg * sp_indptr, row_cols, row_taps, row_starts
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +277,12 @@ class TapMap:
     row_starts : ndarray or None
         Start of each entry's run in ``row_taps`` (for ``np.add.reduceat``);
         ``None`` when every entry has exactly one tap.
+    lattices : tuple or None
+        Boxes of output positions with equal taps (a fast fill, see
+        :func:`convmatrix._fastpaths.lattices`); ``None`` fills entry by entry.
+    transposed : bool
+        Whether this is the map of the transpose ``A.T`` (rows are the
+        convolution's input positions).
 
     Notes
     -----
@@ -178,6 +319,7 @@ class TapMap:
     # -- sizes
     @property
     def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the matrix."""
         return self.geometry.shape[::-1] if self.transposed else self.geometry.shape
 
     @property
@@ -201,7 +343,7 @@ class TapMap:
 
     @property
     def row_nnz(self) -> int:
-        """Stored entries per output channel."""
+        """Stored entries per row channel."""
         return int(self.row_cols.size)
 
     @property
@@ -216,6 +358,7 @@ class TapMap:
 
     @cached_property
     def index_dtype(self) -> type:
+        """int32 while the indices fit, int64 beyond."""
         return index_dtype(self.nnz, *self.shape)
 
     def group_offsets(self) -> np.ndarray:
@@ -231,12 +374,12 @@ class TapMap:
     @property
     def indptr(self) -> np.ndarray:
         """CSR row pointer of the full matrix."""
-        return _tiled_indptr(np.diff(self.row_indptr), self.channels, self.index_dtype)
+        return tiled_indptr(np.diff(self.row_indptr), self.channels, self.index_dtype)
 
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
-        return _shifted_cols(self.row_cols, self.group_offsets(), self.index_dtype).reshape(-1)
+        return shifted_cols(self.row_cols, self.group_offsets(), self.index_dtype).reshape(-1)
 
     @property
     def taps(self) -> np.ndarray:
@@ -264,235 +407,171 @@ class TapMap:
         can index (object arrays of SymPy expressions included).
         """
         w2 = self.channel_weights(weight)
-        c = w2.shape[0]
-        if self.lattices is None or w2.dtype == object:
-            # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
-            data = np.take(w2, self.row_taps, axis=1)
-            if self.row_starts is not None:
-                # summed in the kernel's own dtype (numpy would widen int8/int16/int32 to int64)
-                data = np.add.reduceat(data, self.row_starts, axis=1,
-                                       dtype=None if data.dtype == object else data.dtype)
-            return data.reshape(-1)
-        # Output positions whose taps are the same (the interior, each stretch of border)
-        # form boxes that lie on regular lattices of the row pattern: write each box as
-        # one broadcast of its taps' values instead of gathering entry by entry.
-        r = self.row_taps.size
-        data = np.empty((c, r), dtype=w2.dtype)
-        item = data.itemsize
-        for base, box, strides, taps in self.lattices:
-            view = np.lib.stride_tricks.as_strided(
-                data[:, base:], shape=(c, *box, taps.size),
-                strides=(r * item, *(st * item for st in strides), item), writeable=True,
-            )
-            view[...] = np.take(w2, taps, axis=1).reshape((c,) + (1,) * len(box) + (taps.size,))
+        if self.lattices is not None and w2.dtype != object:
+            return _fastpaths.fill_lattices(w2, self.row_taps.size, self.lattices)
+        # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
+        data = np.take(w2, self.row_taps, axis=1)
+        if self.row_starts is not None:
+            # summed in the kernel's own dtype (numpy would widen int8/int16/int32 to int64)
+            data = np.add.reduceat(data, self.row_starts, axis=1,
+                                   dtype=None if data.dtype == object else data.dtype)
         return data.reshape(-1)
 
 
-def _spatial_pattern(geom: ConvGeometry):
-    """One channel in, one channel out: (indptr, cols, taps, starts) of the spatial pattern."""
-    out = geom.output_size
-    per_axis = [
-        _axis_triples(n, k, s, lo, d, o, geom.padding_mode)
-        for n, k, s, (lo, _), d, o in zip(
-            geom.input_size, geom.kernel_size, geom.stride, geom.padding, geom.dilation, out
-        )
-    ]
-    # product over axes of the per-axis triples, flattened in C order
-    o_flat = np.zeros(1, dtype=np.int64)
-    i_flat = np.zeros(1, dtype=np.int64)
-    t_flat = np.zeros(1, dtype=np.int64)
-    for (o, i, t), n_out, n_in, k in zip(per_axis, out, geom.input_size, geom.kernel_size):
-        o_flat = (o_flat[:, None] * n_out + o[None, :]).reshape(-1)
-        i_flat = (i_flat[:, None] * n_in + i[None, :]).reshape(-1)
-        t_flat = (t_flat[:, None] * k + t[None, :]).reshape(-1)
-    order = np.lexsort((t_flat, i_flat, o_flat))
-    o_flat, i_flat, t_flat = o_flat[order], i_flat[order], t_flat[order]
-    new_entry = np.ones(o_flat.size, dtype=bool)
-    new_entry[1:] = (o_flat[1:] != o_flat[:-1]) | (i_flat[1:] != i_flat[:-1])
-    starts = None if new_entry.all() else np.flatnonzero(new_entry)
-    if starts is not None:
-        o_u, i_u = o_flat[starts], i_flat[starts]
-    else:
-        o_u, i_u = o_flat, i_flat
-    counts = np.bincount(o_u, minlength=prod(out))
-    indptr = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return indptr, o_u, i_u, t_flat, starts
+def _plain(geometry: ConvGeometry) -> TapMap:
+    sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts = spatial_pattern(geometry)
+    parts = row_pattern(sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts, geometry.in_channels_per_group,
+                        prod(geometry.input_size), prod(geometry.kernel_size))
+    return TapMap(geometry, *parts)
 
 
+def _plain_transposed(geometry: ConvGeometry) -> TapMap:
+    """The map of ``A.T`` read off ``A``'s full arrays: every entry's (column, row) sorted.
+
+    A row channel of ``A.T`` is an input channel of the convolution; its pattern is
+    that of input channel 0, whose columns are the output channels of group 0,
+    and whose taps index ``weight[co, 0].reshape(-1)`` as ``co * prod(k) + t``.
+    """
+    m = _plain(geometry)
+    if m.row_starts is not None:
+        raise ValueError("a transposed tap map needs a pattern without summed taps (zeros padding)")
+    g = geometry
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    cols = m.indices.astype(np.int64)
+    flat = m.taps.astype(np.int64)  # co * (Cg * kk) + c * kk + t
+    q, kk = prod(g.input_size), prod(g.kernel_size)
+    mine = cols < q  # the entries of input channel 0
+    rows, cols, flat = rows[mine], cols[mine], flat[mine]
+    order = np.lexsort((rows, cols))
+    t_rows, t_cols, flat = cols[order], rows[order], flat[order]
+    indptr = np.zeros(q + 1, dtype=np.int64)
+    np.cumsum(np.bincount(t_rows, minlength=q), out=indptr[1:])
+    taps = (flat // (g.in_channels_per_group * kk)) * kk + flat % kk
+    small = index_dtype(g.out_channels_per_group * prod(g.output_size))
+    return TapMap(geometry, indptr, t_cols.astype(small), taps.astype(np.intp), None, None, transposed=True)
+
+
+def plain_tap_map(geometry: ConvGeometry, *, transposed: bool = False) -> TapMap:
+    """The tap map by the plain path only (the reference the fast paths are tested against).
+
+    Parameters
+    ----------
+    geometry : ConvGeometry
+    transposed : bool, optional
+        The map of ``A.T`` (zeros padding only), read off the full map sorted by column.
+
+    Examples
+    --------
+    >>> g = ConvGeometry.from_weight_shape((2, 3, 3, 3), (5, 4), stride=2, padding=1)
+    >>> fast, plain = tap_map(g), plain_tap_map(g)
+    >>> all(np.array_equal(a, b) for a, b in ((fast.indptr, plain.indptr), (fast.indices, plain.indices),
+    ...                                        (fast.taps, plain.taps)))
+    True
+    """
+    as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
+    transposed = as_bool(transposed, "transposed")
+    _guard_pattern(geometry, None)
+    return _plain_transposed(geometry) if transposed else _plain(geometry)
+
+
+# --------------------------------------------------------------------------- with the fast paths
 @lru_cache(maxsize=64)
-def _tap_map_cached(geom: ConvGeometry) -> TapMap:
-    sp_indptr, sp_o, sp_cols, sp_taps, sp_starts = _spatial_pattern(geom)
-    row_indptr, row_cols, row_taps, row_starts = _row_pattern(
-        sp_indptr, sp_o, sp_cols, sp_taps, sp_starts,
-        geom.in_channels_per_group, prod(geom.input_size), prod(geom.kernel_size),
-    )
-    lattices = None if row_starts is not None else _lattices(geom, row_indptr, row_taps)
-    return TapMap(geom, row_indptr, row_cols, row_taps, row_starts, lattices)
+def _tap_map_cached(geometry: ConvGeometry) -> TapMap:
+    sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts = spatial_pattern(geometry)
+    if sp_starts is not None:
+        return TapMap(geometry, *row_pattern(sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts,
+                                             geometry.in_channels_per_group, prod(geometry.input_size),
+                                             prod(geometry.kernel_size)))
+    row_indptr, row_cols, row_taps, _ = _fastpaths.row_pattern_runs(
+        sp_indptr, sp_cols, sp_taps, geometry.in_channels_per_group, prod(geometry.input_size),
+        prod(geometry.kernel_size))
+    triples = [axis_triples(*axis, geometry.padding_mode) for axis in _axes(geometry)]
+    lattices = _fastpaths.lattices(geometry.output_size, triples, row_indptr, row_taps)
+    return TapMap(geometry, row_indptr, row_cols, row_taps, None, lattices)
 
 
 @lru_cache(maxsize=16)
-def _transposed_tap_map_cached(geom: ConvGeometry) -> TapMap:
-    sp_indptr, sp_o, sp_cols, sp_taps, sp_starts = _spatial_pattern(geom)
+def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
+    sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts = spatial_pattern(geometry)
     if sp_starts is not None:
         raise ValueError("a transposed tap map needs a pattern without summed taps (zeros padding)")
-    # the spatial pattern read by input position: the same triples, sorted the other way
-    order = np.lexsort((sp_taps, sp_o, sp_cols))
-    t_rows, t_cols, t_taps = sp_cols[order], sp_o[order], sp_taps[order]
-    q = prod(geom.input_size)
-    t_indptr = np.zeros(q + 1, dtype=np.int64)
-    np.cumsum(np.bincount(t_rows, minlength=q), out=t_indptr[1:])
-    row_indptr, row_cols, row_taps, _ = _row_pattern(
-        t_indptr, t_rows, t_cols, t_taps, None,
-        geom.out_channels_per_group, prod(geom.output_size), prod(geom.kernel_size),
-    )
-    return TapMap(geom, row_indptr, row_cols, row_taps, None, None, transposed=True)
+    t_indptr, t_rows, t_cols, t_taps = _fastpaths.transposed_spatial(sp_rows, sp_cols, sp_taps,
+                                                                     prod(geometry.input_size))
+    cg, q_out, kk = geometry.out_channels_per_group, prod(geometry.output_size), prod(geometry.kernel_size)
+    row_indptr, row_cols, row_taps, _ = _fastpaths.row_pattern_runs(t_indptr, t_cols, t_taps, cg, q_out, kk)
+    return TapMap(geometry, row_indptr, row_cols, row_taps, None, None, transposed=True)
 
 
-def _row_pattern(sp_indptr, sp_o, sp_cols, sp_taps, sp_starts, cg, q, kk):
-    """One row channel against the ``cg`` column channels of its group, in CSR order.
-
-    ``sp_*`` is a spatial pattern with rows ``sp_o``; ``q`` positions per column channel,
-    ``kk`` taps per channel pair.
-    """
-    lengths = np.diff(sp_indptr)
-    nnz_s = sp_cols.size
-    small = index_dtype(cg * q, cg * kk, cg * max(nnz_s, sp_taps.size))
-    if sp_starts is None:
-        row_cols = np.empty(cg * nnz_s, dtype=small)
-        row_taps = np.empty(cg * nnz_s, dtype=np.intp)
-        col_shift = (np.arange(cg, dtype=small) * small(q))[None, :, None]
-        tap_shift = (np.arange(cg, dtype=np.intp) * kk)[None, :, None]
-        cols, taps = sp_cols.astype(small), sp_taps.astype(np.intp)
-        bounds = np.concatenate(([0], np.flatnonzero(np.diff(lengths)) + 1, [lengths.size]))
-        if bounds.size <= MAX_ROW_RUNS:
-            # consecutive rows of equal length L are one contiguous (rows, L) block of the spatial
-            # pattern and one contiguous (rows, cg, L) block of the row pattern: written as slices
-            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-                s0, s1 = int(sp_indptr[a]), int(sp_indptr[b])
-                if s1 > s0:
-                    shape = (b - a, 1, (s1 - s0) // (b - a))
-                    row_cols[cg * s0:cg * s1] = (cols[s0:s1].reshape(shape) + col_shift).reshape(-1)
-                    row_taps[cg * s0:cg * s1] = (taps[s0:s1].reshape(shape) + tap_shift).reshape(-1)
-        else:
-            # many short runs: group the rows by length instead, and scatter each group's block
-            for L in np.unique(lengths[lengths > 0]).tolist():
-                rows = np.flatnonzero(lengths == L)
-                src = sp_indptr[rows][:, None] + np.arange(L)
-                dst = (cg * sp_indptr[rows])[:, None] + np.arange(cg * L)
-                row_cols[dst] = (cols[src][:, None, :] + col_shift).reshape(rows.size, cg * L)
-                row_taps[dst] = (taps[src][:, None, :] + tap_shift).reshape(rows.size, cg * L)
-        return cg * sp_indptr, row_cols, row_taps, None
-    # entry j of the spatial pattern, channel c -> position Cg*start[o] + c*L[o] + (j - start[o])
-    j = np.arange(nnz_s)
-    start_j = sp_indptr[sp_o]
-    c = np.arange(cg)[:, None]
-    pos = cg * start_j[None, :] + c * lengths[sp_o][None, :] + (j - start_j)[None, :]
-    row_cols = np.empty(cg * nnz_s, dtype=small)
-    row_cols[pos] = c * q + sp_cols[None, :]
-    # runs: the same permutation, applied to runs of taps
-    run_len = np.diff(np.append(sp_starts, sp_taps.size))
-    tri_entry = np.repeat(j, run_len)  # spatial entry of each triple
-    tri_o = sp_o[tri_entry]
-    tri_start = np.zeros(lengths.size + 1, dtype=np.int64)  # triples per output position
-    np.cumsum(np.bincount(tri_o, minlength=lengths.size), out=tri_start[1:])
-    tri_len = np.diff(tri_start)
-    tj = np.arange(sp_taps.size)
-    tpos = cg * tri_start[tri_o][None, :] + c * tri_len[tri_o][None, :] + (tj - tri_start[tri_o])[None, :]
-    row_taps = np.empty(cg * sp_taps.size, dtype=small)
-    row_taps[tpos] = c * kk + sp_taps[None, :]
-    row_starts = np.empty(cg * nnz_s, dtype=np.int64)
-    row_starts[pos] = tpos[:, sp_starts]
-    return cg * sp_indptr, row_cols, row_taps.astype(np.intp), row_starts
+def _guard_pattern(geometry: ConvGeometry, max_bytes) -> None:
+    """Refuse a geometry whose row pattern would not fit, before any of its arrays exist."""
+    bound = geometry.in_channels_per_group * _spatial_pattern_bound(geometry)
+    rows = prod(geometry.output_size)
+    # the row pattern kept in the cache: a column (as the matrix's index) and a tap (intp) per entry
+    guard((rows, geometry.in_channels * prod(geometry.input_size)), bound, 8, "csr", max_bytes,
+          what="tap map (one output channel's pattern)")
 
 
-#: At most this many boxes of equal taps are written as broadcasts; beyond, a plain gather.
-MAX_LATTICES = 512
-#: At most this many runs of equal-length rows are copied as slices; beyond, rows are grouped by length.
-MAX_ROW_RUNS = 4096
-
-
-def _lattices(geom: ConvGeometry, row_indptr: np.ndarray, row_taps: np.ndarray):
-    """Boxes of output positions with equal tap sequences, as lattices of the row pattern.
-
-    Along each axis, consecutive output indices whose taps (in input order) are the same
-    form a run; the boxes are the products of runs.  A box's positions all hold the same
-    run of taps, at offsets ``base + sum_a j_a * strides[a]`` of the row pattern.
-    Returns ``(base, box, strides, taps)`` per box, or ``None`` when there are too many.
-    """
-    out = geom.output_size
-    runs = []
-    total = 1
-    for n, k, s, (lo, _), d, o in zip(
-        geom.input_size, geom.kernel_size, geom.stride, geom.padding, geom.dilation, out
-    ):
-        oo, ii, tt = _axis_triples(n, k, s, lo, d, o, geom.padding_mode)
-        order = np.lexsort((tt, ii, oo))
-        seq = np.full((o, k), -1, dtype=np.int64)  # taps of each output index, in input order
-        rank = np.arange(oo.size) - np.searchsorted(oo[order], oo[order])
-        seq[oo[order], rank] = tt[order]
-        change = np.ones(o, dtype=bool)
-        change[1:] = np.any(seq[1:] != seq[:-1], axis=1)
-        starts = np.flatnonzero(change)
-        runs.append(list(zip(starts.tolist(), np.append(starts[1:], o).tolist())))
-        total *= len(starts)
-        if total > MAX_LATTICES:
-            return None
-    lattices = []
-    for box_runs in itertools.product(*runs):
-        first = tuple(a for a, _ in box_runs)
-        box = tuple(b - a for a, b in box_runs)
-        p0 = int(np.ravel_multi_index(first, out))
-        base = int(row_indptr[p0])
-        block = int(row_indptr[p0 + 1]) - base
-        strides = []
-        for axis in range(len(box)):
-            if box[axis] > 1:
-                nxt = list(first)
-                nxt[axis] += 1
-                strides.append(int(row_indptr[np.ravel_multi_index(tuple(nxt), out)]) - base)
-            else:
-                strides.append(block)
-        lattices.append((base, box, tuple(strides), row_taps[base:base + block].copy()))
-    return tuple(lattices)
-
-
-def tap_map(geometry: ConvGeometry) -> TapMap:
+def tap_map(geometry: ConvGeometry, *, max_bytes=None) -> TapMap:
     """The (cached) tap map of a convolution geometry.
 
     Parameters
     ----------
     geometry : ConvGeometry
+    max_bytes : int, optional
+        Refuse a geometry whose pattern (one output channel's) would exceed
+        this many bytes (see :func:`convmatrix.conv_matrix`).
 
     Returns
     -------
     TapMap
+
+    Raises
+    ------
+    TypeError
+        If ``geometry`` is not a :class:`~convmatrix.ConvGeometry`.
+    MatrixTooLargeError
+        Before anything is built, when the pattern would exceed the limit.
 
     Examples
     --------
     A 1-D convolution, kernel size 3, input 4, padding 1: row ``r`` holds taps
     ``t`` with input ``r - 1 + t`` inside the image.
 
-    >>> from convmatrix.geometry import ConvGeometry
     >>> m = tap_map(ConvGeometry.from_weight_shape((1, 1, 3), 4, padding=1))
     >>> m.indptr.tolist(), m.indices.tolist(), m.taps.tolist()
     ([0, 2, 5, 8, 10], [0, 1, 0, 1, 2, 1, 2, 3, 2, 3], [1, 2, 0, 1, 2, 0, 1, 2, 0, 1])
     """
+    as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
+    _guard_pattern(geometry, max_bytes)
     return _tap_map_cached(geometry)
 
 
-def transposed_tap_map(geometry: ConvGeometry) -> TapMap:
+def transposed_tap_map(geometry: ConvGeometry, *, max_bytes=None) -> TapMap:
     """The (cached) tap map of the transpose ``A.T`` of a zero-padded convolution.
 
     The same taps as :func:`tap_map`, read column by column: its CSR arrays are the CSC
     arrays of ``A``, so ``A.T`` is filled directly instead of transposing a built matrix.
 
+    Raises
+    ------
+    TypeError, ValueError
+        If ``geometry`` is not a :class:`~convmatrix.ConvGeometry` or has summed taps.
+    MatrixTooLargeError
+        As :func:`tap_map`.
+
     Examples
     --------
-    >>> from convmatrix.geometry import ConvGeometry
     >>> g = ConvGeometry.from_weight_shape((1, 1, 3), 4, padding=1)
     >>> m = transposed_tap_map(g)
     >>> m.shape, m.indptr.tolist(), m.indices.tolist(), m.taps.tolist()
     ((4, 4), [0, 2, 5, 8, 10], [0, 1, 0, 1, 2, 1, 2, 3, 2, 3], [1, 0, 2, 1, 0, 2, 1, 0, 2, 1])
     """
+    as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
+    _guard_pattern(geometry, max_bytes)
     return _transposed_tap_map_cached(geometry)
+
+
+def clear_cache() -> None:
+    """Forget every cached tap map (for benchmarks that time cold builds, and for tests)."""
+    _tap_map_cached.cache_clear()
+    _transposed_tap_map_cached.cache_clear()

@@ -15,9 +15,14 @@ from math import prod
 
 import numpy as np
 
+import reprlib
+from typing import Any
+
+from ._validation import InputTypeError, InputValueError, as_channel_values, as_real, as_real_array
 from .geometry import ConvGeometry
 
-__all__ = ["naive_conv_matrix", "reflect_index", "conv_configs"]
+__all__ = ["naive_conv_matrix", "reflect_index", "conv_configs", "reference_batchnorm_forward",
+           "reference_batchnorm_backward"]
 
 
 def reflect_index(p: int, n: int, mode: str) -> int | None:
@@ -138,3 +143,109 @@ def conv_configs(*, max_ndim: int = 3, max_size: int = 7, modes=("zeros",)):
         return config
 
     return configs()
+
+
+# --------------------------------------------------------------------------- batch norm, as usually written
+def reference_batchnorm_forward(X: Any, gamma: Any, beta: Any, eps: float = 1e-8) -> tuple:
+    """The well-known NumPy batch-norm forward pass for ``(N, D)`` input, reproduced.
+
+    As in Agustinus Kristiadi's "Implementing BatchNorm in Neural Net" (2016):
+    ``mu = mean(X, 0)``, ``var = var(X, 0)`` (biased),
+    ``X_norm = (X − mu) / sqrt(var + eps)``, ``out = gamma X_norm + beta``.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D)
+    gamma, beta : array_like, shape (D,)
+    eps : float, optional
+        ``1e-8`` as in the original.
+
+    Returns
+    -------
+    out : ndarray, shape (N, D)
+    cache : tuple
+        ``(X, X_norm, mu, var, gamma, beta, eps)`` for :func:`reference_batchnorm_backward`.
+    mu, var : ndarray, shape (D,)
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``X`` not a non-empty 2-d array of real numbers, ``gamma`` or ``beta``
+        not of shape ``(D,)``, ``eps < 0``, or ``eps = 0`` with a constant
+        column (σ_ε = 0).
+
+    Examples
+    --------
+    >>> out, cache, mu, var = reference_batchnorm_forward(np.array([[1.0], [3.0]]), [1.0], [0.0], eps=0.0)
+    >>> out.ravel().tolist(), mu.tolist(), var.tolist()
+    ([-1.0, 1.0], [2.0], [1.0])
+    """
+    X = as_real_array(X, "X", "(N, D)")
+    if X.ndim != 2:
+        raise InputValueError(f"X must have shape (N, D): got {X.shape}")
+    if X.size == 0:
+        raise InputValueError(f"X must not be empty: got shape {X.shape}")
+    gamma = as_channel_values(gamma, "gamma", X.shape[1])
+    beta = as_channel_values(beta, "beta", X.shape[1])
+    eps = as_real(eps, "eps")
+    mu = np.mean(X, axis=0)
+    var = np.var(X, axis=0)
+    if eps == 0 and np.any(var == 0):
+        raise InputValueError(f"eps=0 with a constant column (column {int(np.flatnonzero(var == 0)[0])} of X) divides "
+                         "by σ_ε = 0: pass eps > 0")
+    X_norm = (X - mu) / np.sqrt(var + eps)
+    out = gamma * X_norm + beta
+    cache = (X, X_norm, mu, var, gamma, beta, eps)
+    return out, cache, mu, var
+
+
+def reference_batchnorm_backward(dout: Any, cache: tuple) -> tuple:
+    """The well-known NumPy batch-norm backward pass, reproduced: ``(dX, dgamma, dbeta)``.
+
+    The paper's intermediates, literally: ``dX_norm = dout γ``,
+    ``dvar = Σ dX_norm (X − mu) · (−½) std_inv³``,
+    ``dmu = Σ dX_norm (−std_inv) + dvar · mean(−2 (X − mu))`` (the second term is
+    zero, the step ``deviations_sum_to_zero`` of :func:`~convmatrix.batchnorm_derivation`),
+    ``dX = dX_norm std_inv + dvar · 2 (X − mu)/N + dmu/N``.
+
+    Parameters
+    ----------
+    dout : array_like, shape (N, D)
+    cache : tuple
+        From :func:`reference_batchnorm_forward`.
+
+    Returns
+    -------
+    dX : ndarray, shape (N, D)
+    dgamma, dbeta : ndarray, shape (D,)
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``cache`` not from :func:`reference_batchnorm_forward`; ``dout`` not
+        real numbers of the shape of ``X``.
+
+    Examples
+    --------
+    >>> out, cache, mu, var = reference_batchnorm_forward(np.array([[1.0], [3.0]]), [1.0], [0.0], eps=0.0)
+    >>> dX, dgamma, dbeta = reference_batchnorm_backward(np.array([[1.0], [0.0]]), cache)
+    >>> dX.ravel().tolist(), dgamma.tolist(), dbeta.tolist()
+    ([0.0, 0.0], [-1.0], [1.0])
+    """
+    if not (isinstance(cache, tuple) and len(cache) == 7 and isinstance(cache[0], np.ndarray) and cache[0].ndim == 2):
+        raise InputTypeError(f"cache must be the 7-tuple returned by reference_batchnorm_forward: got "
+                        f"{type(cache).__name__} {reprlib.repr(cache)}")
+    X, X_norm, mu, var, gamma, beta, eps = cache
+    dout = as_real_array(dout, "dout", f"{X.shape} (that of X)")
+    if dout.shape != X.shape:
+        raise InputValueError(f"dout has shape {dout.shape} but X has shape {X.shape}: they must match")
+    N, D = X.shape
+    X_mu = X - mu
+    std_inv = 1.0 / np.sqrt(var + eps)
+    dX_norm = dout * gamma
+    dvar = np.sum(dX_norm * X_mu, axis=0) * -0.5 * std_inv**3
+    dmu = np.sum(dX_norm * -std_inv, axis=0) + dvar * np.mean(-2.0 * X_mu, axis=0)
+    dX = (dX_norm * std_inv) + (dvar * 2 * X_mu / N) + (dmu / N)
+    dgamma = np.sum(dout * X_norm, axis=0)
+    dbeta = np.sum(dout, axis=0)
+    return dX, dgamma, dbeta

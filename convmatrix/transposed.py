@@ -17,48 +17,45 @@ for every configuration PyTorch accepts, with ``w'`` the flipped, per-group
 channel-swapped kernel and ``p'_lo = d (k - 1) - p_lo``, ``p'_hi = d (k - 1) -
 p_hi``.  :func:`transposed_conv_as_direct` builds the chain,
 :func:`verify_transpose_equivalence` checks it against
-:func:`~convmatrix.conv_transpose_matrix`, :func:`transpose_arithmetic` states
-it in the paper's terms, and :func:`overlap_counts` reads the checkerboard
-pattern of Odena, Dumoulin & Olah (Distill, 2016) off the matrix.
+:func:`~convmatrix.conv_transpose_matrix`, :func:`~convmatrix.transpose_arithmetic`
+states it in the paper's terms, and :func:`overlap_counts` reads the
+checkerboard pattern of Odena, Dumoulin & Olah (Distill, 2016) off the matrix.
+
+The product ``C P Z`` is computed from the tap map of ``C`` read through the
+selection ``P Z``: along each axis, input position ``i`` of the transposed
+convolution sits at position ``j = i s + p'_lo`` of C's padded input, so C's
+``(output, j, tap)`` triples become ``(output, i, tap)`` triples where ``j`` is
+such a position, and the product of the axes is the spatial pattern of
+``C P Z``, exactly as :mod:`convmatrix.structure` makes every other pattern.
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from math import prod
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import sympy
 
+from ._limits import as_max_bytes, guard, guard_bytes, index_dtype, limit_bytes, matrix_bytes, threads
+from ._sparse import canonical, csr_arrays, nnz_of, shifted_cols, structural_product, sympy_csr, tiled_indptr
+from ._validation import as_bool, as_numbers, loaded_sympy, ndim_of
 from .geometry import (
     ConvGeometry,
     ConvTransposeGeometry,
     IntOrTuple,
     Padding,
-    _as_bool,
-    _ndim_of,
+    TransposeArithmetic,
     normalize_tuple,
+    transpose_arithmetic,
 )
-from .matrices import (
-    _as_weight,
-    _canonical,
-    _csr_arrays,
-    _sympy_csr,
-    _threads,
-    _guard_nnz,
-    _max_bytes,
-    conv_matrix,
-    conv_transpose_matrix,
-    estimate_size,
-    matrix_bytes,
-)
+from .matrices import conv_matrix, conv_transpose_matrix
 from .resample import pad_matrix, zero_insertion_matrix
-from .structure import _row_pattern, _shifted_cols, _tiled_indptr, index_dtype
+from .structure import axis_triples, pattern_nnz, product_pattern, row_pattern, tap_counts
 
 __all__ = [
     "TransposeArithmetic",
@@ -69,244 +66,20 @@ __all__ = [
     "verify_transpose_equivalence",
     "overlap_counts",
     "has_uneven_overlap",
+    "LITERAL_CHAIN_LIMIT",
+    "SYMBOLIC_LITERAL_CHAIN_LIMIT",
 ]
 
-#: The literal product ``conv @ padding @ zero_insertion`` is also formed and
-#: compared by :func:`verify_transpose_equivalence` when ``conv`` has at most
-#: this many stored entries (and ``literal=None``).
+#: The literal product ``C @ P @ Z`` is also formed and compared by
+#: :func:`verify_transpose_equivalence` when ``C`` has at most this many stored
+#: entries (and ``literal=None``).
 LITERAL_CHAIN_LIMIT = 2_000_000
 #: The same limit for a SymPy kernel (SymPy multiplies entry by entry).
 SYMBOLIC_LITERAL_CHAIN_LIMIT = 2_000
 
 
-# =========================================================================== arithmetic
-_RELATIONSHIP_NAMES = {
-    8: "no zero padding, unit strides, transposed",
-    9: "zero padding, unit strides, transposed",
-    10: "half (same) padding, transposed",
-    11: "full padding, transposed",
-    12: "no zero padding, non-unit strides, transposed",
-    13: "zero padding, non-unit strides, transposed",
-    14: "the general case: a extra zeros on the high side, a = (i + 2p - k) mod s",
-}
-
-
 def _pairs(pairs) -> str:
     return repr(tuple((int(lo), int(hi)) for lo, hi in pairs))
-
-
-@dataclass(frozen=True)
-class TransposeArithmetic:
-    """A transposed convolution and its equivalent direct convolution, in Dumoulin & Visin's terms.
-
-    All fields are per-axis tuples.  Primed names belong to the equivalent
-    direct convolution (the paper's ``k'``, ``s'``, ``p'``, ``ĩ'``); unprimed
-    ones to the transposed convolution, whose kernel, stride and padding are
-    those of the convolution ``k``, ``s``, ``p`` it transposes.
-
-    Attributes
-    ----------
-    i_prime : tuple of int
-        Input size ``i'`` of the transposed convolution.
-    k, s, d : tuple of int
-        Kernel size, stride and dilation.
-    p : tuple of (int, int)
-        Padding ``(lo, hi)`` of the transposed convolution (removed from its output).
-    a : tuple of int
-        Extra zeros on the high side (PyTorch's ``output_padding``).
-    k_hat : tuple of int
-        Dilated kernel size ``k + (k - 1)(d - 1)`` (relationship 15).
-    i_tilde_prime : tuple of int
-        Stretched input size ``ĩ' = s (i' - 1) + 1`` (``s - 1`` zeros between units).
-    k_prime, s_prime, d_prime : tuple of int
-        Kernel size ``k' = k``, stride ``s' = 1`` and dilation ``d' = d`` of the
-        equivalent direct convolution.
-    p_prime : tuple of (int, int)
-        Its padding before ``a``: ``k_hat - 1 - p`` on each side (the paper's
-        ``p' = k - p - 1``); negative means cropping.
-    pad_widths : tuple of (int, int)
-        What is actually padded: ``(p'_lo, p'_hi + a)``.
-    padded_size : tuple of int
-        ``ĩ' + p'_lo + p'_hi + a``, the direct convolution's input size.
-    o_prime : tuple of int
-        Output size ``o' = s (i' - 1) + a + k_hat - p_lo - p_hi``.
-    relationship : tuple of int
-        Per axis, the number of the paper's relationship (8 to 14) that describes
-        the axis (with ``k`` read as ``k_hat`` when dilated; 15 is then used too).
-
-    Examples
-    --------
-    The paper's figure 4.7 (``i = 6, k = 3, s = 2, p = 1``):
-
-    >>> t = TransposeArithmetic.of_convolution(6, 3, stride=2, padding=1)
-    >>> t.i_prime, t.a, t.i_tilde_prime, t.k_prime, t.s_prime, t.p_prime, t.o_prime
-    ((3,), (1,), (5,), (3,), (1,), ((1, 1),), (6,))
-    >>> t.relationship
-    (14,)
-    """
-
-    i_prime: tuple[int, ...]
-    k: tuple[int, ...]
-    s: tuple[int, ...]
-    p: tuple[tuple[int, int], ...]
-    a: tuple[int, ...]
-    d: tuple[int, ...]
-    k_hat: tuple[int, ...] = field(init=False)
-    i_tilde_prime: tuple[int, ...] = field(init=False)
-    k_prime: tuple[int, ...] = field(init=False)
-    s_prime: tuple[int, ...] = field(init=False)
-    d_prime: tuple[int, ...] = field(init=False)
-    p_prime: tuple[tuple[int, int], ...] = field(init=False)
-    pad_widths: tuple[tuple[int, int], ...] = field(init=False)
-    padded_size: tuple[int, ...] = field(init=False)
-    o_prime: tuple[int, ...] = field(init=False)
-    relationship: tuple[int, ...] = field(init=False)
-
-    def __post_init__(self):
-        put = lambda name, value: object.__setattr__(self, name, tuple(value))  # noqa: E731
-        k_hat = [d * (k - 1) + 1 for k, d in zip(self.k, self.d)]
-        put("k_hat", k_hat)
-        put("i_tilde_prime", [s * (i - 1) + 1 for i, s in zip(self.i_prime, self.s)])
-        put("k_prime", self.k)
-        put("s_prime", [1] * len(self.k))
-        put("d_prime", self.d)
-        put("p_prime", [(kh - 1 - lo, kh - 1 - hi) for kh, (lo, hi) in zip(k_hat, self.p)])
-        put("pad_widths", [(lo, hi + a) for (lo, hi), a in zip(self.p_prime, self.a)])
-        put("padded_size", [it + lo + hi for it, (lo, hi) in zip(self.i_tilde_prime, self.pad_widths)])
-        put("o_prime", [s * (i - 1) + a + kh - lo - hi
-                        for s, i, a, kh, (lo, hi) in zip(self.s, self.i_prime, self.a, k_hat, self.p)])
-        put("relationship", [_relationship(*args) for args in zip(k_hat, self.s, self.p, self.a)])
-
-    @classmethod
-    def of_convolution(
-        cls,
-        input_size: IntOrTuple,
-        kernel_size: IntOrTuple,
-        *,
-        stride: IntOrTuple = 1,
-        padding: Padding = 0,
-        dilation: IntOrTuple = 1,
-    ) -> "TransposeArithmetic":
-        """The transposed convolution associated with a convolution (the paper's direction).
-
-        A convolution of input size ``i`` has output size ``o``; its transpose
-        takes ``i' = o`` back to ``i``, with ``a = (i + p_lo + p_hi - k_hat) mod s``
-        (relationship 14).
-
-        Raises
-        ------
-        TypeError, ValueError
-            As :func:`convmatrix.conv_output_size`.
-
-        Examples
-        --------
-        >>> TransposeArithmetic.of_convolution(5, 3, stride=2).o_prime
-        (5,)
-        """
-        ndim = _ndim_of(input_size, kernel_size, stride, dilation, padding) or 1
-        geom = ConvGeometry.from_weight_shape(
-            (1, 1, *normalize_tuple(kernel_size, ndim, "kernel_size")), input_size,
-            stride=stride, padding=padding, dilation=dilation,
-        )
-        a = [(i + lo + hi - (d * (k - 1) + 1)) % s for i, (lo, hi), k, d, s in
-             zip(geom.input_size, geom.padding, geom.kernel_size, geom.dilation, geom.stride)]
-        return cls(geom.output_size, geom.kernel_size, geom.stride, geom.padding, tuple(a), geom.dilation)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.k)
-
-    @property
-    def i(self) -> tuple[int, ...]:
-        """Input size of the convolution this transposes (its output size ``o'``)."""
-        return self.o_prime
-
-    def __str__(self) -> str:
-        names = ", ".join(f"{r} ({_RELATIONSHIP_NAMES[r]})" for r in sorted(set(self.relationship)))
-        dilated = any(d > 1 for d in self.d)
-        lines = [
-            f"transposed convolution: i' = {self.i_prime}, k = {self.k}, s = {self.s}, "
-            f"p = {_pairs(self.p)}, a = {self.a}" + (f", d = {self.d}" if dilated else ""),
-            f"  transposes a convolution of input size i = {self.i} (output {self.i_prime})",
-            f"equivalent direct convolution (relationship {names}"
-            + ("; 15 for the dilation" if dilated else "") + "):",
-            f"  stretch: {tuple(s - 1 for s in self.s)} zeros between input units, "
-            f"ĩ' = s (i' - 1) + 1 = {self.i_tilde_prime}",
-            f"  pad:     p' = k_hat - p - 1 = {_pairs(self.p_prime)}, plus a = {self.a} on the high side"
-            f" -> widths {_pairs(self.pad_widths)}, size {self.padded_size}"
-            + (" (negative = crop)" if any(min(w) < 0 for w in self.pad_widths) else ""),
-            f"  convolve: k' = {self.k_prime}, s' = {self.s_prime}"
-            + (f", d' = {self.d_prime} (k_hat = {self.k_hat})" if dilated else "")
-            + ", flipped kernel",
-            f"  output:  o' = s (i' - 1) + a + k_hat - p_lo - p_hi = {self.o_prime}",
-        ]
-        return "\n".join(lines)
-
-
-def _relationship(k: int, s: int, p: tuple[int, int], a: int) -> int:
-    """The paper's relationship for one axis; ``k`` is the (dilated) kernel size ``k_hat``."""
-    lo, hi = p
-    if s == 1 and a == 0:
-        if lo == hi == 0:
-            return 8
-        if lo == hi == k - 1:
-            return 11
-        if k % 2 == 1 and lo == hi == k // 2:
-            return 10
-        return 9
-    if a == 0:
-        return 12 if lo == hi == 0 else 13
-    return 14
-
-
-def transpose_arithmetic(
-    input_size: IntOrTuple,
-    kernel_size: IntOrTuple,
-    stride: IntOrTuple = 1,
-    padding: Padding = 0,
-    output_padding: IntOrTuple = 0,
-    dilation: IntOrTuple = 1,
-) -> TransposeArithmetic:
-    """The equivalent direct convolution of a transposed convolution, in Dumoulin & Visin's terms.
-
-    Parameters
-    ----------
-    input_size, kernel_size : int or tuple of int
-        ``i'`` and ``k`` (spatial); the number of axes is taken from the first tuple.
-    stride, padding, output_padding, dilation : optional
-        As ``torch.nn.ConvTransposeNd`` (``output_padding`` is the paper's ``a``);
-        padding may be per-axis ``(lo, hi)`` pairs.
-
-    Returns
-    -------
-    TransposeArithmetic
-
-    Raises
-    ------
-    TypeError, ValueError
-        As :func:`convmatrix.conv_transpose_output_size`.
-
-    Examples
-    --------
-    The DCGAN up-sampling layer: 4 x 4 kernel, stride 2, padding 1, 8 -> 16.
-
-    >>> t = transpose_arithmetic((8, 8), 4, stride=2, padding=1)
-    >>> print(t)
-    transposed convolution: i' = (8, 8), k = (4, 4), s = (2, 2), p = ((1, 1), (1, 1)), a = (0, 0)
-      transposes a convolution of input size i = (16, 16) (output (8, 8))
-    equivalent direct convolution (relationship 13 (zero padding, non-unit strides, transposed)):
-      stretch: (1, 1) zeros between input units, ĩ' = s (i' - 1) + 1 = (15, 15)
-      pad:     p' = k_hat - p - 1 = ((2, 2), (2, 2)), plus a = (0, 0) on the high side -> widths ((2, 2), (2, 2)), size (19, 19)
-      convolve: k' = (4, 4), s' = (1, 1), flipped kernel
-      output:  o' = s (i' - 1) + a + k_hat - p_lo - p_hi = (16, 16)
-    """
-    ndim = _ndim_of(input_size, kernel_size, stride, dilation, padding, output_padding) or 1
-    k = normalize_tuple(kernel_size, ndim, "kernel_size")
-    tg = ConvTransposeGeometry.from_weight_shape(
-        (1, 1, *k), input_size, stride=stride, padding=padding, output_padding=output_padding,
-        dilation=dilation,
-    )
-    return TransposeArithmetic(tg.input_size, tg.kernel_size, tg.stride, tg.padding, tg.output_padding, tg.dilation)
 
 
 # =========================================================================== the chain
@@ -335,18 +108,19 @@ class TransposedConvAsDirect:
     arithmetic : TransposeArithmetic
         The sizes and parameters, in Dumoulin & Visin's terms.
     groups, in_channels, out_channels : int
-    zero_insertion : sparse array
-        ``Z``, ``(C_in * prod(ĩ'), C_in * prod(i'))``, integer 0/1.
-    padding : sparse array
-        ``P``, ``(C_in * prod(padded_size), C_in * prod(ĩ'))``, integer 0/1 (pads,
-        and crops where ``d (k - 1) - p`` is negative).
-    conv : sparse array
-        ``C``, the stride-1 convolution matrix of :attr:`weight` over
-        ``padded_size`` with dilation ``d`` and ``groups``.  It has ``prod(s)``
-        times as many entries as the transposed convolution: build it for small
-        layers only (:attr:`conv_nnz` tells its size without building it).
+    Z : sparse array
+        The zero insertion, ``(C_in * prod(ĩ'), C_in * prod(i'))``, integer 0/1.
+    P : sparse array
+        The padding, ``(C_in * prod(padded_size), C_in * prod(ĩ'))``, integer 0/1
+        (pads, and crops where ``d (k - 1) - p`` is negative).
+    C : sparse array
+        The stride-1 convolution matrix of :attr:`weight` over ``padded_size``
+        with dilation ``d`` and ``groups``.  It has about ``prod(s)`` times as
+        many entries as the transposed convolution: build it for small layers
+        only (:attr:`conv_nnz` tells its size without building it).
     matrix : csr_array
-        ``C @ P @ Z``, ``(C_out * prod(o'), C_in * prod(i'))``.
+        ``C @ P @ Z``, ``(C_out * prod(o'), C_in * prod(i'))``, computed without
+        building ``C`` (see Notes).
     max_bytes : int or None
         Every matrix above is refused with :class:`~convmatrix.MatrixTooLargeError`
         beyond this many bytes (``None``: ``CONVMATRIX_MAX_BYTES``, else
@@ -361,14 +135,15 @@ class TransposedConvAsDirect:
 
     Notes
     -----
-    :attr:`matrix` is computed without building :attr:`conv`: the chain is
-    multiplied literally for one channel with a kernel whose entries are their
-    own labels ``1 .. prod(k)`` (``C_1 @ P_1 @ Z_1``; ``P Z`` is a selection, so
-    every entry of the product is one label), which says which tap lands on
-    which entry; since ``C`` is linear in its kernel and ``P``, ``Z`` are block
-    diagonal over channels, the full product is that pattern repeated over the
-    channel pairs of each group and filled with :attr:`weight`.  The tests
-    check ``matrix == conv @ padding @ zero_insertion`` literally.
+    :attr:`matrix` is computed without building :attr:`C`: ``P Z`` is a
+    selection (column ``i`` of it holds one 1, at C's input position
+    ``j(i) = i s + p'_lo`` when that lies inside the padded input), so
+    ``(C P Z)[r, i] = C[r, j(i)]``.  Along each axis C's tap-map triples
+    ``(output, j, tap)`` are kept where ``j = j(i)`` and renamed ``(output, i,
+    tap)``; their product over the axes is the spatial pattern of ``C P Z``, and
+    the row pattern and the filling with :attr:`weight` are the structure
+    layer's, as for any convolution.  The tests check
+    ``matrix == C @ P @ Z`` literally.
     """
 
     weight: np.ndarray
@@ -379,44 +154,58 @@ class TransposedConvAsDirect:
 
     @property
     def in_channels(self) -> int:
+        """Channels of the transposed convolution's input (``Z`` and ``P`` are block diagonal over them)."""
         return self.transposed_weight.shape[0]
 
     @property
     def out_channels(self) -> int:
+        """Channels of the output."""
         return self.weight.shape[0]
 
     @property
     def input_size(self) -> tuple[int, ...]:
+        """``i'``."""
         return self.arithmetic.i_prime
 
     @property
     def output_size(self) -> tuple[int, ...]:
+        """``o'``."""
         return self.arithmetic.o_prime
 
     @property
     def stretched_size(self) -> tuple[int, ...]:
+        """``ĩ' = s (i' - 1) + 1``."""
         return self.arithmetic.i_tilde_prime
 
     @property
     def padded_size(self) -> tuple[int, ...]:
+        """The direct convolution's input size."""
         return self.arithmetic.padded_size
 
     @property
     def pad_widths(self) -> tuple[tuple[int, int], ...]:
-        """Per-axis ``(lo, hi)`` of :attr:`padding` (negative = crop)."""
+        """Per-axis ``(lo, hi)`` of :attr:`P` (negative = crop)."""
         return self.arithmetic.pad_widths
 
     @property
     def stride(self) -> tuple[int, ...]:
+        """``s``, which becomes the zero insertion."""
         return self.arithmetic.s
 
     @property
     def dilation(self) -> tuple[int, ...]:
+        """``d``, kept by the direct convolution."""
         return self.arithmetic.d
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of :attr:`matrix`."""
         return (self.out_channels * prod(self.output_size), self.in_channels * prod(self.input_size))
+
+    @property
+    def symbolic(self) -> bool:
+        """Whether the kernel is SymPy expressions (then :attr:`C` and :attr:`matrix` are SymPy matrices)."""
+        return self.weight.dtype == object
 
     @cached_property
     def conv_geometry(self) -> ConvGeometry:
@@ -427,88 +216,96 @@ class TransposedConvAsDirect:
 
     @property
     def conv_nnz(self) -> int:
-        """Stored entries of :attr:`conv`, from its geometry (nothing is built)."""
-        return estimate_size(self.conv_geometry)[0]
+        """Stored entries of :attr:`C`, counted from its geometry and the kernel's zeros (nothing is built)."""
+        g = self.conv_geometry
+        if self.symbolic:
+            return pattern_nnz(g)
+        counts = tap_counts(g)
+        nonzero = (self.weight != 0).reshape(g.out_channels, g.in_channels_per_group, *g.kernel_size)
+        return int((nonzero * counts).sum()) * (g.in_channels // g.in_channels_per_group) // g.groups
 
+    @property
+    def nnz(self) -> int:
+        """Stored entries of :attr:`matrix` for a kernel without zero entries (nothing is built)."""
+        return self.out_channels * int(self.pattern[1].size)
+
+    # -- the factors
     @cached_property
-    def zero_insertion(self) -> sp.csr_array:
+    def Z(self) -> sp.csr_array:
+        """The zero insertion ``Z``: ``s - 1`` zeros between neighbours."""
         return zero_insertion_matrix(self.input_size, self.stride, channels=self.in_channels,
                                      max_bytes=self.max_bytes)
 
     @cached_property
-    def padding(self) -> sp.csr_array:
-        return pad_matrix(self.stretched_size, self.pad_widths, channels=self.in_channels,
-                          max_bytes=self.max_bytes)
+    def P(self) -> sp.csr_array:
+        """The padding ``P`` (crops where a width is negative)."""
+        return pad_matrix(self.stretched_size, self.pad_widths, channels=self.in_channels, max_bytes=self.max_bytes)
 
     @cached_property
-    def conv(self) -> sp.csr_array:
+    def C(self):
+        """The stride-1 convolution ``C`` of the flipped, channel-swapped kernel (built when first asked for)."""
         return conv_matrix(self.weight, self.padded_size, dilation=self.dilation, groups=self.groups,
                            max_bytes=self.max_bytes)
 
-    @cached_property
-    def spatial_chain(self) -> tuple[sp.csr_array, sp.csr_array, sp.csr_array, sp.csr_array]:
-        """``(Z_1, P_1, C_1, C_1 @ P_1 @ Z_1)`` for one channel, ``C_1`` with the kernel of labels ``1 .. prod(k)``."""
-        k = self.arithmetic.k
-        labels = np.arange(1, prod(k) + 1, dtype=np.int64).reshape(1, 1, *k)
-        z1 = zero_insertion_matrix(self.input_size, self.stride, max_bytes=self.max_bytes)
-        p1 = pad_matrix(self.stretched_size, self.pad_widths, max_bytes=self.max_bytes)
-        c1 = conv_matrix(labels, self.padded_size, dilation=self.dilation, max_bytes=self.max_bytes)
-        s1 = sp.csr_array(c1 @ (p1 @ z1))
-        s1.sort_indices()
-        return z1, p1, c1, s1
-
-    @property
-    def symbolic(self) -> bool:
-        """Whether the kernel is SymPy expressions (then :attr:`conv` and :attr:`matrix` are SymPy matrices)."""
-        return self.weight.dtype == object
+    # -- the product, from C's tap map read through P Z
+    def _selected_triples(self):
+        """Per axis, C's ``(output, j, tap)`` triples kept where ``j`` is a selected position, as ``(output, i, tap)``."""
+        g = self.conv_geometry
+        out = []
+        for n, k, d, o, i_prime, s, (lo, _) in zip(g.input_size, g.kernel_size, g.dilation, g.output_size,
+                                                    self.input_size, self.stride, self.pad_widths):
+            oo, jj, tt = axis_triples(n, k, 1, 0, d, o, "zeros")
+            rel = jj - lo  # position in the stretched input
+            keep = (rel >= 0) & (rel % s == 0) & (rel // s < i_prime)
+            out.append((oo[keep], rel[keep] // s, tt[keep]))
+        return out
 
     @cached_property
     def pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One output channel's row pattern of :attr:`matrix`: ``(row_indptr, row_cols, row_taps)``."""
-        return _lift_pattern(self.spatial_chain[3], self.in_channels, self.groups, prod(self.input_size),
-                             prod(self.arithmetic.k))
+        g = self.conv_geometry
+        sp_indptr, sp_rows, sp_cols, sp_taps, _ = product_pattern(
+            self._selected_triples(), g.output_size, self.input_size, g.kernel_size)
+        row_indptr, row_cols, row_taps, _ = row_pattern(
+            sp_indptr, sp_rows, sp_cols, sp_taps, None, self.in_channels // self.groups, prod(self.input_size),
+            prod(g.kernel_size))
+        return row_indptr, row_cols, row_taps
+
+    def _guard_matrix(self) -> None:
+        """Refuse, before any factor or pattern is built, a ``C P Z`` over the limit (Python integers)."""
+        tg = ConvTransposeGeometry.from_weight_shape(
+            self.transposed_weight.shape, self.input_size, stride=self.stride, padding=self.arithmetic.p,
+            output_padding=self.arithmetic.a, groups=self.groups, dilation=self.dilation)
+        nnz = pattern_nnz(tg.conv)  # C P Z has the entries of T = the transposed convolution's matrix
+        guard(self.shape, nnz, 8 if self.symbolic else self.weight.dtype.itemsize, "sympy" if self.symbolic else "csr",
+              self.max_bytes, what="matrix C @ P @ Z")
 
     @cached_property
-    def matrix(self) -> sp.csr_array:
-        s1 = self.spatial_chain[3]
-        nnz = self.out_channels * (self.in_channels // self.groups) * s1.nnz
-        _guard_nnz(self.shape, nnz, self.weight.dtype.itemsize, "sympy" if self.symbolic else "csr", self.max_bytes)
+    def matrix(self):
+        """``C @ P @ Z``, from C's tap map read through the selection ``P Z`` (``C`` is not built)."""
+        self._guard_matrix()
         return _lift(self.pattern, self.weight, self.groups, self.in_channels, prod(self.input_size))
 
-    def literal_matrix(self) -> sp.csr_array:
-        """``conv @ padding @ zero_insertion``, multiplied as written (small layers).
+    def literal_matrix(self):
+        """``C @ P @ Z``, multiplied as written (small layers).
 
-        :attr:`conv` has ``prod(stride)`` times the entries of :attr:`matrix`; it
-        is refused beyond :attr:`max_bytes` like every matrix.  With a symbolic
-        kernel the product is SymPy's (``P Z`` is a 0/1 selection).
+        :attr:`C` has about ``prod(stride)`` times the entries of :attr:`matrix`;
+        it and the product are refused beyond :attr:`max_bytes` like every
+        matrix.  With a symbolic kernel the product is SymPy's (``P Z`` is a 0/1
+        selection).
         """
-        pz = sp.csr_array(self.padding @ self.zero_insertion)
+        pz = structural_product([self.P, self.Z], 8, self.max_bytes, what="product P @ Z")
         if self.symbolic:
+            import sympy
+
             pz.sort_indices()
-            ones = np.array([sympy.Integer(v) for v in pz.data], dtype=object)
-            return sympy.ImmutableSparseMatrix(self.conv * _sympy_csr(pz.shape, ones, pz.indices, pz.indptr))
-        m = sp.csr_array(self.conv @ pz)
-        m.sum_duplicates()
-        return m
+            ones = np.array([sympy.Integer(int(v)) for v in pz.data], dtype=object)
+            return sympy.ImmutableSparseMatrix(self.C * sympy_csr(pz.shape, ones, pz.indices, pz.indptr))
+        return structural_product([self.C, pz], self.weight.dtype.itemsize, self.max_bytes,
+                                  what="product C @ P @ Z")
 
 
-def _lift_pattern(s1: sp.csr_array, in_channels: int, groups: int, q: int, kk: int):
-    """One output channel's row pattern ``(row_indptr, row_cols, row_taps)`` from the labelled chain.
-
-    The row pattern (one output channel against its group's input channels) is
-    the structure layer's, as for any tap map; only the spatial pattern differs:
-    it comes from the multiplied chain ``C_1 @ P_1 @ Z_1``, whose labels are taps.
-    """
-    sp_indptr = s1.indptr.astype(np.int64)
-    sp_o = np.repeat(np.arange(sp_indptr.size - 1), np.diff(sp_indptr))
-    row_indptr, row_cols, row_taps, _ = _row_pattern(
-        sp_indptr, sp_o, s1.indices.astype(np.int64), s1.data.astype(np.int64) - 1, None,
-        in_channels // groups, q, kk,
-    )
-    return row_indptr, row_cols, row_taps
-
-
-def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int) -> sp.csr_array:
+def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int):
     """Repeat one output channel's row pattern over the output channels and fill it with ``weight``."""
     row_indptr, row_cols, row_taps = pattern
     c_out = weight.shape[0]
@@ -518,12 +315,12 @@ def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int) ->
     rows, cols = c_out * n_pos, in_channels * q
     nnz = c_out * row_cols.size
     dt = index_dtype(nnz, rows, cols)
-    indices = _shifted_cols(row_cols, (np.arange(c_out) // cog) * (cg * q), dt)
+    indices = shifted_cols(row_cols, (np.arange(c_out) // cog) * (cg * q), dt)
     data = np.take(weight.reshape(c_out, -1), row_taps, axis=1).reshape(-1)
-    indptr = _tiled_indptr(np.diff(row_indptr), c_out, dt)
+    indptr = tiled_indptr(np.diff(row_indptr), c_out, dt)
     if data.dtype == object:
-        return _sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
-    m = _csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
+        return sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
+    m = csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
     if not np.all(weight):
         m.eliminate_zeros()  # as conv_transpose_matrix: no stored zeros
     return m
@@ -535,8 +332,8 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     The direct matrix is generated a few output channels at a time and compared
     with the same rows of ``t`` while they are in cache (no second matrix-sized
     allocation); the blocks are shared among up to 4 threads (as many as the
-    machine has or ``CONVMATRIX_THREADS`` allows; numpy
-    releases the GIL in ``take`` and comparisons).  Only for numeric kernels without zero entries.
+    machine has or ``CONVMATRIX_THREADS`` allows; numpy releases the GIL in
+    ``take`` and comparisons).  Only for numeric kernels without zero entries.
     """
     row_indptr, row_cols, row_taps = d.pattern
     c_out, q = d.out_channels, prod(d.input_size)
@@ -544,7 +341,7 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     r = row_cols.size
     if t.shape != d.shape or t.nnz != c_out * r:
         return False
-    if not _equal(t.indptr, _tiled_indptr(np.diff(row_indptr), c_out, np.int64)):
+    if not _equal(t.indptr, tiled_indptr(np.diff(row_indptr), c_out, np.int64)):
         return False
     w2 = d.weight.reshape(c_out, -1)
     dt = t.indices.dtype
@@ -552,7 +349,7 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     cols = row_cols.astype(dt)
     block = max(1, min(c_out, block_bytes // max(1, r * w2.itemsize)))
     starts = list(range(0, c_out, block))
-    workers = max(1, min(4, _threads(), len(starts)))
+    workers = max(1, min(4, threads(), len(starts)))
 
     def run(mine) -> bool:
         data = np.empty((block, r), dtype=w2.dtype)
@@ -592,7 +389,7 @@ def transposed_conv_as_direct(
     ----------
     weight : array_like, shape (C_in, C_out/groups, *kernel_size)
         Numbers or SymPy expressions, in torch's transposed layout (with
-        symbols, :attr:`~TransposedConvAsDirect.conv` and ``matrix`` are SymPy
+        symbols, :attr:`~TransposedConvAsDirect.C` and ``matrix`` are SymPy
         matrices: the identity shown entry by entry).
     input_size : int or tuple of int
         Spatial input size ``i'``.
@@ -605,9 +402,9 @@ def transposed_conv_as_direct(
     Returns
     -------
     TransposedConvAsDirect
-        With ``zero_insertion``, ``padding``, ``conv``, ``matrix``, ``weight``
-        and ``pad_widths``; ``matrix == conv @ padding @ zero_insertion`` equals
-        ``conv_transpose_matrix(weight, input_size, ...)`` entry for entry.
+        With ``Z``, ``P``, ``C``, ``matrix``, ``weight`` and ``pad_widths``;
+        ``matrix == C @ P @ Z`` equals ``conv_transpose_matrix(weight,
+        input_size, ...)`` entry for entry.
 
     Raises
     ------
@@ -622,13 +419,13 @@ def transposed_conv_as_direct(
     >>> d = transposed_conv_as_direct(w, 3, stride=2, padding=1)
     >>> d.weight.tolist(), d.pad_widths
     ([[[3, 2, 1]]], ((1, 1),))
-    >>> d.zero_insertion.toarray()
+    >>> d.Z.toarray()
     array([[1, 0, 0],
            [0, 0, 0],
            [0, 1, 0],
            [0, 0, 0],
            [0, 0, 1]])
-    >>> d.conv.toarray()
+    >>> d.C.toarray()
     array([[3, 2, 1, 0, 0, 0, 0],
            [0, 3, 2, 1, 0, 0, 0],
            [0, 0, 3, 2, 1, 0, 0],
@@ -640,19 +437,18 @@ def transposed_conv_as_direct(
            [0, 2, 0],
            [0, 3, 1],
            [0, 0, 2]])
-    >>> (d.conv @ d.padding @ d.zero_insertion != d.matrix).nnz
+    >>> (d.C @ d.P @ d.Z != d.matrix).nnz
     0
     >>> (d.matrix != conv_transpose_matrix(w, 3, stride=2, padding=1)).nnz
     0
     """
-    w, _ = _as_weight(weight)  # numbers or SymPy expressions; the shape is checked by the geometry
+    w, _ = as_numbers(weight, "weight")  # numbers or SymPy expressions; the shape is checked by the geometry
+    as_max_bytes(max_bytes)  # refuse a bad limit now, not when a matrix is first asked for
     tg = ConvTransposeGeometry.from_weight_shape(
         w.shape, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation,
     )
     arithmetic = TransposeArithmetic(tg.input_size, tg.kernel_size, tg.stride, tg.padding, tg.output_padding, tg.dilation)
-    if max_bytes is not None:
-        _max_bytes(max_bytes)  # refuse a bad limit now, not when a matrix is first asked for
     return TransposedConvAsDirect(_direct_weight(w, tg.groups), w, arithmetic, tg.groups, max_bytes)
 
 
@@ -678,14 +474,15 @@ class TransposeEquivalenceReport:
         Stored entries of ``T`` and of ``C @ P @ Z``.
     zero_insertion_shape, padding_shape, conv_shape : (int, int)
     conv_nnz : int
-        Stored entries of ``C`` (counted from its geometry).
+        Stored entries of ``C`` (counted from its geometry and the kernel's
+        zeros whether or not ``C`` was built: the same number as ``C.nnz``).
     direct_weight_shape : tuple of int
         ``(C_out, C_in/groups, *k)`` of the flipped, channel-swapped kernel.
     groups : int
     arithmetic : TransposeArithmetic
         Stretched size, pad widths, kernel, stride 1, dilation of the direct convolution.
     literal_checked : bool
-        Whether the literal product ``conv @ padding @ zero_insertion`` was formed too.
+        Whether the literal product ``C @ P @ Z`` was formed too.
     seconds : float
         Wall time of the verification.
 
@@ -743,11 +540,6 @@ class TransposeEquivalenceReport:
         return "\n".join(lines)
 
 
-def _nnz(a) -> int:
-    """Stored entries of a sparse array, or nonzero entries of a SymPy matrix."""
-    return len(a.todok()) if isinstance(a, sympy.MatrixBase) else int(a.nnz)
-
-
 def _equal(a: np.ndarray, b: np.ndarray, step: int = 1 << 20) -> bool:
     """``np.array_equal`` a million entries at a time: no array-sized temporary, stops at the first difference."""
     if a.shape != b.shape:
@@ -763,11 +555,12 @@ def _compare(m: sp.csr_array, t: sp.csr_array) -> tuple[bool, float]:
     """
     if m.shape != t.shape:
         return False, float("inf")
-    if isinstance(m, sympy.MatrixBase) or isinstance(t, sympy.MatrixBase):
+    sympy = loaded_sympy()
+    if sympy is not None and (isinstance(m, sympy.MatrixBase) or isinstance(t, sympy.MatrixBase)):
         dm, dt = (a.todok() if isinstance(a, sympy.MatrixBase) else sympy.SparseMatrix(a).todok() for a in (m, t))
         exact = dm == dt or all(sympy.expand(dm.get(k, 0) - dt.get(k, 0)) == 0 for k in dm.keys() | dt.keys())
         return exact, 0.0 if exact else float("nan")
-    m, t = _canonical(m, drop_zeros=False), _canonical(t, drop_zeros=False)
+    m, t = canonical(m, drop_zeros=False), canonical(t, drop_zeros=False)
     if _equal(m.indptr, t.indptr) and _equal(m.indices, t.indices):
         if _equal(m.data, t.data):
             return True, 0.0
@@ -802,9 +595,9 @@ def verify_transpose_equivalence(
     weight, input_size, stride, padding, output_padding, groups, dilation
         As :func:`convmatrix.conv_transpose_matrix`.
     literal : bool, optional
-        Also form ``conv @ padding @ zero_insertion`` as written and compare it
+        Also form ``C @ P @ Z`` as written and compare it
         (it has ``prod(stride)`` times the entries of ``T``).  Default: when
-        ``conv`` has at most :data:`LITERAL_CHAIN_LIMIT` stored entries
+        ``C`` has at most :data:`LITERAL_CHAIN_LIMIT` stored entries
         (:data:`SYMBOLIC_LITERAL_CHAIN_LIMIT` for a SymPy kernel) and fits in
         ``max_bytes``.
     max_bytes : int, optional
@@ -837,7 +630,7 @@ def verify_transpose_equivalence(
     """
     start = time.perf_counter()
     if literal is not None:
-        literal = _as_bool(literal, "literal")
+        literal = as_bool(literal, "literal")
     d = transposed_conv_as_direct(
         weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation, max_bytes=max_bytes,
@@ -858,7 +651,7 @@ def verify_transpose_equivalence(
         conv_bytes = matrix_bytes(d.conv_geometry.shape, conv_nnz, d.weight.dtype.itemsize,
                                   "sympy" if d.symbolic else "csr")
         limit = SYMBOLIC_LITERAL_CHAIN_LIMIT if d.symbolic else LITERAL_CHAIN_LIMIT
-        use_literal = conv_nnz <= limit and conv_bytes <= _max_bytes(max_bytes)
+        use_literal = conv_nnz <= limit and 2 * conv_bytes <= limit_bytes(max_bytes)
     else:
         use_literal = literal
     if use_literal:
@@ -871,8 +664,8 @@ def verify_transpose_equivalence(
         max_abs_difference=float(diff),
         shape=t.shape,
         direct_shape=d.shape,
-        nnz_transposed=_nnz(t),
-        nnz_direct=_nnz(t) if m is None else _nnz(m),
+        nnz_transposed=nnz_of(t),
+        nnz_direct=nnz_of(t) if m is None else nnz_of(m),
         zero_insertion_shape=(d.in_channels * prod(d.stretched_size), d.in_channels * prod(d.input_size)),
         padding_shape=(d.in_channels * prod(d.padded_size), d.in_channels * prod(d.stretched_size)),
         conv_shape=g.shape,
@@ -942,17 +735,20 @@ def overlap_counts(
     >>> overlap_counts(4, 4, stride=2, padding=1)
     array([1, 2, 2, 2, 2, 2, 2, 1])
     """
-    ndim = _ndim_of(input_size, kernel_size, stride, dilation, padding, output_padding) or 1
+    ndim = ndim_of(input_size, kernel_size, stride, dilation, padding, output_padding) or 1
     k = normalize_tuple(kernel_size, ndim, "kernel_size")
     tg = ConvTransposeGeometry.from_weight_shape(
         (1, 1, *k), input_size, stride=stride, padding=padding, output_padding=output_padding,
         dilation=dilation,
     )
-    t = conv_transpose_matrix(
-        np.ones((1, 1, *k), dtype=np.int64), tg.input_size, stride=tg.stride, padding=tg.padding,
-        output_padding=tg.output_padding, dilation=tg.dilation, format="csr",
-    )
-    return np.diff(t.indptr).astype(np.int64).reshape(tg.output_size)
+    guard_bytes(8 * prod(tg.output_size), None, what=f"the overlap counts of output size {tg.output_size}")
+    counts = np.ones((), dtype=np.int64)
+    for axis in range(ndim):  # the rows of each axis's one-channel matrix, multiplied out
+        t = conv_transpose_matrix(
+            np.ones((1, 1, k[axis]), dtype=np.int64), tg.input_size[axis], stride=tg.stride[axis],
+            padding=(tg.padding[axis],), output_padding=tg.output_padding[axis], dilation=tg.dilation[axis])
+        counts = np.multiply.outer(counts, np.diff(t.indptr).astype(np.int64))
+    return counts
 
 
 def has_uneven_overlap(kernel_size: IntOrTuple, stride: IntOrTuple, dilation: IntOrTuple = 1) -> bool:
@@ -982,7 +778,7 @@ def has_uneven_overlap(kernel_size: IntOrTuple, stride: IntOrTuple, dilation: In
     >>> has_uneven_overlap(2, 2, dilation=2)   # every other output position is never reached
     True
     """
-    ndim = _ndim_of(kernel_size, stride, dilation) or 1
+    ndim = ndim_of(kernel_size, stride, dilation) or 1
     k = normalize_tuple(kernel_size, ndim, "kernel_size")
     s = normalize_tuple(stride, ndim, "stride")
     d = normalize_tuple(dilation, ndim, "dilation")

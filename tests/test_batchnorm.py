@@ -152,8 +152,8 @@ def test_eps_zero_is_allowed_from_two_values():
     # torch refuses eps <= 0 in training; the NumPy reference pair takes it
     d = cm.batchnorm_derivation(2, eps=0)
     x, dy = np.array([1.0, 3.0]), np.array([2.0, -1.0])
-    _, cache, _, _ = cm.reference_batchnorm_forward(x.reshape(2, 1), [1.3], [-0.4], eps=0.0)
-    dx = cm.reference_batchnorm_backward(dy.reshape(2, 1), cache)[0].ravel()
+    _, cache, _, _ = cm.testing.reference_batchnorm_forward(x.reshape(2, 1), [1.3], [-0.4], eps=0.0)
+    dx = cm.testing.reference_batchnorm_backward(dy.reshape(2, 1), cache)[0].ravel()
     assert np.allclose([_numeric(e, d, x, dy) for e in d.gradients["x"]], dx)
     with pytest.raises(ValueError, match="eps must be positive during training"):
         torch.nn.functional.batch_norm(torch.ones(2, 1), None, None, training=True, eps=0.0)

@@ -304,8 +304,8 @@ def test_reference_pair_matches_ours_torch_and_sympy(n, dim):
     X, dout = rng.standard_normal((n, dim)) * 2, rng.standard_normal((n, dim))
     gamma, beta = rng.standard_normal(dim), rng.standard_normal(dim)
     eps = 1e-5
-    out, cache, mu, var = cm.reference_batchnorm_forward(X, gamma, beta, eps=eps)
-    dX, dgamma, dbeta = cm.reference_batchnorm_backward(dout, cache)
+    out, cache, mu, var = cm.testing.reference_batchnorm_forward(X, gamma, beta, eps=eps)
+    dX, dgamma, dbeta = cm.testing.reference_batchnorm_backward(dout, cache)
     y, c2 = cm.batchnorm_forward(X, gamma, beta, eps=eps)
     ours = cm.batchnorm_backward(dout, c2)
     np.testing.assert_allclose(out, y, atol=1e-12)
@@ -367,10 +367,10 @@ def test_numeric_refusals():
     with pytest.raises(ValueError, match="forward"):
         cm.BatchNorm(2).backward(np.ones((3, 2)))
     with pytest.raises(ValueError, match="X must have shape"):
-        cm.reference_batchnorm_forward(np.ones(3), [1.0], [0.0])
-    out, cache, _, _ = cm.reference_batchnorm_forward(np.ones((3, 1)) * [[1], [2], [3]], [1.0], [0.0])
+        cm.testing.reference_batchnorm_forward(np.ones(3), [1.0], [0.0])
+    out, cache, _, _ = cm.testing.reference_batchnorm_forward(np.ones((3, 1)) * [[1], [2], [3]], [1.0], [0.0])
     with pytest.raises(ValueError, match="dout"):
-        cm.reference_batchnorm_backward(np.ones((2, 1)), cache)
+        cm.testing.reference_batchnorm_backward(np.ones((2, 1)), cache)
 
 
 # --------------------------------------------------------------------------- refusals name the parameter
@@ -394,7 +394,7 @@ def test_torch_tensors_that_require_grad_are_read_by_value():
     wf, _ = cm.fold_conv_batchnorm(P(torch.ones(3, 1, 2, dtype=torch.float64)), P(torch.zeros(3)), tb.running_mean,
                                    tb.running_var, tb.weight, tb.bias)
     assert wf.shape == (3, 1, 2)
-    out, _, _, _ = cm.reference_batchnorm_forward(x, P(torch.tensor(w)), P(torch.tensor(b)), eps=1e-5)
+    out, _, _, _ = cm.testing.reference_batchnorm_forward(x, P(torch.tensor(w)), P(torch.tensor(b)), eps=1e-5)
     np.testing.assert_allclose(out, y0)
     J = cm.batchnorm_jacobian(P(torch.tensor([1.0, 2.0, 4.0])))
     np.testing.assert_allclose(J, cm.batchnorm_jacobian([1.0, 2.0, 4.0]))
@@ -435,25 +435,25 @@ def test_running_var_plus_eps_must_be_positive():
 def test_reference_pair_refusals():
     X = np.arange(6.0).reshape(3, 2)
     with pytest.raises(ValueError, match=r"gamma must have shape \(2,\), one value per channel: got 3 values"):
-        cm.reference_batchnorm_forward(X, np.ones(3), np.zeros(2))
+        cm.testing.reference_batchnorm_forward(X, np.ones(3), np.zeros(2))
     with pytest.raises(ValueError, match=r"beta must have shape \(2,\).*shape \(3, 2\)"):
-        cm.reference_batchnorm_forward(X, np.ones(2), np.zeros((3, 2)))
+        cm.testing.reference_batchnorm_forward(X, np.ones(2), np.zeros((3, 2)))
     with pytest.raises(TypeError, match="gamma must be real numbers"):
-        cm.reference_batchnorm_forward(X, "ab", np.zeros(2))
+        cm.testing.reference_batchnorm_forward(X, "ab", np.zeros(2))
     with pytest.raises(TypeError, match="X must be an array of real numbers"):
-        cm.reference_batchnorm_forward([[1.0], [1.0, 2.0]], [1.0], [0.0])
+        cm.testing.reference_batchnorm_forward([[1.0], [1.0, 2.0]], [1.0], [0.0])
     with pytest.raises(TypeError, match="X must be real numbers"):
-        cm.reference_batchnorm_forward([["a"]], [1.0], [0.0])
+        cm.testing.reference_batchnorm_forward([["a"]], [1.0], [0.0])
     with pytest.raises(ValueError, match="X must not be empty"):
-        cm.reference_batchnorm_forward(np.ones((0, 2)), np.ones(2), np.zeros(2))
+        cm.testing.reference_batchnorm_forward(np.ones((0, 2)), np.ones(2), np.zeros(2))
     with pytest.raises(ValueError, match="eps=0 with a constant column \\(column 1"):
-        cm.reference_batchnorm_forward(np.array([[1.0, 2.0], [3.0, 2.0]]), np.ones(2), np.zeros(2), eps=0.0)
-    _, cache, _, _ = cm.reference_batchnorm_forward(X, np.ones(2), np.zeros(2))
+        cm.testing.reference_batchnorm_forward(np.array([[1.0, 2.0], [3.0, 2.0]]), np.ones(2), np.zeros(2), eps=0.0)
+    _, cache, _, _ = cm.testing.reference_batchnorm_forward(X, np.ones(2), np.zeros(2))
     with pytest.raises(TypeError, match="dout must be real numbers"):
-        cm.reference_batchnorm_backward(np.full((3, 2), "a"), cache)
+        cm.testing.reference_batchnorm_backward(np.full((3, 2), "a"), cache)
     for bad in (None, (1, 2), cache[:6]):
         with pytest.raises(TypeError, match="cache must be the 7-tuple returned by reference_batchnorm_forward"):
-            cm.reference_batchnorm_backward(np.ones((3, 2)), bad)
+            cm.testing.reference_batchnorm_backward(np.ones((3, 2)), bad)
 
 
 def test_functional_refusals():

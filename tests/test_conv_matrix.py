@@ -257,20 +257,18 @@ def test_no_stored_zeros_whatever_the_kernel(mode):
 ])
 def test_row_pattern_paths_agree(monkeypatch, shape, n, kw):
     # runs of equal-length rows copied as slices, or rows grouped by length: the same tap map
-    from convmatrix import structure
+    from convmatrix import _fastpaths, structure
     w = np.arange(1, np.prod(shape) + 1).reshape(shape)
-    structure._tap_map_cached.cache_clear()
+    structure.clear_cache()
     A = cm.conv_matrix(w, n, **kw)
     T = cm.conv_transpose_matrix(w, n, **kw) if "dilation" not in kw else None
-    monkeypatch.setattr(structure, "MAX_ROW_RUNS", 0)
-    structure._tap_map_cached.cache_clear()
-    structure._transposed_tap_map_cached.cache_clear()
+    monkeypatch.setattr(_fastpaths, "MAX_ROW_RUNS", 0)
+    structure.clear_cache()
     B = cm.conv_matrix(w, n, **kw)
     assert np.array_equal(A.indices, B.indices) and np.array_equal(A.data, B.data)
     if T is not None:
         assert (cm.conv_transpose_matrix(w, n, **kw) != T).nnz == 0
-    structure._tap_map_cached.cache_clear()
-    structure._transposed_tap_map_cached.cache_clear()
+    structure.clear_cache()
 
 
 @pytest.mark.parametrize("mode", ["zeros", "replicate"])
@@ -291,7 +289,7 @@ def test_threads_can_be_turned_off(monkeypatch):
     from convmatrix import transposed as tr
     monkeypatch.setattr(cm.matrices, "PARALLEL_FILL_NNZ", 0)
     monkeypatch.setenv("CONVMATRIX_THREADS", "1")
-    assert cm.matrices._threads() == 1
+    assert cm._limits.threads() == 1
     w = np.arange(1, 19).reshape(2, 1, 3, 3)
     assert cm.conv_matrix(w, (6, 6), padding=1).nnz == 2 * (36 * 9 - 4 * 6 * 3 + 4)
     d = cm.transposed_conv_as_direct(w, (4, 4), stride=2)

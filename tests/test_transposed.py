@@ -80,7 +80,7 @@ def test_chain_equals_conv_transpose_matrix_exactly(config, seed):
     assert d.matrix.dtype == T.dtype == w.dtype
     assert d.matrix.shape == T.shape
     assert (d.matrix != T).nnz == 0
-    literal = d.conv @ d.padding @ d.zero_insertion
+    literal = d.C @ d.P @ d.Z
     assert (literal != d.matrix).nnz == 0
     assert d.matrix.has_canonical_format
     report = verify_transpose_equivalence(w, n, **kw)
@@ -96,8 +96,8 @@ def test_direct_conv_of_stretched_padded_input_matches_torch(config, seed):
     w, n, kw = _split(config, seed)
     d = transposed_conv_as_direct(w, n, **kw)
     x = np.random.default_rng(seed + 1).integers(-4, 5, (w.shape[0], *n))
-    stretched = (d.zero_insertion @ x.reshape(-1)).reshape(w.shape[0], *d.stretched_size)
-    padded = (d.padding @ stretched.reshape(-1)).reshape(w.shape[0], *d.padded_size)
+    stretched = (d.Z @ x.reshape(-1)).reshape(w.shape[0], *d.stretched_size)
+    padded = (d.P @ stretched.reshape(-1)).reshape(w.shape[0], *d.padded_size)
     nd = len(n)
     y = getattr(F, f"conv{nd}d")(torch.tensor(padded, dtype=torch.float64)[None],
                                  torch.tensor(d.weight, dtype=torch.float64),
@@ -135,7 +135,7 @@ def test_corners(ws, n, kw):
     d = transposed_conv_as_direct(w, n, **kw)
     T = conv_transpose_matrix(w, n, **kw)
     assert (d.matrix != T).nnz == 0
-    assert (d.conv @ d.padding @ d.zero_insertion != T).nnz == 0
+    assert (d.C @ d.P @ d.Z != T).nnz == 0
     assert verify_transpose_equivalence(w, n, **kw).exact
 
 
@@ -143,7 +143,7 @@ def test_cropping_pad_widths():
     w = np.ones((1, 1, 2), dtype=int)
     d = transposed_conv_as_direct(w, 3, stride=3, padding=((4, 3),))
     assert d.pad_widths == ((1 - 4, 1 - 3),)  # d(k-1) - p: negative, so P crops
-    assert d.padding.shape == (prod(d.padded_size), 7)
+    assert d.P.shape == (prod(d.padded_size), 7)
 
 
 def test_direct_weight_is_flipped_and_channel_swapped():
@@ -259,7 +259,7 @@ def test_symbolic_chain_is_the_transposed_matrix(shape, n, kw):
 
 def test_conv_is_guarded_by_size(monkeypatch):
     d = transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), stride=2, max_bytes=100)
-    for name in ("conv", "zero_insertion", "padding", "matrix"):
+    for name in ("C", "Z", "P", "matrix"):
         with pytest.raises(cm.MatrixTooLargeError, match="max_bytes=100"):
             getattr(d, name)
     with pytest.raises(cm.MatrixTooLargeError, match="max_bytes=100"):
@@ -269,7 +269,7 @@ def test_conv_is_guarded_by_size(monkeypatch):
     with pytest.raises(ValueError, match="max_bytes"):
         transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), max_bytes=-3)
     d = transposed_conv_as_direct(np.ones((2, 2, 3, 3)), (4, 4), stride=2)
-    assert d.conv_nnz == d.conv.nnz
+    assert d.conv_nnz == d.C.nnz
     # the optional literal product is skipped, not refused, when C alone is over the limit
     r = verify_transpose_equivalence(np.ones((8, 8, 3, 3)), (16, 16), stride=2, padding=1, max_bytes=3_000_000)
     assert r.exact and not r.literal_checked
@@ -319,9 +319,9 @@ def _transpose_of_conv(i, k, s=1, p=0, d=1):
     A = conv_matrix(w, i, stride=s, padding=p, dilation=d)
     assert (chain.matrix != A.T).nnz == 0  # it is the transpose of that very convolution
     # the chain's matrices carry the arithmetic
-    assert chain.zero_insertion.shape == (t.i_tilde_prime[0], t.i_prime[0])
-    assert chain.padding.shape == (t.padded_size[0], t.i_tilde_prime[0])
-    assert chain.conv.shape == (t.o_prime[0], t.padded_size[0])
+    assert chain.Z.shape == (t.i_tilde_prime[0], t.i_prime[0])
+    assert chain.P.shape == (t.padded_size[0], t.i_tilde_prime[0])
+    assert chain.C.shape == (t.o_prime[0], t.padded_size[0])
     assert chain.matrix.shape == (i, A.shape[0])
     assert t.o_prime == (i,) and t.i == (i,)
     assert t.k_prime == (k,) and t.s_prime == (1,) and t.d_prime == (d,)
@@ -418,8 +418,8 @@ def test_paper_transposed_figures(fig, conv, i_prime, i_tilde, p_prime, a, rel):
     assert t.k_prime == (k, k) and t.s_prime == (1, 1) and t.o_prime == (i, i)
     w = np.arange(1, k * k + 1).reshape(1, 1, k, k)
     chain = transposed_conv_as_direct(w, (i_prime, i_prime), stride=s, padding=p, output_padding=a)
-    assert chain.zero_insertion.shape == (i_tilde ** 2, i_prime ** 2)
-    assert chain.padding.shape == ((i_tilde + 2 * p_prime + a) ** 2, i_tilde ** 2)
+    assert chain.Z.shape == (i_tilde ** 2, i_prime ** 2)
+    assert chain.P.shape == ((i_tilde + 2 * p_prime + a) ** 2, i_tilde ** 2)
     assert (chain.matrix != conv_matrix(w, (i, i), stride=s, padding=p).T).nnz == 0
     assert chain.matrix.shape == (i * i, i_prime * i_prime)
 
@@ -528,13 +528,13 @@ def test_cli_verify_in_process(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "not built; --literal builds it" in out and "C @ P @ Z" in out
     # exit status 1 exactly when the chain differs
-    real = tr._lift_pattern
+    real = tr.row_pattern
 
     def broken(*args):  # a chain whose taps are off: every entry reads the wrong kernel value
-        row_indptr, row_cols, row_taps = real(*args)
-        return row_indptr, row_cols, row_taps[::-1].copy()
+        row_indptr, row_cols, row_taps, starts = real(*args)
+        return row_indptr, row_cols, row_taps[::-1].copy(), starts
 
-    monkeypatch.setattr(tr, "_lift_pattern", broken)
+    monkeypatch.setattr(tr, "row_pattern", broken)
     assert main(["verify", "--kernel", "[1, 2]", "--input-size", "3", "--stride", "2"]) == 1
     assert "NOT EQUAL" in capsys.readouterr().out
 

@@ -14,20 +14,10 @@ import torch.nn.functional as F
 
 from convmatrix.cli import main
 from convmatrix.pooling import MaxPool, max_pool_switches
-from convmatrix.zeiler import (
-    ConvLayer,
-    DeconvNet,
-    ZeilerLayer,
-    ZeilerStack,
-    filter_bank,
-    fista,
-    ista,
-    lasso_cost,
-    operator_norm,
-    psnr,
-    soft_threshold,
-    synthetic_scene,
-)
+from convmatrix.deconvnet import ConvLayer, DeconvNet
+from convmatrix.scenes import filter_bank, psnr, synthetic_scene
+from convmatrix.sparse_coding import fista, ista, lasso_cost, operator_norm, soft_threshold
+from convmatrix.zeiler import ZeilerLayer, ZeilerStack
 
 
 def int_stack(rng, depth, border="valid", ks=(3, 3, 2), maps=(4, 4, 3), g=2, size=(6, 6), c0=1):
@@ -160,7 +150,7 @@ def test_operator_norm_methods_agree(rng):
     R = sp.random_array((40, 30), density=0.2, random_state=1, format="csr")
     exact = np.linalg.norm(R.toarray(), 2)
     assert operator_norm(R, method="svds") == pytest.approx(exact, rel=1e-10)
-    assert operator_norm(R, R.T, tol=1e-12, maxiter=5000) == pytest.approx(exact, rel=1e-5)
+    assert operator_norm(R, R.T, tol=1e-12, n_iter=5000) == pytest.approx(exact, rel=1e-5)
     assert operator_norm(R) <= exact * (1 + 1e-12)
 
 
@@ -335,10 +325,10 @@ def test_refusals(rng):
         fista(R, np.zeros(R.shape[0]), fast=False)
     with pytest.raises(ValueError, match="method='qr'"):
         operator_norm(R, method="qr")
-    with pytest.raises(ValueError, match="maxiter=0"):
-        operator_norm(R, maxiter=0)
-    with pytest.raises(TypeError, match="maxiter"):
-        operator_norm(R, maxiter=1.5)
+    with pytest.raises(ValueError, match="n_iter=0"):
+        operator_norm(R, n_iter=0)
+    with pytest.raises(TypeError, match="n_iter"):
+        operator_norm(R, n_iter=1.5)
     bad = sp.csr_array(R, dtype=float, copy=True)
     bad.data[0] = np.nan
     with pytest.raises(ValueError, match="R must hold finite numbers"):

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
-    from ..batchnorm import batchnorm_derivation
+    from ..batchnorm_symbolic import batchnorm_derivation
 
     eps = None
     if args.eps is not None:
@@ -53,7 +53,8 @@ def section_batchnorm() -> str:
     """Tour section: the closed-form gradient, proved, and checked against the staged graph in numbers."""
     import numpy as np
 
-    from ..batchnorm import batchnorm_backward, batchnorm_derivation, batchnorm_forward, batchnorm_jacobian
+    from ..batchnorm import batchnorm_backward, batchnorm_forward
+    from ..batchnorm_symbolic import batchnorm_derivation, batchnorm_jacobian
 
     d = batchnorm_derivation(4)
     closed = d.step("closed_form")

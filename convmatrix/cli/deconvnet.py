@@ -121,7 +121,7 @@ def run(args) -> int:
 
 def section_zeiler() -> str:
     """Tour: Zeiler's R_2 and its separately built projection, then a sparse code of an image."""
-    from ..zeiler import filter_bank, psnr, synthetic_scene
+    from ..scenes import filter_bank, psnr, synthetic_scene
 
     stack = build_stack((16, 16), 1, [4, 6], [3], ["valid"], [(2, 2, 2)], seed=0)
     lines, _ = report(stack)

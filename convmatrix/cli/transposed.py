@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_weight_args(v, "(C_in, C_out/groups, *k)")
     _add_transpose_args(v)
     v.add_argument("--literal", action="store_true",
-                   help="also multiply conv @ padding @ zero_insertion as written, however large")
+                   help="also multiply C @ P @ Z as written, however large")
     v.set_defaults(func=run_verify)
 
     o = sub.add_parser(
@@ -77,11 +77,11 @@ def run_verify(args) -> int:
           f"-> output {(d.out_channels, *d.output_size)}")
     print(d.arithmetic)
     print()
-    lines = _show("Z (zero insertion)", d.zero_insertion)
-    lines += _show(f"P (pad {d.pad_widths})", d.padding)
+    lines = _show("Z (zero insertion)", d.Z)
+    lines += _show(f"P (pad {d.pad_widths})", d.P)
     if args.literal or d.conv_nnz <= LITERAL_CHAIN_LIMIT:
         try:
-            lines += _show("C (stride-1 conv, flipped kernel)", d.conv)
+            lines += _show("C (stride-1 conv, flipped kernel)", d.C)
         except MatrixTooLargeError as exc:
             lines.append(f"C (stride-1 conv, flipped kernel): not built: {exc}")
     else:
@@ -143,9 +143,9 @@ def section_equivalence() -> str:
         "insert s - 1 = 1 zero between inputs (Z), pad by k - p - 1 = 1 (P), convolve with stride 1",
         "and the flipped kernel [3, 2, 1] (C):",
         "",
-        "Z =", format_matrix(d.zero_insertion),
-        "P =", format_matrix(d.padding),
-        "C =", format_matrix(d.conv),
+        "Z =", format_matrix(d.Z),
+        "P =", format_matrix(d.P),
+        "C =", format_matrix(d.C),
         "C @ P @ Z =", format_matrix(d.matrix),
         "",
         f"equal to conv_transpose_matrix entry for entry: {report.exact} "
