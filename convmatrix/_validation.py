@@ -64,6 +64,7 @@ __all__ = [
     "as_real_array",
     "as_channel_values",
     "loaded_sympy",
+    "is_sympy_matrix",
 ]
 
 #: The largest integer any size, width, stride or count may be (int64's largest).
@@ -454,6 +455,12 @@ def as_shape(value: Any, name: str, *, min_len: int = 1, what: str = "positive i
 def loaded_sympy():
     """The ``sympy`` module if it has been imported, else ``None`` (an object cannot be SymPy's otherwise)."""
     return sys.modules.get("sympy")
+
+
+def is_sympy_matrix(value: Any) -> bool:
+    """Whether ``value`` is a SymPy matrix (without importing SymPy)."""
+    sympy = loaded_sympy()
+    return sympy is not None and isinstance(value, sympy.MatrixBase)
 
 
 def detached(value: Any) -> Any:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._display import Displayable
 from ._limits import as_format, as_max_bytes, guard
 from ._sparse import finish
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_channel_values, as_int, as_real,
@@ -215,7 +216,7 @@ def batchnorm_backward(dout: Any, cache: dict) -> tuple:
     return dx, dweight, dbias
 
 
-class BatchNorm:
+class BatchNorm(Displayable):
     """``torch.nn.BatchNorm{1,2,3}d`` in NumPy (float64): training/eval, running statistics, backward.
 
     Parameters

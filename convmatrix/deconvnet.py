@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ._display import Displayable
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_index, as_instance, as_int,
                           as_sample_shape, as_sequence, is_integer, show)
 from .geometry import ConvGeometry, normalize_padding, normalize_tuple
@@ -28,7 +29,7 @@ __all__ = ["ConvLayer", "ForwardPass", "DeconvNet"]
 
 
 @dataclass(frozen=True, eq=False)
-class ConvLayer:
+class ConvLayer(Displayable):
     """One layer of a convnet: convolution (no bias), ReLU, optional max pooling.
 
     Parameters
@@ -81,7 +82,7 @@ class ConvLayer:
 
 
 @dataclass(eq=False)
-class ForwardPass:
+class ForwardPass(Displayable):
     """A convnet's forward pass: per layer the rectified maps, the switches and the output."""
 
     rectified: list
@@ -89,7 +90,7 @@ class ForwardPass:
     outputs: list
 
 
-class DeconvNet:
+class DeconvNet(Displayable):
     """Zeiler & Fergus's (2014) deconvnet over a small convnet, with explicit matrices.
 
     Going up, layer ``l`` computes ``a = relu(A_l x)`` (``A_l`` =

@@ -27,6 +27,8 @@ from sympy import Add, Basic, Indexed, IndexedBase, KroneckerDelta, Mul, Sum, Sy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
+from ._display import Displayable
+
 __all__ = ["Step", "Derivation", "DerivationError", "reduce_sums", "expand_sums", "is_zero"]
 
 STEP_KINDS = ("definition", "equality")
@@ -49,7 +51,7 @@ class DerivationError(AssertionError):
 
 # --------------------------------------------------------------------------- steps
 @dataclass(frozen=True)
-class Step:
+class Step(Displayable):
     """One step: ``lhs = rhs`` and the sentence that explains it.
 
     Parameters
@@ -471,7 +473,7 @@ def latex_sentence(text: str) -> str:
 
 # --------------------------------------------------------------------------- derivation
 @dataclass
-class Derivation:
+class Derivation(Displayable):
     """An ordered list of :class:`Step`, with what is needed to print and prove it.
 
     Parameters

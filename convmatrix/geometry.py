@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Sequence, Union
 
+from ._display import Displayable
 from ._validation import (
     INT64_MAX,
     InputTypeError,
@@ -429,7 +430,7 @@ def _check_groups(groups, c0, c1_total, layout):
 
 
 @dataclass(frozen=True)
-class ConvGeometry:
+class ConvGeometry(Displayable):
     """The frozen shape of an N-d convolution: everything but the numbers.
 
     Build it with :meth:`from_weight_shape` from a weight's shape and loose
@@ -594,7 +595,7 @@ class ConvGeometry:
 
 
 @dataclass(frozen=True)
-class ConvTransposeGeometry:
+class ConvTransposeGeometry(Displayable):
     """The frozen shape of a transposed convolution, weight ``(C_in, C_out/groups, *k)``.
 
     Its matrix is the transpose of :attr:`conv`'s: the convolution whose input
@@ -757,7 +758,7 @@ def _gcd(a: int, b: int) -> int:
 
 
 @dataclass(frozen=True)
-class PoolGeometry:
+class PoolGeometry(Displayable):
     """The sizes of an N-d pooling (torch's ``MaxPoolNd`` / ``AvgPoolNd``), validated.
 
     Shared by max pooling with switches (:mod:`convmatrix.pooling`) and the
@@ -927,7 +928,7 @@ def _pairs(pairs) -> str:
 
 
 @dataclass(frozen=True)
-class TransposeArithmetic:
+class TransposeArithmetic(Displayable):
     """A transposed convolution and its equivalent direct convolution, in Dumoulin & Visin's terms.
 
     All fields are per-axis tuples.  Primed names belong to the equivalent

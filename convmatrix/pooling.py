@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._display import Displayable
 from ._limits import as_format, as_max_bytes, guard, index_dtype
 from ._sparse import csr_arrays, finish
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_int, as_instance, is_integer,
@@ -91,7 +92,7 @@ def max_pool_output_size(
 
 # --------------------------------------------------------------------------- switches
 @dataclass(frozen=True, eq=False)
-class Switches:
+class Switches(Displayable):
     """Where each pooling window's maximum sits: everything ``P_s`` and ``U_s`` need.
 
     Attributes
@@ -391,7 +392,7 @@ def max_pool_switches(
 
 
 @dataclass(frozen=True)
-class MaxPool:
+class MaxPool(Displayable):
     """A max pooling, as parameters: call :meth:`switches` on a sample to get its switches.
 
     Parameters are those of :func:`max_pool_switches`.

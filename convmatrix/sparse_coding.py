@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.sparse as sp
 
+from ._display import Displayable
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_callable, as_choice, as_int,
                           as_matrix, as_real)
 from .pooling import Switches
@@ -179,7 +180,7 @@ def lasso_cost(R: Any, y: Any, z: Any, lam: float) -> float:
 
 
 @dataclass(eq=False)
-class InferenceResult:
+class InferenceResult(Displayable):
     """What :func:`ista` / :func:`fista` return.
 
     Attributes

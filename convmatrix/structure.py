@@ -38,6 +38,7 @@ from math import prod
 
 import numpy as np
 
+from ._display import Displayable
 from . import _fastpaths
 from ._limits import guard, index_dtype
 from ._sparse import shifted_cols, tiled_indptr
@@ -260,7 +261,7 @@ def row_pattern(sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts, cg: int, q: int
 
 
 @dataclass(frozen=True, eq=False)
-class TapMap:
+class TapMap(Displayable):
     """The tap map of a convolution geometry, in factored form.
 
     Attributes

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._display import Displayable
 from ._limits import as_max_bytes, guard, guard_bytes, index_dtype, limit_bytes, matrix_bytes, threads
 from ._sparse import canonical, csr_arrays, nnz_of, shifted_cols, structural_product, sympy_csr, tiled_indptr
 from ._validation import as_bool, as_numbers, loaded_sympy, ndim_of
@@ -91,7 +92,7 @@ def _direct_weight(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class TransposedConvAsDirect:
+class TransposedConvAsDirect(Displayable):
     """A transposed convolution as zero insertion, padding and a stride-1 convolution.
 
     Made by :func:`transposed_conv_as_direct`.  The matrices are built when first
@@ -454,7 +455,7 @@ def transposed_conv_as_direct(
 
 # =========================================================================== verification
 @dataclass(frozen=True)
-class TransposeEquivalenceReport:
+class TransposeEquivalenceReport(Displayable):
     """The outcome of :func:`verify_transpose_equivalence`; prints as a short report.
 
     ``bool(report)`` is :attr:`exact`.

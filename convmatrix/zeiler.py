@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ._display import Displayable
 from ._limits import as_max_bytes
 from ._sparse import canonical, structural_product
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_choice, as_index, as_instance,
@@ -48,7 +49,7 @@ BORDERS = ("valid", "same", "full")
 
 
 @dataclass(frozen=True, eq=False)
-class ZeilerLayer:
+class ZeilerLayer(Displayable):
     """One layer of a deconvolutional network: filter bank, border, pooling of its maps.
 
     Parameters
@@ -238,7 +239,7 @@ class ZeilerLayer:
 
 
 @dataclass(frozen=True, eq=False)
-class ZeilerStack:
+class ZeilerStack(Displayable):
     """Layers of a deconvolutional network over an input of shape ``(C_0, *spatial)``.
 
     Parameters
