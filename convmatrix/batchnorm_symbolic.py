@@ -72,13 +72,22 @@ class BatchNormDerivation(Derivation):
         return f"BatchNormDerivation(batch_size={n}, {len(self.steps)} steps, {state})"
 
 
+#: Largest concrete batch size derived (every step is proved and checked at every index, which grows
+#: with the batch size); beyond it, ``batch_size=None`` derives the same results for general ``m``.
+MAX_BATCH_SIZE = 128
+
+
 def _check_batch_size(batch_size) -> int | None:
     if batch_size is None:
         return None
     if not is_integer(batch_size):
-        raise InputTypeError(f"batch_size={batch_size!r} must be a positive int or None (general m)")
+        raise InputTypeError(f"batch_size={batch_size!r} must be a positive int or None (general m)", "batch_size")
     if batch_size < 1:
-        raise InputValueError(f"batch_size={batch_size} must be positive (at least 1)")
+        raise InputValueError(f"batch_size={batch_size} must be positive (at least 1)", "batch_size")
+    if batch_size > MAX_BATCH_SIZE:
+        raise InputValueError(
+            f"batch_size={batch_size} is more than {MAX_BATCH_SIZE} values, too many to prove step by step at every "
+            f"index: use batch_size=None, which derives the same results for general m", "batch_size")
     return int(batch_size)
 
 

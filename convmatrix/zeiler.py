@@ -194,7 +194,7 @@ class ZeilerLayer(Displayable):
                 )
         return out
 
-    def F(self, map_size: int | Sequence[int]) -> sp.csr_array:
+    def F(self, map_size: int | Sequence[int], *, max_bytes: int | None = None) -> sp.csr_array:
         """``F_l``: maps ``(K, *map_size)`` -> reconstruction ``(C, *input_size)``.
 
         ``conv_transpose_matrix(filters, map_size, padding=self.padding)``,
@@ -216,9 +216,9 @@ class ZeilerLayer(Displayable):
                [0, 0, 1, 1, 1, 0, 0, 1, 1, 1]])
         """
         m = normalize_tuple(map_size, len(self.kernel_size), "map_size")
-        return sp.csr_array(conv_transpose_matrix(self.filters, m, padding=self.padding))
+        return conv_transpose_matrix(self.filters, m, padding=self.padding, max_bytes=max_bytes)
 
-    def Ft(self, input_size: int | Sequence[int]) -> sp.csr_array:
+    def Ft(self, input_size: int | Sequence[int], *, max_bytes: int | None = None) -> sp.csr_array:
         """``F_lᵀ``, built directly: ``conv_matrix(filters, input_size, padding=self.padding)``.
 
         Raises
@@ -235,7 +235,7 @@ class ZeilerLayer(Displayable):
         0
         """
         n = normalize_tuple(input_size, len(self.kernel_size), "input_size")
-        return conv_matrix(self.filters, n, padding=self.padding)
+        return conv_matrix(self.filters, n, padding=self.padding, max_bytes=max_bytes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -388,7 +388,7 @@ class ZeilerStack(Displayable):
             out.append(None if pool is None else pool.switches(z))
         return out
 
-    def F(self, l: int) -> sp.csr_array:
+    def F(self, l: int, *, max_bytes: int | None = None) -> sp.csr_array:
         """``F_l``: layer ``l``'s maps -> its input (the pooled maps of layer ``l - 1``).
 
         Raises
@@ -404,9 +404,9 @@ class ZeilerStack(Displayable):
         (64, 400)
         """
         l = self._check_l(l)
-        return self.layers[l - 1].F(self.map_shapes[l - 1][1:])
+        return self.layers[l - 1].F(self.map_shapes[l - 1][1:], max_bytes=max_bytes)
 
-    def Ft(self, l: int) -> sp.csr_array:
+    def Ft(self, l: int, *, max_bytes: int | None = None) -> sp.csr_array:
         """``F_lᵀ``, built directly from ``conv_matrix`` (not by transposing ``F_l``).
 
         Raises
@@ -422,9 +422,9 @@ class ZeilerStack(Displayable):
         0
         """
         l = self._check_l(l)
-        return self.layers[l - 1].Ft(self.input_shapes[l - 1][1:])
+        return self.layers[l - 1].Ft(self.input_shapes[l - 1][1:], max_bytes=max_bytes)
 
-    def R(self, l: int, switches: Sequence[Switches | None] = ()) -> sp.csr_array:
+    def R(self, l: int, switches: Sequence[Switches | None] = (), *, max_bytes: int | None = None) -> sp.csr_array:
         """``R_l = F_1 U_s1 F_2 U_s2 … F_l``: layer ``l``'s maps -> the image.
 
         Parameters
@@ -460,14 +460,15 @@ class ZeilerStack(Displayable):
         """
         l = self._check_l(l)
         sw = self._check_switches(l, switches)
-        R = self.F(1)
+        as_max_bytes(max_bytes)
+        factors = [self.F(1, max_bytes=max_bytes)]
         for i in range(1, l):
             if i in sw:
-                R = R @ unpool_matrix(sw[i])
-            R = R @ self.F(i + 1)
-        return canonical(R)
+                factors.append(unpool_matrix(sw[i], max_bytes=max_bytes))
+            factors.append(self.F(i + 1, max_bytes=max_bytes))
+        return structural_product(factors, 8, max_bytes, what=f"reconstruction operator R_{l}")
 
-    def Rt(self, l: int, switches: Sequence[Switches | None] = ()) -> sp.csr_array:
+    def Rt(self, l: int, switches: Sequence[Switches | None] = (), *, max_bytes: int | None = None) -> sp.csr_array:
         """``R_lᵀ = F_lᵀ … P_s2 F_2ᵀ P_s1 F_1ᵀ``, the projection, built from its own factors.
 
         Same parameters as :meth:`R`; equals ``R(l, switches).T`` exactly.
@@ -488,12 +489,13 @@ class ZeilerStack(Displayable):
         """
         l = self._check_l(l)
         sw = self._check_switches(l, switches)
-        Rt = self.Ft(1)
+        as_max_bytes(max_bytes)
+        factors = [self.Ft(1, max_bytes=max_bytes)]
         for i in range(1, l):
             if i in sw:
-                Rt = pool_matrix(sw[i]) @ Rt
-            Rt = self.Ft(i + 1) @ Rt
-        return canonical(Rt)
+                factors.append(pool_matrix(sw[i], max_bytes=max_bytes))
+            factors.append(self.Ft(i + 1, max_bytes=max_bytes))
+        return structural_product(factors[::-1], 8, max_bytes, what=f"projection operator R_{l}^T")
 
     def infer(
         self,

@@ -1,20 +1,32 @@
 """The ``convmatrix`` command line: a thin layer over the library.
 
 Each sub-command lives in its own module of this package, which defines
-``register(subparsers)``; nothing is computed at import time.  User mistakes
-(``ValueError``/``TypeError`` from the library, bad arguments) go to stderr
-with exit status 2 and no traceback.
+``register(subparsers)``; nothing is computed at import time.
+
+What the user sees when something goes wrong:
+
+* a user mistake — a bad value (the library's :class:`~convmatrix.InputError`,
+  which names the parameter), a bad, empty or wrong-kind file, a size over the
+  limit, an unknown extension — is one line on stderr that names the option,
+  and exit status 2, with no traceback;
+* a bug in the library is *not* caught: its traceback shows;
+* a closed pipe (``convmatrix tour | head -1``) ends quietly, with the exit
+  status of a process killed by SIGPIPE (141), as ``yes | head`` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
 #: Modules of ``convmatrix.cli`` that register sub-commands, in help order.
 COMMAND_MODULES = ("tour", "conv", "transposed", "resample", "deconvnet", "batchnorm")
+
+#: Exit status after a closed pipe (128 + SIGPIPE).
+BROKEN_PIPE_STATUS = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
      [0 1 2]]
     0
     """
+    from .._validation import InputError
+    from ._common import option_of
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -52,10 +67,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         status = args.func(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"convmatrix {args.command}: error: {exc}", file=sys.stderr)
+        sys.stdout.flush()
+    except InputError as exc:
+        option = option_of(args, exc.parameter)
+        prefix = f"{option}: " if option and option not in str(exc) else ""
+        print(f"convmatrix {args.command}: error: {prefix}{exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        _quiet_stdout()
+        return BROKEN_PIPE_STATUS
     return 0 if status is None else int(status)
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so that the interpreter's final flush stays silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured output)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

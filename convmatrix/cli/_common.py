@@ -1,4 +1,4 @@
-"""Argument parsing shared by the sub-commands: sizes, paddings, weights, output."""
+"""Argument parsing shared by the sub-commands: sizes, paddings, weights, output, and user errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..export import format_matrix, save_matrix, summarize_matrix
-from ..matrices import symbolic_weight
+from .._limits import guard_bytes
+from .._validation import InputValueError
+
+#: Library parameter -> command-line option, where the option is not the parameter with dashes.
+OPTION_ALIASES = {
+    "batch_size": "--batch",
+    "count_include_pad": "--exclude-pad",
+    "path": "--output",
+}
 
 
 def int_tuple(text: str) -> int | tuple[int, ...]:
@@ -31,56 +38,138 @@ def padding_arg(text: str):
     if "(" in text or "[" in text:
         try:
             return ast.literal_eval(text)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise argparse.ArgumentTypeError(f"padding {text!r} is not a literal such as ((0, 1), (1, 1))")
     return int_tuple(text)
 
 
+def option_of(args: argparse.Namespace, parameter: str | None) -> str | None:
+    """The command-line option that set a library parameter (``"stride"`` -> ``"--stride"``), if any."""
+    if parameter is None:
+        return None
+    if parameter in ("weight", "shape"):
+        return getattr(args, "weight_option", None)
+    if parameter in OPTION_ALIASES:
+        return OPTION_ALIASES[parameter]
+    dest = parameter.replace("-", "_")
+    if dest in vars(args):
+        return "--" + dest.replace("_", "-")
+    return None
+
+
+def user_error(option: str, message: str) -> InputValueError:
+    """A user mistake about ``option`` (named first in the message unless it already is), to raise."""
+    text = message if message.startswith(option) else f"{option}: {message}"
+    return InputValueError(text, option.lstrip("-").replace("-", "_"))
+
+
+# --------------------------------------------------------------------------- weights
 def add_weight_args(p: argparse.ArgumentParser, layout: str) -> None:
     g = p.add_argument_group("weight (one of)")
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--kernel", help=f"nested list, e.g. '[[2,3],[4,5]]'; a bare kernel is read as "
                      f"one channel in and out, else the torch layout {layout}")
-    src.add_argument("--weight", type=Path, help="a .npy file in the torch layout")
+    src.add_argument("--weight", type=Path, help="a .npy file (or a .npz holding one array) in the torch layout")
     src.add_argument("--random", type=int_tuple, metavar="SHAPE",
                      help=f"random integer weight of this shape {layout}, e.g. 2,1,3,3")
     src.add_argument("--symbolic", type=int_tuple, metavar="SHAPE", help="SymPy symbols w_{o,c,i,j} of this shape")
     g.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
 
 
+def read_array(path: Path, option: str, max_bytes=None) -> np.ndarray:
+    """The array in a ``.npy`` file, or the one array of a ``.npz`` file; a user error for anything else."""
+    try:
+        loaded = np.load(path, allow_pickle=False, mmap_mode="r")
+    except FileNotFoundError:
+        raise user_error(option, f"{str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise user_error(option, f"{str(path)!r} is a folder, not a .npy file") from None
+    except PermissionError:
+        raise user_error(option, f"{str(path)!r} cannot be read (permission denied)") from None
+    except (ValueError, EOFError, OSError) as exc:
+        raise user_error(option, f"{str(path)!r} is not a .npy or .npz file of numbers ({exc})") from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            names = list(loaded.files)
+            if len(names) != 1:
+                raise user_error(option, f"{str(path)!r} holds {len(names)} arrays ({', '.join(names) or 'none'}): "
+                                         "give a .npy file or a .npz holding exactly one")
+            try:
+                loaded = loaded[names[0]]
+            except (ValueError, OSError, EOFError) as exc:
+                raise user_error(option, f"{str(path)!r}: {exc}") from None
+    guard_bytes(loaded.nbytes, max_bytes, what=f"the array of {str(path)!r}")
+    return np.array(loaded)
+
+
 def weight_from_args(args, ndim_hint: int | None = None) -> np.ndarray:
+    """The weight the user gave by one of ``--kernel``, ``--weight``, ``--random``, ``--symbolic``."""
+    from ..matrices import symbolic_weight
+
     if args.weight is not None:
-        return np.load(args.weight, allow_pickle=False)
+        args.weight_option = "--weight"
+        return read_array(args.weight, "--weight", getattr(args, "max_bytes", None))
     if args.random is not None:
+        args.weight_option = "--random"
         shape = (args.random,) if isinstance(args.random, int) else args.random
+        if any(s < 1 for s in shape):
+            raise user_error("--random", f"shape {shape} must be positive along every axis")
+        size = 1
+        for s in shape:
+            size *= s
+        guard_bytes(8 * size, getattr(args, "max_bytes", None), what=f"a random weight of shape {shape}")
         return np.random.default_rng(args.seed).integers(-3, 4, size=shape)
     if args.symbolic is not None:
+        args.weight_option = "--symbolic"
         shape = (args.symbolic,) if isinstance(args.symbolic, int) else args.symbolic
-        return symbolic_weight(shape)
+        return symbolic_weight(shape, max_bytes=getattr(args, "max_bytes", None))
+    args.weight_option = "--kernel"
     text = args.kernel
     try:
         w = np.array(ast.literal_eval(text))
-    except (ValueError, SyntaxError):
-        raise ValueError(f"--kernel {text!r} is not a nested list of numbers")
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise user_error("--kernel", f"{text!r} is not a nested list of numbers") from None
     nd = ndim_hint or (len(args.input_size) if isinstance(args.input_size, tuple) else 1)
     if w.ndim == nd:  # bare spatial kernel: one channel in, one out
         w = w[None, None]
     elif w.ndim != nd + 2:
-        raise ValueError(f"--kernel {text!r} has {w.ndim} axes: give a bare {nd}-d kernel or a weight "
-                         f"with {nd + 2} axes (torch layout) for input size {args.input_size}")
+        raise user_error("--kernel", f"{text!r} has {w.ndim} axes: give a bare {nd}-d kernel or a weight "
+                                     f"with {nd + 2} axes (torch layout) for input size {args.input_size}")
     return w
 
 
+# --------------------------------------------------------------------------- output
 def add_output_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output", "-o", type=Path, help="save instead of printing: .npz, .mtx or .npy (numbers) or .png (a picture)")
+    p.add_argument("--output", "-o", type=Path,
+                   help="save instead of printing: .npz, .mtx or .npy (numbers) or .png (a picture)")
     p.add_argument("--summary", action="store_true", help="print a one-line summary even when small")
+    add_max_bytes_arg(p)
+
+
+def add_max_bytes_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-bytes", type=int, default=None, metavar="N",
+                   help="refuse matrices over N bytes (default: $CONVMATRIX_MAX_BYTES, else 4 GiB)")
+
+
+def save(A, path: Path, max_bytes=None):
+    """:func:`~convmatrix.export.save_matrix`, with file-system failures reported as a mistake about ``--output``."""
+    from ..export import save_matrix
+
+    try:
+        return save_matrix(A, path, max_bytes=max_bytes)
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as exc:
+        raise user_error("--output", f"{str(path)!r}: {exc.strerror}") from None
+    except OSError as exc:  # a full disk, a read-only file system
+        raise user_error("--output", f"{str(path)!r} could not be written: {exc.strerror or exc}") from None
 
 
 def emit(A, args, header: str) -> None:
     """Print the header and the matrix's summary, then the grid (small matrices) or save it."""
+    from ..export import format_matrix, summarize_matrix
+
     print(header)
     if args.output is not None:
-        path = save_matrix(A, args.output)
+        path = save(A, args.output, args.max_bytes)
         print(f"saved {summarize_matrix(A)} to {path}")
         return
     summary = summarize_matrix(A)

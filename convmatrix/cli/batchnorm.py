@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import user_error
+
 
 def batch_arg(text: str) -> int | None:
     """``"4"`` -> 4; ``"m"`` or ``"general"`` -> None (general batch size)."""
@@ -35,9 +37,9 @@ def run(args) -> int:
         try:
             eps = float(args.eps)
         except ValueError:
-            raise ValueError(f"--eps {args.eps!r} must be a number") from None
+            raise user_error("--eps", f"{args.eps!r} must be a number") from None
     if args.batch is not None and args.batch < 1:
-        raise ValueError(f"--batch {args.batch} must be positive (at least 1)")
+        raise user_error("--batch", f"--batch {args.batch} must be positive (at least 1)")
     d = batchnorm_derivation(args.batch, eps=eps)
     proved = sum(1 for s in d.steps if s.kind == "equality")
     if args.format == "latex":

@@ -41,7 +41,7 @@ def run_conv(args) -> int:
     params = dict(stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
                   padding_mode=args.padding_mode)
     g = ConvGeometry.from_weight_shape(w.shape, args.input_size, **params)
-    A = conv_matrix(w, args.input_size, flip=args.flip, **params)
+    A = conv_matrix(w, args.input_size, flip=args.flip, max_bytes=args.max_bytes, **params)
     header = (f"conv: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> "
               f"output {(g.out_channels, *g.output_size)}")
     emit(A, args, header)
@@ -53,7 +53,7 @@ def run_transpose(args) -> int:
     params = dict(stride=args.stride, padding=args.padding, output_padding=args.output_padding,
                   groups=args.groups, dilation=args.dilation)
     g = ConvTransposeGeometry.from_weight_shape(w.shape, args.input_size, **params)
-    T = conv_transpose_matrix(w, args.input_size, **params)
+    T = conv_transpose_matrix(w, args.input_size, max_bytes=args.max_bytes, **params)
     header = (f"transpose: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> output "
               f"{(g.out_channels, *g.output_size)}; the transpose of the conv matrix over input size "
               f"{g.output_size}")

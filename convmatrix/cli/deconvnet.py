@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from math import prod
 
 import numpy as np
 
+from .._limits import guard_bytes
 from ..export import summarize_matrix
 from ..pooling import MaxPool, pool_matrix
 from ..zeiler import BORDERS, ZeilerLayer, ZeilerStack
-from ._common import int_tuple
+from ._common import add_max_bytes_arg, int_tuple, user_error
 
 
 def pool_arg(text: str) -> tuple[int, ...] | None:
@@ -43,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pooling of each layer's maps as channel_pool x spatial kernel (e.g. 2x2x2, "
                         "1x2x2 for spatial only) or 'none'; one for all or one per layer (default 2x2x2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the filters and maps (default 0)")
+    add_max_bytes_arg(p)
     p.set_defaults(func=run)
 
 
@@ -50,22 +53,26 @@ def _per_layer(values, depth: int, name: str) -> list:
     if len(values) == 1:
         return list(values) * depth
     if len(values) != depth:
-        raise ValueError(f"{name} has {len(values)} values: give one for all layers or one per layer ({depth})")
+        raise user_error(name, f"{name} has {len(values)} values: give one for all layers or one per layer ({depth})")
     return list(values)
 
 
-def build_stack(input_size, channels, maps, kernels, borders, pools, seed=0) -> ZeilerStack:
+def build_stack(input_size, channels, maps, kernels, borders, pools, seed=0, max_bytes=None) -> ZeilerStack:
     """A stack with random integer filters (``-3 … 3``) from command-line style lists."""
     n = (input_size,) if isinstance(input_size, int) else tuple(input_size)
     depth = len(maps)
     kernels = _per_layer(kernels, depth, "--kernel")
     borders = _per_layer(borders, depth, "--border")
     pools = _per_layer(pools, depth, "--pool")
+    for option, values in (("--input-size", n), ("--channels", [channels]), ("--maps", maps), ("--kernel", kernels)):
+        if any(v < 1 for v in values):
+            raise user_error(option, f"{option} {' '.join(map(str, values))} must be positive")
     rng = np.random.default_rng(seed)
     layers, c = [], channels
     for l, (K, k, border, pool) in enumerate(zip(maps, kernels, borders, pools), start=1):
+        guard_bytes(8 * K * c * k ** len(n), max_bytes, what=f"the {K} x {c} filters of layer {l}")
         if pool is not None and len(pool) != len(n) + 1:
-            raise ValueError(f"--pool {'x'.join(map(str, pool))} for layer {l} must have {len(n) + 1} numbers: "
+            raise user_error("--pool", f"--pool {'x'.join(map(str, pool))} for layer {l} must have {len(n) + 1} numbers: "
                              f"channel_pool then the {len(n)}-d spatial kernel")
         mp = None if pool is None else MaxPool(pool[1:], channel_pool=pool[0])
         layers.append(ZeilerLayer(rng.integers(-3, 4, size=(K, c, *(k,) * len(n))), border, mp))
@@ -73,9 +80,11 @@ def build_stack(input_size, channels, maps, kernels, borders, pools, seed=0) -> 
     return ZeilerStack(layers, (channels, *n))
 
 
-def report(stack: ZeilerStack, seed: int = 0) -> tuple[list[str], bool]:
+def report(stack: ZeilerStack, seed: int = 0, max_bytes=None) -> tuple[list[str], bool]:
     """Lines describing F_l, P_s, R_l and R_l^T of every layer, and whether all transposes were exact."""
     rng = np.random.default_rng(seed + 1)
+    for s in stack.map_shapes[:-1]:
+        guard_bytes(8 * prod(s), max_bytes, what=f"random maps of shape {s}")
     maps = [rng.integers(-2, 3, size=s) for s in stack.map_shapes[:-1]]
     switches = stack.switches(maps)
     lines = [f"input {stack.input_shape}"]
@@ -88,15 +97,15 @@ def report(stack: ZeilerStack, seed: int = 0) -> tuple[list[str], bool]:
                      f"{layer.in_channels} channels ({layer.border}), maps {stack.map_shapes[l - 1]}, {pool}")
     ok = True
     for l in range(1, stack.depth + 1):
-        lines.append(f"F_{l}   : {summarize_matrix(stack.F(l))}")
-        lines.append(f"F_{l}^T : {summarize_matrix(stack.Ft(l))}")
+        lines.append(f"F_{l}   : {summarize_matrix(stack.F(l, max_bytes=max_bytes))}")
+        lines.append(f"F_{l}^T : {summarize_matrix(stack.Ft(l, max_bytes=max_bytes))}")
         if l < stack.depth and switches[l - 1] is not None:
             lines.append(f"P_s{l}  : {summarize_matrix(pool_matrix(switches[l - 1]))}")
     for l in range(1, stack.depth + 1):
         t0 = time.perf_counter()
-        R = stack.R(l, switches[: l - 1])
+        R = stack.R(l, switches[: l - 1], max_bytes=max_bytes)
         t1 = time.perf_counter()
-        Rt = stack.Rt(l, switches[: l - 1])
+        Rt = stack.Rt(l, switches[: l - 1], max_bytes=max_bytes)
         t2 = time.perf_counter()
         exact = bool((Rt != R.T).nnz == 0)
         ok &= exact
@@ -112,8 +121,9 @@ def _k(pool: MaxPool, nd: int) -> tuple[int, ...]:
 
 
 def run(args) -> int:
-    stack = build_stack(args.input_size, args.channels, args.maps, args.kernel, args.border, args.pool, args.seed)
-    lines, ok = report(stack, args.seed)
+    stack = build_stack(args.input_size, args.channels, args.maps, args.kernel, args.border, args.pool, args.seed,
+                        args.max_bytes)
+    lines, ok = report(stack, args.seed, args.max_bytes)
     print("deconvnet: " + lines[0])
     print("\n".join(lines[1:]))
     return 0 if ok else 1

@@ -37,29 +37,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ops = r.add_subparsers(dest="operation", metavar="OPERATION", required=True)
 
-    p = ops.add_parser("pad", help="padding (positive widths) or cropping (negative), as F.pad")
+    p = ops.add_parser("pad", help="padding (positive widths) or cropping (negative), per axis, first axis first",
+                       description="The matrix of padding and cropping. Widths are per axis, first axis first, as "
+                                   "Conv's padding: an int (every side), a,b (one width per axis, both sides) or "
+                                   "((lo,hi),...) pairs; negative widths crop. F.pad lists the last axis first "
+                                   "((last_lo, last_hi, prev_lo, ...)): convert with convmatrix.pad_widths_from_torch.")
     _common(p)
     p.add_argument("--padding", type=padding_arg, required=True,
-                   help="int, a,b (per axis) or ((lo,hi),...) first axis first; negative crops")
+                   help="int, a,b (one width per axis) or ((lo,hi),...) first axis first; negative crops")
     p.add_argument("--mode", choices=PAD_MODES, default="zeros")
-    p.set_defaults(func=run, build=lambda a: pad_matrix(a.input_size, a.padding, mode=a.mode, channels=a.channels))
+    p.set_defaults(func=run, build=lambda a: pad_matrix(a.input_size, a.padding, mode=a.mode, channels=a.channels,
+                                                        max_bytes=a.max_bytes))
 
     z = ops.add_parser("zero-insert", help="stride - 1 zeros between neighbours (fractional striding)")
     _common(z)
     z.add_argument("--stride", type=int_tuple, required=True)
-    z.set_defaults(func=run, build=lambda a: zero_insertion_matrix(a.input_size, a.stride, channels=a.channels))
+    z.set_defaults(func=run, build=lambda a: zero_insertion_matrix(a.input_size, a.stride, channels=a.channels,
+                                                                   max_bytes=a.max_bytes))
 
     s = ops.add_parser("subsample", help="keep every stride-th entry, x[::s]")
     _common(s)
     s.add_argument("--stride", type=int_tuple, required=True)
-    s.set_defaults(func=run, build=lambda a: subsample_matrix(a.input_size, a.stride, channels=a.channels))
+    s.set_defaults(func=run, build=lambda a: subsample_matrix(a.input_size, a.stride, channels=a.channels,
+                                                              max_bytes=a.max_bytes))
 
     u = ops.add_parser("upsample", help="integer up-sampling: nearest neighbour or zeros")
     _common(u)
     u.add_argument("--scale-factor", type=int_tuple, required=True)
     u.add_argument("--mode", choices=UPSAMPLE_MODES, default="nearest")
     u.set_defaults(func=run, build=lambda a: upsample_matrix(
-        a.input_size, a.scale_factor, mode=a.mode, channels=a.channels))
+        a.input_size, a.scale_factor, mode=a.mode, channels=a.channels, max_bytes=a.max_bytes))
 
     a = ops.add_parser("avg-pool", help="average pooling, as F.avg_pool{1,2,3}d")
     _common(a)
@@ -68,14 +75,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--divisor-override", type=int, default=None)
     a.set_defaults(func=run, build=lambda a: avg_pool_matrix(
         a.input_size, a.kernel_size, stride=a.stride, padding=a.padding, ceil_mode=a.ceil_mode,
-        count_include_pad=not a.exclude_pad, divisor_override=a.divisor_override, channels=a.channels))
+        count_include_pad=not a.exclude_pad, divisor_override=a.divisor_override, channels=a.channels,
+        max_bytes=a.max_bytes))
 
     m = ops.add_parser("sum-pool", help="sum pooling (integer): nearest up-sampling transposed")
     _common(m)
     _pool_args(m)
     m.set_defaults(func=run, build=lambda a: sum_pool_matrix(
         a.input_size, a.kernel_size, stride=a.stride, padding=a.padding, ceil_mode=a.ceil_mode,
-        channels=a.channels))
+        channels=a.channels, max_bytes=a.max_bytes))
 
 
 def run(args) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from ._common import user_error
+
 #: The tour, in order.
 SECTIONS = (
     "convmatrix.cli.tour:section_transpose_example",
@@ -65,5 +67,5 @@ def run(args) -> int:
 
 def _check(section: int) -> int:
     if not 1 <= section <= len(SECTIONS):
-        raise ValueError(f"--section={section} must be between 1 and {len(SECTIONS)}")
+        raise user_error("--section", f"--section={section} must be between 1 and {len(SECTIONS)}")
     return section

@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from ._common import add_weight_args, int_tuple, padding_arg, weight_from_args
+from ._common import add_max_bytes_arg, add_weight_args, int_tuple, padding_arg, weight_from_args
 
 #: ``overlap`` prints the grid of counts up to this many output positions, else a summary.
 OVERLAP_GRID_LIMIT = 4096
@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_transpose_args(v)
     v.add_argument("--literal", action="store_true",
                    help="also multiply C @ P @ Z as written, however large")
+    add_max_bytes_arg(v)
     v.set_defaults(func=run_verify)
 
     o = sub.add_parser(
@@ -66,12 +67,12 @@ def _show(name: str, A) -> list[str]:
 
 
 def run_verify(args) -> int:
-    from ..matrices import MatrixTooLargeError
+    from .._limits import MatrixTooLargeError
     from ..transposed import LITERAL_CHAIN_LIMIT, transposed_conv_as_direct, verify_transpose_equivalence
 
     w = weight_from_args(args)
     params = dict(stride=args.stride, padding=args.padding, output_padding=args.output_padding,
-                  groups=args.groups, dilation=args.dilation)
+                  groups=args.groups, dilation=args.dilation, max_bytes=args.max_bytes)
     d = transposed_conv_as_direct(w, args.input_size, **params)
     print(f"verify: transposed convolution, weight {tuple(w.shape)}, input {(d.in_channels, *d.input_size)} "
           f"-> output {(d.out_channels, *d.output_size)}")

@@ -11,7 +11,9 @@ import numpy as np
 import scipy.io
 import scipy.sparse as sp
 
-from .._validation import is_sympy_matrix
+from .._limits import as_max_bytes
+from .._sparse import guard_dense
+from .._validation import InputValueError, is_sympy_matrix, object_type_error
 from .png import matrix_image, png_bytes
 
 __all__ = ["SAVE_SUFFIXES", "LOAD_SUFFIXES", "atomic_write", "save_matrix", "load_matrix"]
@@ -76,17 +78,29 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
         raise
 
 
-def save_matrix(A, path: str | os.PathLike) -> Path:
+def _as_path(path, name: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise object_type_error(name, path, "must be a file name (a str or os.PathLike)")
+    return Path(path)
+
+
+def save_matrix(A, path: str | os.PathLike, *, max_bytes: int | None = None) -> Path:
     """Save a matrix by its suffix: ``.npz`` (``scipy.sparse.save_npz``), ``.mtx`` (Matrix Market),
     ``.npy``, or ``.png`` (a picture: :func:`matrix_image`).
 
-    Written whole or not at all.
+    Written whole or not at all.  A sparse matrix saved as ``.npy`` is made
+    dense first: that is refused up front beyond ``max_bytes`` (see
+    :func:`convmatrix.conv_matrix`).
 
     Raises
     ------
-    ValueError
-        On an unknown suffix, a missing folder, or a symbolic matrix saved as
-        numbers (save its LaTeX, or a ``.png`` of its pattern, instead).
+    TypeError, ValueError
+        On a matrix that is not a sparse array, ndarray or SymPy matrix, a path
+        that is not a file name, an unknown suffix, a missing folder, or a
+        symbolic matrix saved as numbers (save its LaTeX, or a ``.png`` of its
+        pattern, instead).
+    MatrixTooLargeError
+        When a dense ``.npy`` would exceed ``max_bytes``.
 
     Examples
     --------
@@ -97,14 +111,20 @@ def save_matrix(A, path: str | os.PathLike) -> Path:
     array([[1, 0],
            [0, 1]])
     """
-    path = Path(path)
+    path = _as_path(path)
     suffix = path.suffix.lower()
+    if not (sp.issparse(A) or isinstance(A, np.ndarray) or is_sympy_matrix(A)) or len(getattr(A, "shape", ())) != 2:
+        raise object_type_error("A", A, "must be a 2-d scipy.sparse array, ndarray or SymPy matrix")
     if suffix not in SAVE_SUFFIXES:
-        raise ValueError(f"path={str(path)!r} must end in one of {', '.join(SAVE_SUFFIXES)}")
+        raise InputValueError(f"path={str(path)!r} must end in one of {', '.join(SAVE_SUFFIXES)}", "path")
     if is_sympy_matrix(A) and suffix != ".png":
-        raise ValueError("a symbolic matrix cannot be saved as numbers: export its LaTeX (or a .png) instead")
+        raise InputValueError("a symbolic matrix cannot be saved as numbers: export its LaTeX (or a .png) instead",
+                              "path")
+    as_max_bytes(max_bytes)
     if not path.parent.exists():
-        raise ValueError(f"path={str(path)!r}: the folder {str(path.parent)!r} does not exist")
+        raise InputValueError(f"path={str(path)!r}: the folder {str(path.parent)!r} does not exist", "path")
+    if suffix == ".npy" and sp.issparse(A):
+        guard_dense(A.shape, A.dtype.itemsize, max_bytes, what=f"dense {A.dtype} array for {path.name}")
     data = png_bytes(matrix_image(A)) if suffix == ".png" else None
     with atomic_write(path) as fh:
         if data is not None:
@@ -133,7 +153,7 @@ def load_matrix(path: str | os.PathLike):
     >>> load_matrix(p)
     array([[1.5, 0. ]])
     """
-    path = Path(path)
+    path = _as_path(path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return sp.load_npz(path)
@@ -142,4 +162,4 @@ def load_matrix(path: str | os.PathLike):
         return sp.csr_array(m) if sp.issparse(m) else m
     if suffix == ".npy":
         return np.load(path)
-    raise ValueError(f"path={str(path)!r} must end in one of {', '.join(LOAD_SUFFIXES)}")
+    raise InputValueError(f"path={str(path)!r} must end in one of {', '.join(LOAD_SUFFIXES)}", "path")
