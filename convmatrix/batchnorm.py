@@ -368,11 +368,11 @@ def batchnorm_eval_matrix(running_mean: Any, running_var: Any, weight: Any = Non
     >>> D.toarray().diagonal().tolist(), b.tolist()
     ([1.0, 1.0, 1.0, 1.0], [-1.0, -1.0, 5.0, 5.0])
     """
-    rm = as_channel_values(running_mean, "running_mean", None)
+    rm = as_channel_values(running_mean, "running_mean", None, required=True)
     c = rm.shape[0]
-    rv = as_channel_values(running_var, "running_var", c)
-    g = as_channel_values(weight, "weight", c)
-    beta = as_channel_values(bias, "bias", c)
+    rv = as_channel_values(running_var, "running_var", c, required=True, like="running_mean")
+    g = as_channel_values(weight, "weight", c, like="running_mean")
+    beta = as_channel_values(bias, "bias", c, like="running_mean")
     eps = as_real(eps, "eps")
     check_running_var(rv, eps)
     sizes = _check_spatial_size(spatial_size)
@@ -439,8 +439,8 @@ def fold_conv_batchnorm(weight: Any, bias: Any, running_mean: Any, running_var: 
         raise InputValueError(f"weight must not be empty: got shape {w.shape}")
     c = w.shape[0]
     b = np.zeros(c) if bias is None else as_channel_values(bias, "bias", c)
-    rm = as_channel_values(running_mean, "running_mean", c)
-    rv = as_channel_values(running_var, "running_var", c)
+    rm = as_channel_values(running_mean, "running_mean", c, required=True, like="weight")
+    rv = as_channel_values(running_var, "running_var", c, required=True, like="weight")
     g = as_channel_values(bn_weight, "bn_weight", c)
     beta = as_channel_values(bn_bias, "bn_bias", c)
     eps = as_real(eps, "eps")

@@ -456,6 +456,9 @@ def batchnorm_jacobian(x: Any, *, eps: Any = 1e-5) -> Any:
     """
     if is_integer(x):
         m = int(x)
+        if m > MAX_BATCH_SIZE:
+            raise InputValueError(f"x={m} values give a symbolic {m} x {m} matrix: at most {MAX_BATCH_SIZE} "
+                                  "(pass the values themselves for a numeric Jacobian)", "x")
         if m < 1:
             raise InputValueError(f"x={m} (the number of values m) must be positive")
         xh = sympy.Matrix([Symbol(f"xhat_{a}") for a in range(1, m + 1)])

@@ -166,7 +166,7 @@ class DeconvNet(Displayable):
             if w.ndim - 2 != len(shape) - 1:
                 raise InputValueError(
                     f"layer {l}'s weight {w.shape} has {w.ndim - 2}-d kernels but its input {shape} has "
-                    f"{len(shape) - 1} spatial axes"
+                    f"{len(shape) - 1} spatial axes (input_shape={self.input_shape})"
                 )
             if w.shape[1] != shape[0]:
                 raise InputValueError(

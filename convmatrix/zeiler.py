@@ -290,7 +290,7 @@ class ZeilerStack(Displayable):
             if layer.filters.ndim - 2 != len(shape) - 1:
                 raise InputValueError(
                     f"layer {l} has {layer.filters.ndim - 2}-d filters but its input {shape} has "
-                    f"{len(shape) - 1} spatial axes"
+                    f"{len(shape) - 1} spatial axes (input_shape={inputs[0] if inputs else shape})"
                 )
             if layer.in_channels != shape[0]:
                 raise InputValueError(

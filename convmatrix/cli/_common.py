@@ -73,7 +73,7 @@ def add_weight_args(p: argparse.ArgumentParser, layout: str) -> None:
     src.add_argument("--random", type=int_tuple, metavar="SHAPE",
                      help=f"random integer weight of this shape {layout}, e.g. 2,1,3,3")
     src.add_argument("--symbolic", type=int_tuple, metavar="SHAPE", help="SymPy symbols w_{o,c,i,j} of this shape")
-    g.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
+    g.add_argument("--seed", type=seed_arg, default=0, help="seed for --random (default 0)")
 
 
 def read_array(path: Path, option: str, max_bytes=None) -> np.ndarray:
@@ -134,8 +134,28 @@ def weight_from_args(args, ndim_hint: int | None = None) -> np.ndarray:
         w = w[None, None]
     elif w.ndim != nd + 2:
         raise user_error("--kernel", f"{text!r} has {w.ndim} axes: give a bare {nd}-d kernel or a weight "
-                                     f"with {nd + 2} axes (torch layout) for input size {args.input_size}")
+                                     f"with {nd + 2} axes (torch layout) for --input-size {args.input_size}")
     return w
+
+
+def check_axes(args, w) -> None:
+    """The weight and ``--input-size`` must agree on the number of spatial axes (named both ways)."""
+    size = getattr(args, "input_size", None)
+    if isinstance(size, tuple) and w.ndim >= 3 and len(size) != w.ndim - 2:
+        option = getattr(args, "weight_option", "--kernel")
+        raise user_error(option, f"{option} gives a weight of shape {tuple(w.shape)} with {w.ndim - 2} spatial axes, "
+                                 f"but --input-size {','.join(map(str, size))} has {len(size)}")
+
+
+def seed_arg(text: str) -> int:
+    """A non-negative integer seed."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative integer")
+    return value
 
 
 # --------------------------------------------------------------------------- output

@@ -17,7 +17,7 @@ from .._limits import guard_bytes
 from ..export import summarize_matrix
 from ..pooling import MaxPool, pool_matrix
 from ..zeiler import BORDERS, ZeilerLayer, ZeilerStack
-from ._common import add_max_bytes_arg, int_tuple, user_error
+from ._common import add_max_bytes_arg, int_tuple, seed_arg, user_error
 
 
 def pool_arg(text: str) -> tuple[int, ...] | None:
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pool", type=pool_arg, nargs="+", default=[(2, 2, 2)], metavar="GxKxK",
                    help="pooling of each layer's maps as channel_pool x spatial kernel (e.g. 2x2x2, "
                         "1x2x2 for spatial only) or 'none'; one for all or one per layer (default 2x2x2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the filters and maps (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the filters and maps (default 0)")
     add_max_bytes_arg(p)
     p.set_defaults(func=run)
 
@@ -70,10 +70,11 @@ def build_stack(input_size, channels, maps, kernels, borders, pools, seed=0, max
     rng = np.random.default_rng(seed)
     layers, c = [], channels
     for l, (K, k, border, pool) in enumerate(zip(maps, kernels, borders, pools), start=1):
-        guard_bytes(8 * K * c * k ** len(n), max_bytes, what=f"the {K} x {c} filters of layer {l}")
+        guard_bytes(8 * K * c * k ** len(n), max_bytes,
+                    what=f"the filters of layer {l} (--maps {K} x {c} channels below x --kernel {k} ** {len(n)})")
         if pool is not None and len(pool) != len(n) + 1:
             raise user_error("--pool", f"--pool {'x'.join(map(str, pool))} for layer {l} must have {len(n) + 1} numbers: "
-                             f"channel_pool then the {len(n)}-d spatial kernel")
+                             f"channel_pool then the {len(n)}-d spatial kernel of --input-size {','.join(map(str, n))}")
         mp = None if pool is None else MaxPool(pool[1:], channel_pool=pool[0])
         layers.append(ZeilerLayer(rng.integers(-3, 4, size=(K, c, *(k,) * len(n))), border, mp))
         c = K if mp is None else K // mp.channel_pool  # ZeilerStack refuses a channel_pool not dividing K

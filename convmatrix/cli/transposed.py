@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from ._common import add_max_bytes_arg, add_weight_args, int_tuple, padding_arg, weight_from_args
+from ._common import add_max_bytes_arg, add_weight_args, check_axes, int_tuple, padding_arg, weight_from_args
 
 #: ``overlap`` prints the grid of counts up to this many output positions, else a summary.
 OVERLAP_GRID_LIMIT = 4096
@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     # No --groups: the counts are those of one channel pair, which groups do not change
     # (a grouped layer's output channel sees C_in/groups input channels, each with these counts).
     _add_transpose_args(o, groups=False)
+    add_max_bytes_arg(o)
     o.set_defaults(func=run_overlap)
 
 
@@ -71,6 +72,7 @@ def run_verify(args) -> int:
     from ..transposed import LITERAL_CHAIN_LIMIT, transposed_conv_as_direct, verify_transpose_equivalence
 
     w = weight_from_args(args)
+    check_axes(args, w)
     params = dict(stride=args.stride, padding=args.padding, output_padding=args.output_padding,
                   groups=args.groups, dilation=args.dilation, max_bytes=args.max_bytes)
     d = transposed_conv_as_direct(w, args.input_size, **params)
@@ -107,7 +109,7 @@ def run_overlap(args) -> int:
     from ..transposed import has_uneven_overlap, overlap_counts
 
     counts = overlap_counts(args.input_size, args.kernel_size, stride=args.stride, padding=args.padding,
-                            output_padding=args.output_padding, dilation=args.dilation)
+                            output_padding=args.output_padding, dilation=args.dilation, max_bytes=args.max_bytes)
     nd = counts.ndim
     k = args.kernel_size if isinstance(args.kernel_size, tuple) else (args.kernel_size,) * nd
     s = args.stride if isinstance(args.stride, tuple) else (args.stride,) * nd

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import as_any_matrix, as_str, type_error
+
 __all__ = ["matrix_latex"]
 
 
@@ -17,6 +19,10 @@ def matrix_latex(A, *, environment: str = "bmatrix", zero: str = "0") -> str:
     >>> print(matrix_latex(np.array([[1, 0], [2, 3]])))
     \\begin{bmatrix}1 & 0\\\\2 & 3\\end{bmatrix}
     """
+    A = as_any_matrix(A)
+    as_str(environment, "environment")
+    if not isinstance(zero, str):
+        raise type_error("zero", zero, "must be a string (what a zero entry prints as)")
     import sympy
 
     if isinstance(A, sympy.MatrixBase):

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._sparse import csr_entry_chunks
-from .._validation import is_sympy_matrix
+from .._validation import InputTypeError, InputValueError, as_any_matrix, as_array, as_int, is_sympy_matrix
 
 __all__ = ["matrix_image", "png_bytes"]
 
@@ -25,7 +25,7 @@ def _image_values(A) -> tuple[np.ndarray, bool]:
     if dense.dtype.kind == "c":
         return np.abs(dense).astype(float), False
     if dense.dtype.kind not in "biuf":
-        raise TypeError(f"A must be numeric or a SymPy matrix to draw: got dtype {dense.dtype}")
+        raise InputTypeError(f"A must be numeric or a SymPy matrix to draw: got dtype {dense.dtype}", "A")
     return dense.astype(float), True
 
 
@@ -79,17 +79,15 @@ def matrix_image(A, *, max_side: int = 2048, min_side: int = 256) -> np.ndarray:
     >>> img[0, 0].tolist(), img[0, 1].tolist(), img[1, 1].tolist()
     ([255, 0, 0], [255, 255, 255], [96, 96, 255])
     """
-    for name, v in (("max_side", max_side), ("min_side", min_side)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name}={v!r} must be a positive integer")
-    if len(getattr(A, "shape", ())) != 2:
-        raise ValueError(f"A must be a matrix (2-d): got shape {getattr(A, 'shape', None)}")
+    max_side = as_int(max_side, "max_side", minimum=1)
+    min_side = as_int(min_side, "min_side", minimum=1, maximum=1 << 16)
+    A = as_any_matrix(A)
     rows, cols = A.shape
     if rows == 0 or cols == 0:
-        raise ValueError(f"A has shape {A.shape}: there is nothing to draw")
+        raise InputValueError(f"A has shape {A.shape}: there is nothing to draw", "A")
     if max(rows, cols) > max_side:
         if is_sympy_matrix(A):
-            raise ValueError(f"a symbolic matrix of shape {A.shape} is too large to draw (max_side={max_side})")
+            raise InputValueError(f"a symbolic matrix of shape {A.shape} is too large to draw (max_side={max_side})", "A")
         block = -(-max(rows, cols) // max_side)
         counts = _block_counts(A if sp.issparse(A) else sp.csr_array(np.asarray(A)), block)
         tile_rows = np.minimum(block, rows - block * np.arange(counts.shape[0]))  # the last tiles are partial
@@ -127,12 +125,13 @@ def png_bytes(image: np.ndarray) -> bytes:
     >>> png_bytes(np.zeros((2, 3, 3), dtype=np.uint8))[1:4]
     b'PNG'
     """
-    img = np.asarray(image)
+    img = as_array(image, "image", kinds="u", rule="must be a uint8 array of shape (h, w) or (h, w, 3)")
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
-        raise ValueError(f"image must be a uint8 array of shape (h, w) or (h, w, 3): got {img.dtype} {img.shape}")
+        raise InputValueError(f"image must be a uint8 array of shape (h, w) or (h, w, 3): got {img.dtype} {img.shape}",
+                              "image")
     h, w = img.shape[:2]
     if h == 0 or w == 0:
-        raise ValueError(f"image has shape {img.shape}: a PNG needs at least one pixel")
+        raise InputValueError(f"image has shape {img.shape}: a PNG needs at least one pixel", "image")
     color = 2 if img.ndim == 3 else 0
     rows = np.ascontiguousarray(img).reshape(h, -1)
     raw = np.concatenate([np.zeros((h, 1), dtype=np.uint8), rows], axis=1).tobytes()  # filter 0 per row

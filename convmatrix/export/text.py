@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import is_sympy_matrix
+from .._validation import InputValueError, as_any_matrix, as_int, is_sequence, is_sympy_matrix, object_type_error
 
 __all__ = ["GRID_LIMIT", "summarize_matrix", "format_matrix"]
 
@@ -30,6 +30,7 @@ def summarize_matrix(A) -> str:
     >>> summarize_matrix(sp.csr_array(np.eye(3)))
     '3 x 3 float64 CSR matrix, 3 stored entries (density 0.3333), 52 bytes'
     """
+    A = as_any_matrix(A)
     rows, cols = A.shape
     if is_sympy_matrix(A):
         nnz = len(A.todok()) if hasattr(A, "todok") else sum(1 for v in A if v != 0)
@@ -56,6 +57,10 @@ def format_matrix(A, *, limit: tuple[int, int] = GRID_LIMIT) -> str:
     >>> print(format_matrix(sp.eye_array(100, format="csr")))
     100 x 100 float64 CSR matrix, 100 stored entries (density 0.01), 1,604 bytes
     """
+    A = as_any_matrix(A)
+    if not is_sequence(limit) or len(limit) != 2:
+        raise object_type_error("limit", limit, "must be a pair (rows, cols) of positive integers")
+    limit = (as_int(limit[0], "limit", minimum=1), as_int(limit[1], "limit", minimum=1))
     rows, cols = A.shape
     if rows > limit[0] or cols > limit[1]:
         return summarize_matrix(A)
