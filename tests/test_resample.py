@@ -8,7 +8,6 @@ structure; the identities between the maps are checked by exact sparse equality.
 from __future__ import annotations
 
 import itertools
-import subprocess
 import sys
 from math import prod
 
@@ -21,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convmatrix as cm
+from conftest import run_cli
 
 from convmatrix.testing import avg_pool_configs, pad_configs
 from convmatrix.resample import (
@@ -516,12 +516,8 @@ def test_large_matrix_uses_int64_indices_only_when_needed():
 
 
 # --------------------------------------------------------------------------- CLI
-def test_cli_subprocess_pad_reflect():
-    out = subprocess.run(
-        [sys.executable, "-m", "convmatrix", "resample", "pad", "--input-size", "3",
-         "--padding", "((2,-1),)", "--mode", "reflect"],
-        capture_output=True, text=True, check=True,
-    ).stdout
+def test_cli_pad_reflect():
+    out = run_cli("resample", "pad", "--input-size", "3", "--padding", "((2,-1),)", "--mode", "reflect").stdout
     assert "resample pad: 4 x 3" in out
     assert "[[0 0 1]\n [0 1 0]\n [1 0 0]\n [0 1 0]]" in out
 
@@ -555,11 +551,7 @@ def test_cli_save(tmp_path, capsys):
 
 
 def test_cli_refusal_exit_status():
-    proc = subprocess.run(
-        [sys.executable, "-m", "convmatrix", "resample", "pad", "--input-size", "3", "--padding", "5",
-         "--mode", "reflect"],
-        capture_output=True, text=True,
-    )
+    proc = run_cli("resample", "pad", "--input-size", "3", "--padding", "5", "--mode", "reflect", check=False)
     assert proc.returncode == 2
     assert "padding=5 is too large for reflect mode" in proc.stderr and "Traceback" not in proc.stderr
 
