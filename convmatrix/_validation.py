@@ -625,6 +625,8 @@ def as_any_matrix(value: Any, name: str = "A"):
         raise InputValueError(f"{name} {rule}: got shape {tuple(value.shape)}", name)
     if value.dtype.kind not in "biufcO":
         raise InputTypeError(f"{name} {rule} of numbers: got dtype {value.dtype}", name)
+    if value.dtype.kind == "O" and not sp.issparse(value):
+        as_numbers(value, name)  # numbers or SymPy expressions only
     return value
 
 

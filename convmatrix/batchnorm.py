@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._display import Displayable
-from ._limits import as_format, as_max_bytes, guard
+from ._limits import as_format, as_max_bytes, guard, guard_bytes
 from ._sparse import finish
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_channel_values, as_int, as_real,
                           as_real_array, is_bool, is_sequence, ndim_of, show)
@@ -265,6 +265,8 @@ class BatchNorm(Displayable):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         self.num_features = as_int(num_features, "num_features", minimum=1)
+        guard_bytes(5 * 8 * self.num_features, None, what=f"the parameters and statistics of {self.num_features:,} "
+                                                         "channels (num_features)")
         self.eps = as_real(eps, "eps")
         if momentum is not None:
             if is_bool(momentum) or not isinstance(momentum, numbers.Real):

@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+#: The most spatial axes a geometry may have (numpy arrays have at most 64 axes, two of them channels).
+MAX_NDIM = 62
 
 IntOrTuple = Union[int, Sequence[int]]
 Padding = Union[int, str, Sequence[int], Sequence[Sequence[int]]]
@@ -903,7 +905,7 @@ class PoolGeometry(Displayable):
         """
         if ndim is None:
             return cls(input_size, kernel_size, stride, padding, dilation, ceil_mode)
-        ndim = as_int(ndim, "ndim", minimum=1)
+        ndim = as_int(ndim, "ndim", minimum=1, maximum=MAX_NDIM)
         self = object.__new__(cls)
         for name, value in (("input_size", input_size), ("kernel_size", kernel_size), ("stride", stride),
                             ("padding", padding), ("dilation", dilation), ("ceil_mode", ceil_mode)):
