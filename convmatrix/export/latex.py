@@ -579,7 +579,7 @@ def _close_run(run: list, trail: str, out: list) -> None:
     out.append(_escape_text(trail))
 
 
-_OPERATOR_END = tuple("=+−-/(·<>,") 
+_OPERATOR_END = tuple("=+−-/(·<>,×")
 
 
 def _juxtapose(text: str) -> str:
