@@ -289,7 +289,7 @@ def _printer(printer=None, settings: Mapping | None = None):
 
 
 # =========================================================================== widths (an estimate, in pt)
-_CHAR_PT = {**{c: 5.0 for c in "0123456789"}, ".": 2.8, ",": 2.8, ";": 2.8, ":": 2.8, "!": 2.8,
+_CHAR_PT = {**{c: 5.0 for c in "0123456789"}, ".": 2.8, ",": 4.5, ";": 2.8, ":": 2.8, "!": 2.8,
             "(": 3.9, ")": 3.9, "[": 2.8, "]": 2.8, "|": 2.8, "/": 5.0, "'": 2.8, "*": 5.0}
 _OPERATOR_PT = {"+": 12.2, "-": 12.2, "=": 13.4, "<": 13.4, ">": 13.4}
 _COMMAND_PT = {
@@ -319,6 +319,11 @@ def _group(tokens: list, pos: int) -> tuple[list, int]:
     return tokens[start + 1:pos - 1], pos
 
 
+def _smaller(scale: float) -> float:
+    """The scale of a script: 7 pt glyphs are relatively wider than 10 pt ones (cmr7's digits are 4 pt)."""
+    return scale * 0.8 if scale > 0.75 else max(scale * 0.85, 0.5)
+
+
 def _width(tokens: list, scale: float, display: bool) -> float:
     total, pos, last = 0.0, 0, None
     while pos < len(tokens):
@@ -331,10 +336,10 @@ def _width(tokens: list, scale: float, display: bool) -> float:
             continue
         if tok in "_^":
             arg, pos = _group(tokens, pos)
-            w = _width(arg, scale * 0.7 if scale > 0.6 else scale * 0.72, False)
+            w = _width(arg, _smaller(scale), False)
             if pos < len(tokens) and tokens[pos] in "_^" and tokens[pos] != tok:  # both scripts: the wider
                 arg2, pos = _group(tokens, pos + 1)
-                w = max(w, _width(arg2, scale * 0.7, False))
+                w = max(w, _width(arg2, _smaller(scale), False))
             total += w
             continue
         if tok.startswith("\\"):
@@ -342,7 +347,7 @@ def _width(tokens: list, scale: float, display: bool) -> float:
             if name in ("frac", "dfrac", "tfrac"):
                 a, pos = _group(tokens, pos)
                 b, pos = _group(tokens, pos)
-                s = scale if (display and name != "tfrac") or name == "dfrac" else scale * 0.7
+                s = scale if (display and name != "tfrac") or name == "dfrac" else _smaller(scale)
                 total += max(_width(a, s, False), _width(b, s, False)) + 2.4 * scale
             elif name == "sqrt":
                 a, pos = _group(tokens, pos)
@@ -355,7 +360,7 @@ def _width(tokens: list, scale: float, display: bool) -> float:
                 hi: list = []
                 if pos2 < len(tokens) and tokens[pos2] in "_^":
                     hi, pos2 = _group(tokens, pos2 + 1)
-                total += max(14.4 * scale, _width(lo, scale * 0.7, False), _width(hi, scale * 0.7, False)) + 1.7
+                total += max(14.4 * scale, _width(lo, _smaller(scale), False), _width(hi, _smaller(scale), False)) + 1.7
                 pos = pos2
             elif name in _ARG_COMMANDS:
                 a, pos = _group(tokens, pos)
@@ -771,7 +776,7 @@ class _MatrixLayout:
         self._tex = {(r, c): tex[a][k] for a, r in enumerate(rows) for k, c in enumerate(cols)}
         if limit is not None:
             return widest
-        width = {c: max([math_width(tex[a][k]) for a in range(len(rows))] + [5.0]) + self.COLUMN_SEP_PT
+        width = {c: 1.06 * max([math_width(tex[a][k]) for a in range(len(rows))] + [5.0]) + self.COLUMN_SEP_PT
                  for k, c in enumerate(cols)}
         for n in range(len(cols), 0, -1):
             pieces = _shown(total, n, self.col_block)
