@@ -197,10 +197,13 @@ def add_format_arg(p: argparse.ArgumentParser, *, output: bool = False) -> None:
                        help="write the LaTeX document: FILE.tex, or FILE.pdf (compiled with pdflatex)")
 
 
-def wants_latex(args: argparse.Namespace) -> bool:
-    """``--format latex``, or an output file ending in ``.tex``."""
+def wants_latex(args: argparse.Namespace, *, document_output: bool = False) -> bool:
+    """``--format latex``, or an output file ending in ``.tex``; any output file where ``-o`` can only be the
+    LaTeX document (``document_output``: commands that save no matrix)."""
     path = getattr(args, "output", None)
-    return getattr(args, "format", "text") == "latex" or (path is not None and path.suffix.lower() == ".tex")
+    if getattr(args, "format", "text") == "latex" or (path is not None and path.suffix.lower() == ".tex"):
+        return True
+    return document_output and path is not None
 
 
 def emit_latex(obj, args: argparse.Namespace, *, comment: str | None = None, **settings) -> None:

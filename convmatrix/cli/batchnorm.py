@@ -42,7 +42,7 @@ def run(args) -> int:
         raise user_error("--batch", f"--batch {args.batch} must be positive (at least 1)")
     d = batchnorm_derivation(args.batch, eps=eps)
     proved = sum(1 for s in d.steps if s.kind == "equality")
-    if wants_latex(args):
+    if wants_latex(args, document_output=True):
         emit_latex(d, args, comment=f"{d.title}: {proved} equalities proved by SymPy and checked in numbers")
     else:
         print(d.text())

@@ -125,7 +125,7 @@ def run(args) -> int:
     stack = build_stack(args.input_size, args.channels, args.maps, args.kernel, args.border, args.pool, args.seed,
                         args.max_bytes)
     lines, ok = report(stack, args.seed, args.max_bytes)
-    if wants_latex(args):
+    if wants_latex(args, document_output=True):
         checks = [line.strip() for line in lines if "exact transpose" in line]
         note = ("Built separately from their factors (random integer filters, switches from random integer maps), "
                 "each R_lᵀ equals R_l transposed exactly: " + "; ".join(

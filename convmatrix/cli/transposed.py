@@ -77,7 +77,7 @@ def run_verify(args) -> int:
     params = dict(stride=args.stride, padding=args.padding, output_padding=args.output_padding,
                   groups=args.groups, dilation=args.dilation, max_bytes=args.max_bytes)
     d = transposed_conv_as_direct(w, args.input_size, **params)
-    if wants_latex(args):
+    if wants_latex(args, document_output=True):
         report = verify_transpose_equivalence(w, args.input_size, literal=True if args.literal else None, **params)
         emit_latex([d, report], args, comment=f"verify: transposed convolution, weight {tuple(w.shape)}")
         return 0 if report.exact else 1
@@ -116,7 +116,7 @@ def run_overlap(args) -> int:
     counts = overlap_counts(args.input_size, args.kernel_size, stride=args.stride, padding=args.padding,
                             output_padding=args.output_padding, dilation=args.dilation)
     nd = counts.ndim
-    if wants_latex(args):
+    if wants_latex(args, document_output=True):
         return _overlap_latex(counts, args)
     k = args.kernel_size if isinstance(args.kernel_size, tuple) else (args.kernel_size,) * nd
     s = args.stride if isinstance(args.stride, tuple) else (args.stride,) * nd

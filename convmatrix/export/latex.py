@@ -54,6 +54,7 @@ __all__ = [
     "ConvmatrixLatexPrinter",
     "to_latex",
     "matrix_latex",
+    "matrix_caption",
     "expression_latex",
     "latex_sentence",
     "latex_document",
@@ -877,6 +878,20 @@ def matrix_latex(A, **settings) -> str:
     \\end{array}\\right]
     """
     return matrix_math(A, None, **settings)
+
+
+def matrix_caption(A, **settings) -> str:
+    """The caption line of a matrix: its size and stored entries, what rows and columns index (with a geometry).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> matrix_caption(np.eye(2, dtype=int))
+    'The $2 \\times 2$ matrix has 2 nonzero entries.'
+    """
+    p = _printer(None, settings)
+    tex, elided = _matrix_tex(A, p)
+    return _matrix_caption(A, p, elided)
 
 
 def _matrix_caption(A, printer, elided: bool) -> str:
