@@ -403,7 +403,7 @@ def relabel_sums(expr: Basic, names: Sequence[Symbol], avoid: frozenset = frozen
     >>> from sympy import IndexedBase, Sum, symbols
     >>> x = IndexedBase("x"); j, k, m = symbols("j k m", integer=True)
     >>> relabel_sums(Sum(x[j] - Sum(x[j], (j, 1, m)), (j, 1, m)), [j, k])
-    Sum(-Sum(x[k], (k, 1, m)) + x[j], (j, 1, m))
+    Sum(x[j] - Sum(x[k], (k, 1, m)), (j, 1, m))
     """
     names = list(names)
 

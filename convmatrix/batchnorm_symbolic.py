@@ -369,8 +369,8 @@ def batchnorm_jacobian(x: Any, *, eps: Any = 1e-5) -> Any:
         m = int(x)
         if m < 1:
             raise InputValueError(f"x={m} (the number of values m) must be positive")
-        xh = sympy.Matrix([NamedSymbol(f"xhat_{a}", rf"\hat{{x}}_{{{a}}}", f"x̂_{a}") for a in range(1, m + 1)])
-        sig = NamedSymbol("sigma_epsilon", r"\sigma_{\epsilon}", "σ_ε", positive=True)
+        xh = sympy.Matrix([Symbol(f"xhat_{a}") for a in range(1, m + 1)])  # LaTeX reads them \hat{x}_{a}, \sigma_{\epsilon}
+        sig = Symbol("sigma_epsilon", positive=True)
         return ((sympy.eye(m) - sympy.ones(m, m) / m - xh * xh.T / m) / sig).applyfunc(sympy.factor_terms)
     arr = as_array(x, "x", rule="must be an int m or a 1-d array of real numbers")
     if arr.ndim != 1:

@@ -393,7 +393,7 @@ def math_width(tex: str, *, display: bool = False) -> float:
     Examples
     --------
     >>> round(math_width("x_{1} + 2"))
-    25
+    27
     """
     return _width(_TOKEN_RE.findall(tex), 1.0, display)
 
@@ -886,8 +886,8 @@ def matrix_caption(A, **settings) -> str:
     Examples
     --------
     >>> import numpy as np
-    >>> matrix_caption(np.eye(2, dtype=int))
-    'The $2 \\times 2$ matrix has 2 nonzero entries.'
+    >>> print(matrix_caption(np.eye(2, dtype=int)))
+    The $2 \\times 2$ matrix has 2 nonzero entries.
     """
     p = _printer(None, settings)
     tex, elided = _matrix_tex(A, p)
@@ -1267,6 +1267,12 @@ def _zeiler_math(stack, printer) -> str:
     return rf"R_{{{l}}} = {' '.join(n for n, _ in R)}, \qquad R_{{{l}}}^T = {' '.join(n for n, _ in Rt)}"
 
 
+def _generic_math(obj, printer) -> str:
+    rows = [rf"\text{{{_escape_text(n)}}} & \texttt{{{_escape_text(display.short(v))}}}" for n, v in display.fields(obj)]
+    head = rf"\text{{{_escape_text(type(obj).__name__)}}}"
+    return head if not rows else head + " \\quad \\begin{array}{ll}\n" + " \\\\\n".join(rows) + "\n\\end{array}"
+
+
 def _generic_body(obj, printer) -> str:
     rows = [(_escape_text(n), r"\texttt{%s}" % _escape_text(display.short(v))) for n, v in display.fields(obj)]
     head = r"\noindent \texttt{%s}" % _escape_text(type(obj).__name__) + (":" if rows else ".")
@@ -1302,6 +1308,7 @@ def _register_renderers() -> None:
                                      rf"{_shape_tex(g.output_size)}$}}",
     }
     BODY.update(body)
+    math_mode["Displayable"] = _generic_math  # every other result object: a table of its fields
     for name, func in math_mode.items():
         display.register(display.LATEX, name)(lambda obj, printer, f=func: f(obj, _printer(printer)))
 
