@@ -248,7 +248,7 @@ def _graph(n: int | None, eps) -> ComputationalGraph:
         c = IndexedBase("c")
         change.update({x[a]: c[0] + c[a] for a in range(1, n)})
         change[x[n]] = c[0] - sum((c[a] for a in range(1, n)), Integer(0))
-    title = f"Batch normalization, forward and backward, m = {'m' if n is None else n}"
+    title = f"Batch normalization, forward and backward, {'general m' if n is None else f'm = {n}'}"
     return ComputationalGraph(title, nodes, output="y", index=i, dummy=j, size=m, upstream=dy, change=change)
 
 

@@ -197,7 +197,8 @@ def test_math_mode_renders_compile(tmp_path):
     objs = [cm.batchnorm_derivation(2), g4, cm.transpose_arithmetic(4, 3, stride=2),
             cm.transposed_conv_as_direct(np.ones((1, 1, 3)), 3, stride=2),
             cm.verify_transpose_equivalence(np.ones((1, 1, 3)), 3, stride=2), _stack(),
-            cm.ConvTransposeGeometry.from_weight_shape((4, 2, 3), 7, stride=2), cm.PoolGeometry(5, 2)]
+            cm.ConvTransposeGeometry.from_weight_shape((4, 2, 3), 7, stride=2), cm.PoolGeometry(5, 2),
+            cm.MaxPool(2, channel_pool=2), cm.tap_map(g4)]
     body = "\n".join(f"\\[\n{sympy.latex(o)}\n\\]\n\\clearpage" for o in objs)
     body += "\n\\[ " + matrix_latex(cm.conv_matrix(w4, (5, 5), padding=1), geometry=g4) + " \\]"
     run_pdflatex(PREAMBLE + "\\begin{document}\n" + body + "\n\\end{document}\n", tmp_path, "math")
