@@ -109,7 +109,6 @@ def sweep() -> dict:
         "jacobian_symbolic": to_latex(cm.batchnorm_jacobian(4), name="J"),
         "jacobian_symbolic_large": to_latex(cm.batchnorm_jacobian(12), name="J"),
         "jacobian_numeric": to_latex(cm.batchnorm_jacobian([1.0, 2.0, 4.0, 7.0])),
-        "bn1": to_latex(cm.batchnorm_derivation(1), label_prefix="bn1:"),
         "bn4": to_latex(cm.batchnorm_derivation(4), label_prefix="bn4:"),
         "bn_general": to_latex(cm.batchnorm_derivation(None), label_prefix="bnm:"),
         "bn_eps": to_latex(cm.batchnorm_derivation(2, eps=1e-5), numbered=False),
@@ -151,7 +150,7 @@ CLI_COMMANDS = {
     "cli_resample": ["resample", "avg-pool", "--input-size", "6,6", "--kernel-size", "2"],
     "cli_overlap": ["overlap", "--kernel-size", "3", "--stride", "2", "--input-size", "4,4"],
     "cli_overlap_3d": ["overlap", "--kernel-size", "3", "--stride", "2", "--input-size", "2,3,3"],
-    "cli_batchnorm": ["batchnorm", "--batch", "3"],
+    "cli_batchnorm": ["batchnorm", "--batch", "1"],
     "cli_deconvnet": ["deconvnet", "--input-size", "16,16", "--maps", "4", "6", "--kernel", "3"],
 }
 
