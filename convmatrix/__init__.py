@@ -92,9 +92,17 @@ _EXPORTS = {
     "Derivation": "derivation",
     "DerivationError": "derivation",
     "Step": "derivation",
+    "NamedSymbol": "derivation",
+    "NamedIndexedBase": "derivation",
+    "GraphNode": "backprop",
+    "ComputationalGraph": "backprop",
+    "Backpropagation": "backprop",
+    "backpropagate": "backprop",
     "BatchNormDerivation": "batchnorm_symbolic",
     "batchnorm_derivation": "batchnorm_symbolic",
     "batchnorm_jacobian": "batchnorm_symbolic",
+    # layer 7: export
+    "to_latex": "export.latex",
 }
 
 __all__ = list(_EXPORTS)
@@ -103,9 +111,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from ._limits import DEFAULT_MAX_BYTES, MatrixTooLargeError, matrix_bytes
     from ._validation import InputError, InputTypeError, InputValueError
     from .batchnorm import BatchNorm, batchnorm_backward, batchnorm_eval_matrix, batchnorm_forward, fold_conv_batchnorm
+    from .backprop import Backpropagation, ComputationalGraph, GraphNode, backpropagate
     from .batchnorm_symbolic import BatchNormDerivation, batchnorm_derivation, batchnorm_jacobian
     from .deconvnet import ConvLayer, DeconvNet
-    from .derivation import Derivation, DerivationError, Step
+    from .derivation import Derivation, DerivationError, NamedIndexedBase, NamedSymbol, Step
+    from .export.latex import to_latex
     from .geometry import (PADDING_MODES, ConvGeometry, ConvTransposeGeometry, PoolGeometry, TransposeArithmetic,
                            conv_output_size, conv_transpose_output_size, transpose_arithmetic)
     from .im2col import im2col_matrix

@@ -44,6 +44,7 @@ __all__ = [
     "ConvTransposeGeometry",
     "PoolGeometry",
     "TransposeArithmetic",
+    "RELATIONSHIP_NAMES",
     "conv_output_size",
     "conv_transpose_output_size",
     "transpose_arithmetic",
@@ -941,7 +942,8 @@ class PoolGeometry(Displayable):
 
 
 # --------------------------------------------------------------------------- transposed arithmetic
-_RELATIONSHIP_NAMES = {
+#: Dumoulin & Visin's relationships 8-14 (chapter 4) by number: what configuration each describes.
+RELATIONSHIP_NAMES = {
     8: "no zero padding, unit strides, transposed",
     9: "zero padding, unit strides, transposed",
     10: "half (same) padding, transposed",
@@ -1104,7 +1106,7 @@ class TransposeArithmetic(Displayable):
         return self.o_prime
 
     def __str__(self) -> str:
-        names = ", ".join(f"{r} ({_RELATIONSHIP_NAMES[r]})" for r in sorted(set(self.relationship)))
+        names = ", ".join(f"{r} ({RELATIONSHIP_NAMES[r]})" for r in sorted(set(self.relationship)))
         dilated = any(d > 1 for d in self.d)
         lines = [
             f"transposed convolution: i' = {self.i_prime}, k = {self.k}, s = {self.s}, "

@@ -17,7 +17,7 @@ from .._limits import guard_bytes
 from ..export import summarize_matrix
 from ..pooling import MaxPool, pool_matrix
 from ..zeiler import BORDERS, ZeilerLayer, ZeilerStack
-from ._common import add_max_bytes_arg, int_tuple, seed_arg, user_error
+from ._common import add_format_arg, add_max_bytes_arg, emit_latex, int_tuple, seed_arg, user_error, wants_latex
 
 
 def pool_arg(text: str) -> tuple[int, ...] | None:
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "1x2x2 for spatial only) or 'none'; one for all or one per layer (default 2x2x2)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the filters and maps (default 0)")
     add_max_bytes_arg(p)
+    add_format_arg(p, output=True)
     p.set_defaults(func=run)
 
 
@@ -125,6 +126,13 @@ def run(args) -> int:
     stack = build_stack(args.input_size, args.channels, args.maps, args.kernel, args.border, args.pool, args.seed,
                         args.max_bytes)
     lines, ok = report(stack, args.seed, args.max_bytes)
+    if wants_latex(args, document_output=True):
+        checks = [line.strip() for line in lines if "exact transpose" in line]
+        note = ("Built separately from their factors (random integer filters, switches from random integer maps), "
+                "each R_lᵀ equals R_l transposed exactly: " + "; ".join(
+                    f"l = {n}: {'yes' if 'True' in c else 'no'}" for n, c in enumerate(checks, start=1)) + ".")
+        emit_latex([stack, note], args, comment="deconvnet: " + lines[0])
+        return 0 if ok else 1
     print("deconvnet: " + lines[0])
     print("\n".join(lines[1:]))
     return 0 if ok else 1

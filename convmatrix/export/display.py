@@ -13,7 +13,7 @@ import dataclasses
 import html as _html
 from typing import Any, Callable
 
-__all__ = ["LATEX", "HTML", "PNG", "register", "latex", "repr_latex", "repr_html", "repr_png", "fields"]
+__all__ = ["LATEX", "HTML", "PNG", "register", "latex", "repr_latex", "repr_html", "repr_png", "fields", "short"]
 
 #: Class name -> function(obj, printer) -> LaTeX (math mode, no delimiters).
 LATEX: dict[str, Callable] = {}
@@ -72,7 +72,8 @@ def fields(obj: Any) -> list[tuple[str, Any]]:
     return [(n, getattr(obj, n)) for n in names]
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
+    """A value in a few words: an array by its type and shape, anything else by its ``repr`` (cut at 80)."""
     shape = getattr(value, "shape", None)
     if shape is not None and not isinstance(value, type) and getattr(value, "ndim", 0) != 0:
         return f"{type(value).__name__} of shape {tuple(shape)}"
@@ -85,7 +86,7 @@ def repr_html(obj: Any) -> str:
     func = _lookup(HTML, obj)
     if func is not None:
         return func(obj)
-    rows = "".join(f"<tr><th style='text-align:left'>{_html.escape(n)}</th><td><code>{_html.escape(_short(v))}"
+    rows = "".join(f"<tr><th style='text-align:left'>{_html.escape(n)}</th><td><code>{_html.escape(short(v))}"
                    f"</code></td></tr>" for n, v in fields(obj))
     return f"<div><b>{_html.escape(type(obj).__name__)}</b><table>{rows}</table></div>"
 
