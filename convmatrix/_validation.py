@@ -64,6 +64,9 @@ __all__ = [
     "as_index",
     "as_real_array",
     "as_channel_values",
+    "as_mapping",
+    "as_names",
+    "as_expression",
     "loaded_sympy",
     "is_sympy_matrix",
 ]
@@ -733,3 +736,55 @@ def as_channel_values(value: Any, name: str, channels: int | None = None, *, req
     if arr.shape[0] == 0:
         raise InputValueError(f"{name} must hold at least one value (one per channel): got shape (0,)", name)
     return arr
+
+
+def as_mapping(value: Any, name: str, what: str = "a dict"):
+    """A ``dict`` copy of a mapping; anything else refused.
+
+    Examples
+    --------
+    >>> as_mapping([1], "sections")
+    Traceback (most recent call last):
+        ...
+    convmatrix.InputTypeError: sections must be a dict, not a list
+    """
+    if not isinstance(value, Mapping):
+        raise object_type_error(name, value, f"must be {what}")
+    return dict(value)
+
+
+def as_names(value: Any, name: str, what: str = "step names") -> tuple[str, ...]:
+    """A sequence of strings (names), as a tuple."""
+    entries = as_sequence(value, name, what)
+    for v in entries:
+        if not isinstance(v, str):
+            raise InputTypeError(f"{name}={show(value)} must hold {what} (str): got {show(v)} of type "
+                                 f"{type(v).__name__}", name)
+    return entries
+
+
+def as_expression(value: Any, name: str):
+    """A SymPy expression: a SymPy ``Expr`` or a number (numpy scalars too); strings, booleans, relations and
+    sets refused (no parsing: a string is not an expression here).
+
+    Examples
+    --------
+    >>> as_expression(2, "lhs")
+    2
+    >>> as_expression("x + 1", "lhs")
+    Traceback (most recent call last):
+        ...
+    convmatrix.InputTypeError: lhs='x + 1' must be a SymPy expression or a number, not a str
+    """
+    import sympy
+
+    if isinstance(value, sympy.Basic):
+        if not isinstance(value, sympy.Expr) or value.is_Boolean:
+            raise type_error(name, value, "must be a SymPy expression (not a relation, set or boolean)")
+        return value
+    if is_bool(value) or isinstance(value, (str, bytes)) or not isinstance(value, numbers.Number) \
+            and not (getattr(value, "ndim", None) == 0 and getattr(getattr(value, "dtype", None), "kind", "") in "iufc"):
+        raise type_error(name, value, "must be a SymPy expression or a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise value_error(name, value, "must be finite")
+    return sympy.sympify(value.item() if hasattr(value, "item") else value)

@@ -38,7 +38,8 @@ from typing import Any, Mapping, Sequence
 import sympy
 from sympy import Basic, Dummy, Indexed, IndexedBase, Integer, Mul, Sum, Symbol
 
-from ._validation import InputTypeError, InputValueError
+from ._validation import (InputTypeError, InputValueError, as_expression, as_int, as_mapping, as_names, as_sequence,
+                          as_str, is_integer, object_type_error)
 from .derivation import Derivation, NamedIndexedBase, NamedSymbol, Step, is_zero
 
 __all__ = ["GraphNode", "ComputationalGraph", "Backpropagation", "backpropagate"]
@@ -134,9 +135,9 @@ class GraphNode:
                 raise InputValueError(f"node {self.name!r} has no definition (an input of the graph): it takes no "
                                       "sentence, backward edges, atom or value", "definition")
         else:
-            object.__setattr__(self, "definition", sympy.sympify(self.definition))
+            object.__setattr__(self, "definition", as_expression(self.definition, "definition"))
         if self.value is not None:
-            object.__setattr__(self, "value", sympy.sympify(self.value))
+            object.__setattr__(self, "value", as_expression(self.value, "value"))
         object.__setattr__(self, "backward", dict(self.backward))
 
     @property
@@ -219,11 +220,14 @@ class ComputationalGraph:
         for name in ("index", "dummy"):
             if not isinstance(getattr(self, name), Symbol):
                 raise InputTypeError(f"{name}={getattr(self, name)!r} must be a sympy.Symbol", name)
-        object.__setattr__(self, "size", sympy.sympify(self.size))
+        if is_integer(self.size):
+            object.__setattr__(self, "size", sympy.Integer(as_int(self.size, "size", minimum=1)))
+        elif not isinstance(self.size, Symbol):
+            raise object_type_error("size", self.size, "must be a positive int or a positive sympy.Symbol (general m)")
         if not (self.size.is_Integer and self.size > 0) and not (self.size.is_Symbol and self.size.is_positive):
             raise InputValueError(f"size={self.size} must be a positive int or a positive sympy.Symbol (general m)",
                                   "size")
-        object.__setattr__(self, "change", dict(self.change))
+        object.__setattr__(self, "change", as_mapping(self.change, "change"))
         self._check_nodes()
         if self.upstream is None:
             object.__setattr__(self, "upstream", self.gradient(self.output))
@@ -665,10 +669,17 @@ def backpropagate(graph: ComputationalGraph, claims: Sequence[Step] = (), *, sec
     """
     if not isinstance(graph, ComputationalGraph):
         raise InputTypeError(f"graph must be a ComputationalGraph, not a {type(graph).__name__}", "graph")
+    claims = list(as_sequence(claims, "claims", "Step objects"))
+    bad = [c for c in claims if not isinstance(c, Step)]
+    if bad:
+        raise object_type_error("claims", bad[0], "must hold Step objects")
+    sections = {} if sections is None else as_mapping(sections, "sections", "a dict of step name -> heading")
+    results = as_names(results, "results")
+    if title is not None:
+        as_str(title, "title")
     values, explicit = _Values(graph), _Values(graph)
     forward = _forward(graph, values, explicit)
     backward = _backward(graph, values, explicit)
-    claims = list(claims)
     heads = {forward[0].name: "Forward"} if forward else {}
     if backward:
         heads[backward[0].name] = "Backward"
@@ -677,7 +688,7 @@ def backpropagate(graph: ComputationalGraph, claims: Sequence[Step] = (), *, sec
         graph.title if title is None else title, forward + backward + claims, values=dict(values.table),
         indices={graph.index: range(1, int(size) + 1)} if size.is_Integer else {},
         ranges={graph.index: (Integer(1), size)}, change=dict(graph.change),
-        sections={**heads, **dict(sections or {})}, results=tuple(results), graph=graph,
+        sections={**heads, **sections}, results=results, graph=graph,
         explicit_values=dict(explicit.table),
     )
 

@@ -105,6 +105,9 @@ def _check_eps(eps):
         value = sympy.sympify(eps, strict=True) if not isinstance(eps, sympy.Basic) else eps
     except (sympy.SympifyError, TypeError):
         raise InputTypeError(f"eps={eps!r} must be a non-negative number or None (the symbol ε)") from None
+    if isinstance(value, sympy.Basic) and not isinstance(value, sympy.Expr):
+        raise InputTypeError(f"eps={eps!r} must be a non-negative number, a SymPy expression or None (the symbol ε)",
+                             "eps")
     if isinstance(value, sympy.Basic) and value.free_symbols:
         return value  # a user symbol: trusted to be non-negative
     if not (isinstance(value, sympy.Basic) and value.is_real and value.is_number):
@@ -182,6 +185,7 @@ def batchnorm_derivation(batch_size: int | None = 4, *, eps: Any = None, check: 
     """
     n = _check_batch_size(batch_size)
     eps_ = _check_eps(eps)
+    check = as_bool(check, "check")
     if n == 1 and eps_ == 0:
         raise InputValueError("batch_size=1 with eps=0 divides by σ_ε = 0: one value per channel needs eps > 0")
     d = _build_derivation(n, eps_)

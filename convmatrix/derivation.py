@@ -31,7 +31,7 @@ import sympy
 from sympy import Add, Basic, Indexed, IndexedBase, KroneckerDelta, Mul, Sum, Symbol
 
 from ._display import Displayable
-from ._validation import InputTypeError, InputValueError, as_int
+from ._validation import InputTypeError, InputValueError, as_expression, as_int, as_names, as_sequence, as_str
 
 __all__ = ["Step", "Derivation", "DerivationError", "NamedSymbol", "NamedIndexedBase", "NamedIndexed",
            "reduce_sums", "expand_sums", "is_zero", "summation_height"]
@@ -99,8 +99,8 @@ class Step(Displayable):
         if self.name is not None and not self.name.isidentifier():
             raise InputValueError(f"name={self.name!r} must be an identifier such as 'closed_form' (letters, digits, _)",
                                   "name")
-        object.__setattr__(self, "lhs", sympy.sympify(self.lhs))
-        object.__setattr__(self, "rhs", sympy.sympify(self.rhs))
+        object.__setattr__(self, "lhs", as_expression(self.lhs, "lhs"))
+        object.__setattr__(self, "rhs", as_expression(self.rhs, "rhs"))
 
     @classmethod
     def from_eq(cls, eq: sympy.Eq, text: str, kind: str = "equality", index: Any = None,
@@ -592,7 +592,7 @@ class Derivation(Displayable):
     def __post_init__(self) -> None:
         if not isinstance(self.title, str):
             raise InputTypeError(f"title={self.title!r} must be a str", "title")
-        self.steps = list(self.steps)
+        self.steps = list(as_sequence(self.steps, "steps", "Step objects"))
         bad = [s for s in self.steps if not isinstance(s, Step)]
         if bad:
             raise InputTypeError(f"steps must be Step objects: got {type(bad[0]).__name__}", "steps")
@@ -602,9 +602,7 @@ class Derivation(Displayable):
         for index, r in self.ranges.items():
             if not (isinstance(r, tuple) and len(r) == 2):
                 raise InputTypeError(f"ranges[{index}]={r!r} must be a pair (lo, hi)", "ranges")
-        if isinstance(self.results, str) or not isinstance(self.results, (tuple, list)):
-            raise InputTypeError(f"results={self.results!r} must be a tuple of step names", "results")
-        self.results = tuple(self.results)
+        self.results = as_names(self.results, "results")
         names = self._names()
         for what, keys in (("sections", self.sections), ("results", self.results)):
             unknown = [k for k in keys if k not in names]
@@ -632,6 +630,7 @@ class Derivation(Displayable):
             No step has that name (the message lists the names), or two have.
         """
         names = self._names()
+        as_str(name, "name", rule="must be a step name (a str)")
         if name not in names:
             raise InputValueError(f"name={name!r} is not a step of {self.title!r}: the step names are "
                                   f"{', '.join(map(repr, names)) or '(none)'}", "name")

@@ -36,7 +36,7 @@ LAYERS = {
 }
 #: Methods that present an object and may import the export layer when called.
 PRESENTATION_HOOKS = {"_repr_latex_", "_repr_html_", "_repr_png_", "_repr_svg_", "_latex", "latex", "text",
-                      "__str__", "__format__", "_repr_pretty_", "show"}
+                      "latex_of", "text_of", "__str__", "__format__", "_repr_pretty_", "show"}
 
 
 def _modules():

@@ -718,7 +718,12 @@ def _as_matrix(A):
     """``A`` as something 2-d: sparse and SymPy matrices as they are, arrays with at least two axes."""
     if sp.issparse(A) or is_sympy_matrix(A):
         return A
-    arr = np.asarray(A)
+    try:
+        arr = np.asarray(A)
+    except ValueError:  # ragged nesting
+        raise object_type_error("A", A, "must be a matrix: a rectangular array, a scipy.sparse or SymPy matrix") from None
+    if arr.dtype.kind not in "biufcO":
+        raise InputTypeError(f"A must be a matrix of numbers or SymPy expressions: got dtype {arr.dtype}", "A")
     if arr.ndim == 1:
         return arr.reshape(1, -1)
     if arr.ndim != 2:
@@ -1424,6 +1429,9 @@ def to_latex(obj: Any, *, standalone: bool = False, **settings) -> str:
     True
     """
     standalone = as_bool(standalone, "standalone")
+    if isinstance(obj, np.ndarray) and (obj.dtype.kind not in "biufcO" or obj.ndim not in (1, 2)):
+        raise InputTypeError(f"obj must be a result, an expression or a matrix (or vector) of numbers: got an array "
+                             f"of dtype {obj.dtype} and shape {obj.shape}", "obj")
     printer = _printer(None, settings)
     body = _body(obj, printer)
     return latex_document(body, title=_title(obj)) if standalone else body
