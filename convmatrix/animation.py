@@ -49,6 +49,8 @@ CELL_NAMES = ("input", "zero padding", "border copy", "inserted zero", "output_p
 KERNEL_COLOR, OUTPUT_COLOR, DONE_COLOR = "#1c4587", "#38761d", "#b6d7a8"
 #: Most frames an animation draws (one per output position).
 MAX_FRAMES = 1024
+#: Size of a cell in the pictures.
+CELL_INCHES = 0.32
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,7 +190,13 @@ def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _pairs(p) -> str:
-    return "(" + ", ".join(f"{lo}" if lo == hi else f"{lo}/{hi}" for lo, hi in p) + ")"
+    """Per-axis padding as ``1x1``, or ``1/2x0`` where an axis pads unevenly (``lo/hi``)."""
+    return "x".join(f"{lo}" if lo == hi else f"{lo}/{hi}" for lo, hi in p)
+
+
+def _x(t) -> str:
+    """A per-axis size as ``5x5``."""
+    return "x".join(map(str, t))
 
 
 def conv_scene(
@@ -246,9 +254,10 @@ def conv_scene(
         g = ConvGeometry.from_weight_shape((1, 1, *k), input_size, stride=stride, padding=padding, dilation=dilation,
                                            padding_mode=padding_mode)
         cells, source = _conv_cells(g)
-        title = (f"convolution: i = {g.input_size}, k = {g.kernel_size}, s = {g.stride}, p = {_pairs(g.padding)}"
-                 + (f", d = {g.dilation}" if any(d > 1 for d in g.dilation) else "")
-                 + ("" if g.padding_mode == "zeros" else f", {g.padding_mode} padding") + f" -> o = {g.output_size}")
+        title = (f"convolution: i = {_x(g.input_size)}, k = {_x(g.kernel_size)}, s = {_x(g.stride)}, "
+                 f"p = {_pairs(g.padding)}" + (f", d = {_x(g.dilation)}" if any(d > 1 for d in g.dilation) else "")
+                 + ("" if g.padding_mode == "zeros" else f", {g.padding_mode} padding")
+                 + f" -> o = {_x(g.output_size)}")
         return ConvScene("conv", cells, source, g.input_size, g.output_size, g.kernel_size, g.stride, g.dilation,
                          False, title)
     if padding_mode != "zeros":
@@ -260,9 +269,9 @@ def conv_scene(
 
 def _transposed_scene(a: TransposeArithmetic) -> ConvScene:
     cells, source = _transposed_cells(a)
-    title = (f"transposed convolution: i' = {a.i_prime}, k = {a.k}, s = {a.s}, p = {_pairs(a.p)}"
-             + (f", a = {a.a}" if any(a.a) else "") + (f", d = {a.d}" if any(d > 1 for d in a.d) else "")
-             + f" -> o' = {a.o_prime}\nas a direct convolution: {tuple(s - 1 for s in a.s)} zeros inserted, "
+    title = (f"transposed convolution: i' = {_x(a.i_prime)}, k = {_x(a.k)}, s = {_x(a.s)}, p = {_pairs(a.p)}"
+             + (f", a = {_x(a.a)}" if any(a.a) else "") + (f", d = {_x(a.d)}" if any(d > 1 for d in a.d) else "")
+             + f" -> o' = {_x(a.o_prime)}\nas a direct convolution: {_x(tuple(s - 1 for s in a.s))} zeros inserted, "
              f"padded by {_pairs(a.pad_widths)}, stride 1, flipped kernel")
     return ConvScene("transposed", cells, source, a.i_prime, a.o_prime, a.k, a.s_prime, a.d, True, title)
 
@@ -374,20 +383,28 @@ def _frame_axes(ax, m) -> None:
     ax.set_axis_off()
 
 
-def _legend(fig, scene: ConvScene) -> None:
+def _decorate(fig, scene: ConvScene) -> None:
+    """The title (wrapped to the figure's width) and the legend of the cell kinds."""
+    import textwrap
+
     from matplotlib.patches import Patch
 
+    width = fig.get_size_inches()[0]
+    lines = [part for line in scene.title.split("\n") for part in textwrap.wrap(line, int(width * 12.5))]
+    fig.suptitle("\n".join(lines), fontsize=9)
     kinds = sorted(set(np.unique(scene.cells).tolist()))
     handles = [Patch(facecolor=CELL_COLORS[k], edgecolor="#555", label=CELL_NAMES[k]) for k in kinds]
     handles.append(Patch(facecolor=KERNEL_COLOR, alpha=0.55, label="kernel" + (" (flipped)" if scene.flipped else "")))
-    fig.legend(handles=handles, loc="lower center", ncols=len(handles), fontsize=7, frameon=False)
+    per_row = max(2, int(width / 1.45))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), per_row), fontsize=7,
+               frameon=False)
 
 
 def _figure(scene: ConvScene, ax):
     grid, out = montage_layout(scene.grid_size), montage_layout(scene.output_size)
     width = grid.size[1] + out.size[1]
     height = max(grid.size[0], out.size[0])
-    size = (float(np.clip(0.42 * width + 1.2, 4, 14)), float(np.clip(0.42 * height + 1.6, 2.4, 9)))
+    size = (float(np.clip(CELL_INCHES * width + 1.0, 4.6, 14)), float(np.clip(CELL_INCHES * height + 1.4, 2.4, 9)))
     fig, axes = axes_grid(ax, 2, size, width_ratios=[grid.size[1], out.size[1]])
     return fig, axes
 
@@ -427,12 +444,11 @@ def plot_conv_frame(scene: Any, frame: int = 0, *, ax=None):
     fig, axes = _figure(scene, ax)
     _Frame(scene, axes).show(frame)
     if ax is None:
-        fig.suptitle(scene.title, fontsize=9)
-        _legend(fig, scene)
+        _decorate(fig, scene)
     return root_figure(axes[0])
 
 
-def animate_conv(scene: Any, path: str | os.PathLike | None = None, *, fps: float = 2.0, dpi: float = 60):
+def animate_conv(scene: Any, path: str | os.PathLike | None = None, *, fps: float = 2.0, dpi: float = 72):
     """All frames of a scene as a GIF (matplotlib's ``PillowWriter``), one per output position, looping.
 
     Parameters
@@ -444,7 +460,7 @@ def animate_conv(scene: Any, path: str | os.PathLike | None = None, *, fps: floa
     fps : float, optional
         Frames per second.
     dpi : float, optional
-        Resolution (the figure is about 0.42 inch per cell).
+        Resolution (the figure is about :data:`CELL_INCHES` per cell).
 
     Returns
     -------
@@ -481,8 +497,7 @@ def animate_conv(scene: Any, path: str | os.PathLike | None = None, *, fps: floa
     from matplotlib.animation import PillowWriter
 
     fig, axes = _figure(scene, None)
-    fig.suptitle(scene.title, fontsize=9)
-    _legend(fig, scene)
+    _decorate(fig, scene)
     drawn = _Frame(scene, axes)
     _freeze(fig, drawn.dynamic, dpi)
     with tempfile.TemporaryDirectory() as tmp:

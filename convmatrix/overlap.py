@@ -232,13 +232,11 @@ def overlap_map(
     maps = []
     for g, w in zip(layers, weights):
         m = layer_matrix(g, w, max_bytes=max_bytes)
-        if learned:
-            m = abs(m)
         product = m if product is None else structural_product([m, product], 8, max_bytes,
                                                                what="product of the stack's matrices")
         axis = 1 if direction == "forward" else 0
         shape = (g.out_channels, *g.output_size) if direction == "forward" else (
             layers[0].in_channels, *layers[0].input_size)
         guard_bytes(8 * prod(shape), max_bytes, what=f"an overlap map of shape {shape}")
-        maps.append(np.asarray(product.sum(axis=axis)).reshape(shape))
+        maps.append(np.asarray(abs(product).sum(axis=axis)).reshape(shape))
     return OverlapMap(tuple(maps), layers, direction, learned, tuple(_uneven(g, direction) for g in layers))

@@ -44,7 +44,7 @@ def run_conv(args) -> int:
     A = conv_matrix(w, args.input_size, flip=args.flip, max_bytes=args.max_bytes, **params)
     header = (f"conv: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> "
               f"output {(g.out_channels, *g.output_size)}")
-    emit(A, args, header)
+    emit(A, args, header, geometry=g)
     return 0
 
 
@@ -57,5 +57,5 @@ def run_transpose(args) -> int:
     header = (f"transpose: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> output "
               f"{(g.out_channels, *g.output_size)}; the transpose of the conv matrix over input size "
               f"{g.output_size}")
-    emit(T, args, header)
+    emit(T, args, header, geometry=g)
     return 0

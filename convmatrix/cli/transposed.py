@@ -11,6 +11,7 @@ of Odena, Dumoulin & Olah).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     # No --groups: the counts are those of one channel pair, which groups do not change
     # (a grouped layer's output channel sees C_in/groups input channels, each with these counts).
     _add_transpose_args(o, groups=False)
+    o.add_argument("--output", "-o", type=Path, help="also save the map as a picture: .png, .svg or .pdf")
     o.set_defaults(func=run_overlap)
 
 
@@ -127,7 +129,22 @@ def run_overlap(args) -> int:
         print(f"interior overlap: uneven (checkerboard): {'; '.join(dict.fromkeys(why))}")
     else:
         print("interior overlap: even (no checkerboard): the stride divides the kernel size along every axis")
+    if args.output is not None:
+        _save_overlap(args, counts, uneven, k, s)
     return 0
+
+
+def _save_overlap(args, counts, uneven: bool, k, s) -> None:
+    """``-o map.png``: the counts as a picture, titled with the layer and its verdict."""
+    from ._common import user_error
+    from ._pictures import PICTURE_SUFFIXES, save_map_picture
+
+    if args.output.suffix.lower() not in PICTURE_SUFFIXES:
+        raise user_error("--output", f"{str(args.output)!r} must end in one of {', '.join(PICTURE_SUFFIXES)} "
+                                     "(a picture of the counts)")
+    path = save_map_picture(counts, args.output, uneven=uneven,
+                            title=f"transposed convolution k={k}, s={s}: inputs reaching each output position")
+    print(f"saved a picture of the {counts.shape} counts to {path}")
 
 
 def section_equivalence() -> str:

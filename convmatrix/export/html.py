@@ -24,7 +24,7 @@ from .display import HTML, register
 from .layout import MatrixLayout, layout_of
 from .text import GRID_LIMIT, summarize_matrix
 
-__all__ = ["card", "matrix_html", "grid_html", "STYLE"]
+__all__ = ["card", "matrix_html", "grid_html", "STYLE", "GRID_STYLE"]
 
 #: Inline style of every summary (no stylesheet is assumed).
 STYLE = "font-family: sans-serif; font-size: 12px; line-height: 1.3"
@@ -44,8 +44,9 @@ def card(title: str, rows: Iterable[tuple[str, Any]], body: str = "") -> str:
 
     Examples
     --------
-    >>> card("Example", [("shape", (2, 3))])
-    "<div style='font-family: sans-serif; font-size: 12px; line-height: 1.3'><b>Example</b><table><tr><th style='text-align:left; padding-right: 8px'>shape</th><td>(2, 3)</td></tr></table></div>"
+    >>> html = card("Example", [("shape", (2, 3))])
+    >>> html.startswith("<div") and "<b>Example</b>" in html and "<td>(2, 3)</td>" in html
+    True
     """
     cells = "".join(f"<tr><th style='text-align:left; padding-right: 8px'>{_esc(n)}</th><td>{_esc(_tuple(v))}</td></tr>"
                     for n, v in rows)
@@ -54,7 +55,7 @@ def card(title: str, rows: Iterable[tuple[str, Any]], body: str = "") -> str:
 
 def _entry(v) -> str:
     if v == 0:
-        return "<span style='color:#bbb'>·</span>"
+        return "<span class='z'>·</span>"
     if isinstance(v, (float, np.floating)):
         return _esc(f"{v:.4g}")
     return _esc(v)
@@ -66,8 +67,22 @@ def _dense(A):
     return A.toarray() if sp.issparse(A) else np.asarray(A)
 
 
+#: The grid's style, once per grid (classes keep the cells short): ``l``/``t`` are the block rules.
+GRID_STYLE = ("<style>.cmx-grid{border-collapse:collapse;margin-top:4px}"
+              ".cmx-grid td,.cmx-grid th{padding:1px 4px;text-align:right;font-family:monospace}"
+              ".cmx-grid th{color:#888;font-weight:normal}.cmx-grid .z{color:#bbb}"
+              ".cmx-grid .l{border-left:2px solid #000}.cmx-grid .t{border-top:2px solid #000}</style>")
+
+
+def _cls(*names: str) -> str:
+    names = [n for n in names if n]
+    return f" class='{' '.join(names)}'" if names else ""
+
+
 def grid_html(A, layout: MatrixLayout | None = None) -> str:
     """A small matrix as an HTML table: zeros as ``·``, rules between channel blocks, labelled headers.
+
+    Hovering a header shows its ``(o, y, x)`` or ``(c, y, x)``.
 
     Examples
     --------
@@ -79,19 +94,16 @@ def grid_html(A, layout: MatrixLayout | None = None) -> str:
     rows, cols = dense.shape
     rb = layout.row_block if layout else rows
     cb = layout.col_block if layout else cols
-    rule = "2px solid #000"
-    head = "".join(f"<th style='{_CELL}; color:#888; font-weight:normal"
-                   f"{'; border-left:' + rule if c and c % cb == 0 else ''}' title='"
-                   f"{_esc(layout.col_label(c)) if layout else c}'>{c}</th>" for c in range(cols))
+    left = ["l" if c and c % cb == 0 else "" for c in range(cols)]
+    head = "".join(f"<th{_cls(left[c])} title='{_esc(layout.col_label(c)) if layout else c}'>{c}</th>"
+                   for c in range(cols))
     body = []
     for r in range(rows):
-        top = f"; border-top:{rule}" if r and r % rb == 0 else ""
+        top = "t" if r and r % rb == 0 else ""
         label = _esc(layout.row_label(r)) if layout else r
-        cells = "".join(f"<td style='{_CELL}{top}{'; border-left:' + rule if c and c % cb == 0 else ''}'>"
-                        f"{_entry(dense[r, c])}</td>" for c in range(cols))
-        body.append(f"<tr><th style='{_CELL}; color:#888; font-weight:normal{top}' title='{label}'>{r}</th>{cells}</tr>")
-    return (f"<table style='border-collapse: collapse; margin-top: 4px'><tr><th></th>{head}</tr>"
-            f"{''.join(body)}</table>")
+        cells = "".join(f"<td{_cls(left[c], top)}>{_entry(dense[r, c])}</td>" for c in range(cols))
+        body.append(f"<tr><th{_cls(top)} title='{label}'>{r}</th>{cells}</tr>")
+    return f"{GRID_STYLE}<table class='cmx-grid'><tr><th></th>{head}</tr>{''.join(body)}</table>"
 
 
 def matrix_html(A, layout: MatrixLayout | None = None, *, limit: tuple[int, int] = GRID_LIMIT) -> str:

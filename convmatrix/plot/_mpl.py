@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 from .._validation import InputTypeError, InputValueError, as_sequence
 
-__all__ = ["PLOT_EXTRA", "PICTURE_SUFFIXES", "require_matplotlib", "figure_axes", "root_figure", "axes_grid", "figure_png",
-           "save_figure", "rgb", "text_color_on"]
+__all__ = ["PLOT_EXTRA", "PICTURE_SUFFIXES", "require_matplotlib", "figure_axes", "root_figure", "axes_grid",
+           "figure_png", "figure_bytes", "save_figure", "rgb", "text_color_on"]
 
 #: How to install what the pictures need.
 PLOT_EXTRA = 'pip install "convmatrix[plot]"'
@@ -122,20 +122,21 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float = 150) -> Path:
         raise InputValueError(f"path={str(path)!r} must end in one of {', '.join(PICTURE_SUFFIXES)}", "path")
     if not path.parent.exists():
         raise InputValueError(f"path={str(path)!r}: the folder {str(path.parent)!r} does not exist", "path")
-    buf = io.BytesIO()
-    fig.savefig(buf, format=suffix[1:], dpi=dpi, metadata=_metadata(suffix))
+    data = figure_bytes(fig, suffix[1:], dpi=dpi)
     with atomic_write(path) as fh:
-        fh.write(buf.getvalue())
+        fh.write(data)
     return path
 
 
-def _metadata(suffix: str) -> dict:
-    """No creation date in SVG/PDF, so that the same picture gives the same file."""
-    if suffix == ".svg":
-        return {"Date": None}
-    if suffix == ".pdf":
-        return {"CreationDate": None}
-    return {}
+def figure_bytes(fig, format: str, *, dpi: float = 150) -> bytes:
+    """The figure as ``png``, ``svg`` or ``pdf`` bytes; the same picture gives the same bytes (no dates, fixed ids)."""
+    import matplotlib
+
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(format, {})
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "convmatrix"}):
+        fig.savefig(buf, format=format, dpi=dpi, metadata=metadata)
+    return buf.getvalue()
 
 
 def rgb(color) -> tuple[float, float, float]:

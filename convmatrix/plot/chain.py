@@ -32,6 +32,18 @@ def chain_layouts(d: TransposedConvAsDirect) -> dict[str, MatrixLayout]:
     }
 
 
+def _shared_key(t_ax, axes) -> None:
+    """One colorbar (values) or legend (taps) for the four panels, to the right of all of them."""
+    owner = t_ax.figure
+    legend = t_ax.get_legend()
+    if legend is not None:
+        handles = list(legend.legend_handles)
+        legend.remove()
+        owner.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False, title="tap")
+    elif t_ax.images and t_ax.images[0].get_array().ndim == 2:
+        owner.colorbar(t_ax.images[0], ax=list(axes), shrink=0.6, label="entry value")
+
+
 def plot_chain(d: TransposedConvAsDirect, *, ax=None, color: str = "auto"):
     """``T = C @ P @ Z`` drawn as four matrices side by side, each with its channel blocks.
 
@@ -83,11 +95,12 @@ def plot_chain(d: TransposedConvAsDirect, *, ax=None, color: str = "auto"):
     for n, (a, (name, M)) in enumerate(zip(axes, mats.items())):
         mode = ("tap" if symbolic else "value") if color == "auto" and name in "TC" else (
             color if name in "TC" else "pattern")
-        plot_matrix(M, geometry=layouts[name], color=mode, ax=a, colorbar=name == "T", legend=name == "T",
+        plot_matrix(M, geometry=layouts[name], color=mode, ax=a, colorbar=False, legend=name == "T",
                     title=f"{'' if n == 0 else ('= ' if n == 1 else '· ')}{name} ({M.shape[0]} x {M.shape[1]})")
         a.set_xlabel("")
         a.set_ylabel("")
         a.tick_params(labelsize=6)
+    _shared_key(axes[0], axes)
     if ax is None:
         a = d.arithmetic
         fig.suptitle(f"transposed convolution = direct convolution: zero insertion Z (stride {a.s}), padding P "

@@ -25,8 +25,9 @@ def _position(value: Any, name: str, channels: int, size: tuple[int, ...]) -> in
     if is_integer(value):
         return as_index(value, name, channels * int(np.prod(size)), what="a flat index")
     if not is_sequence(value) or len(value) != 1 + len(size):
-        raise InputTypeError(f"{name}={value!r} must be a flat index or ({'channel, ' + ', '.join(['pos'] * len(size))})"
-                             f": a channel and {len(size)} spatial coordinates", name)
+        want = "channel, " + ", ".join(["pos"] * len(size))
+        raise InputTypeError(f"{name}={value!r} must be a flat index or ({want}): a channel and {len(size)} "
+                             "spatial coordinates", name)
     idx = [as_index(v, name, n, what=f"a coordinate along axis {a} (channel first)")
            for a, (v, n) in enumerate(zip(value, (channels, *size)))]
     return int(np.ravel_multi_index(idx, (channels, *size)))

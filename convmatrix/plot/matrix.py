@@ -1,4 +1,4 @@
-"""``plot_matrix``: a convolution matrix with its channel blocks, coloured by value, by tap, by pattern or by density."""
+"""``plot_matrix``: a convolution matrix with its channel blocks, coloured by value, tap, pattern or density."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ VALUE_CMAP = "RdBu_r"
 def density_histogram(A, bins: int | tuple[int, int] = 512) -> np.ndarray:
     """Stored entries of a sparse matrix per bin of a ``(row_bins, col_bins)`` grid, read from its CSR arrays.
 
-    Row bin ``b`` holds rows ``[b R / B, (b + 1) R / B)`` (integer division), and
-    column ``c`` falls in bin ``c * B_c // C``.  The CSR arrays are read one
+    Row ``r`` falls in bin ``r * B_r // R`` and column ``c`` in bin ``c * B_c // C``
+    (``R x C`` entries, ``B_r x B_c`` bins).  The CSR arrays are read one
     row bin at a time (long bins in pieces of 4 M entries): no COO copy and no
     dense array of the matrix's size exist; a CSC array is read as the CSR array
     of its transpose.
@@ -70,7 +70,7 @@ def density_histogram(A, bins: int | tuple[int, int] = 512) -> np.ndarray:
         return density_histogram(A.T, (wb, hb)).T
     a = _as_csr(A)
     counts = np.zeros((hb, wb), dtype=np.int64)
-    edges = (np.arange(hb + 1, dtype=np.int64) * rows) // hb
+    edges = -(-(np.arange(hb + 1, dtype=np.int64) * rows) // hb)  # rows r with r * hb // rows == b
     offsets = np.asarray(a.indptr)[edges].astype(np.int64)
     step = 1 << 22
     for b in range(hb):
@@ -394,6 +394,7 @@ def plot_matrix(
     if color != "density" and shape[0] * shape[1] > ENTRY_LIMIT:
         raise InputValueError(f"A is {shape[0]} x {shape[1]}: too large to draw entry by entry (at most "
                               f"{ENTRY_LIMIT:,} entries); use color='density'", "color")
+    own = ax is None
     fig, ax = figure_axes(ax, _figsize(shape, 1.6 if color in ("value", "density", "tap") else 0.2))
     values = None
     extent = (-0.5, shape[1] - 0.5, shape[0] - 0.5, -0.5)
@@ -401,7 +402,7 @@ def plot_matrix(
     if color == "value":
         values = _draw_values(ax, matrix, extent, aspect, colorbar)
     elif color == "tap":
-        _draw_taps(ax, matrix, layout, tap_map_of(), transposed, extent, aspect, legend)
+        _draw_taps(ax, matrix, layout, tap_map_of(), transposed, extent, aspect, legend, own)
     elif color == "pattern":
         stored = _stored(matrix) if matrix is not None else _tap_grid(None, layout, tap_map_of(), transposed)[0] != -1
         img = np.where(stored[:, :, None], np.array(rgb(PATTERN_COLOR)), 1.0)
@@ -447,15 +448,20 @@ def _draw_values(ax, A, extent, aspect, colorbar: bool) -> np.ndarray:
     return values
 
 
-def _draw_taps(ax, A, layout, m, transposed, extent, aspect, legend: bool) -> None:
+def _draw_taps(ax, A, layout, m, transposed, extent, aspect, legend: bool, own: bool) -> None:
+    """The taps in their colours; the legend beside the figure (a new one) or beside the axes (the user's)."""
     ids, labels = _tap_grid(A, layout, m, transposed)
     img, handles = _tap_image(ids, labels)
     ax.imshow(img, extent=extent, aspect=aspect, interpolation="nearest")
     if not legend:
         return
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False,
-                  title="tap", title_fontsize=8, ncols=1 if len(handles) <= 12 else 2)
+        kw = dict(handles=handles, fontsize=8, frameon=False, title="tap", title_fontsize=8,
+                  ncols=1 if len(handles) <= 12 else 2)
+        if own:
+            ax.figure.legend(loc="outside right upper", **kw)
+        else:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), **kw)
     elif len(labels) > len(TAP_COLORS):
         from matplotlib import colormaps
         from matplotlib.cm import ScalarMappable
@@ -473,8 +479,9 @@ def _draw_density(ax, A, bins, extent, aspect, colorbar: bool) -> None:
     br = A.shape[0] / counts.shape[0]
     bc = A.shape[1] / counts.shape[1]
     top = int(counts.max()) if counts.size else 1
+    low = int(counts[counts > 0].min()) if top > 0 else 1
     cmap = colormaps["viridis"].with_extremes(bad="white")
-    norm = LogNorm(1, max(top, 2)) if top > 50 else Normalize(0, max(top, 1))
+    norm = LogNorm(low, max(top, low + 1)) if top > 50 * low else Normalize(low - 1 if low > 1 else 0, max(top, 1))
     im = ax.imshow(np.ma.masked_equal(counts, 0), cmap=cmap, norm=norm, extent=extent, aspect=aspect,
                    interpolation="nearest", rasterized=True)
     if colorbar:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
 
-from .._validation import InputTypeError, InputValueError, as_bool
+from .._validation import InputTypeError, as_bool, as_index
 from ..geometry import ConvTransposeGeometry
 from ..overlap import OverlapMap
 from ._grid import montage, slice_labels, spatial_lead_names
@@ -21,12 +22,14 @@ OVERLAP_CMAP = "magma"
 UNEVEN_COLOR, EVEN_COLOR = "#c0392b", "#1e8449"
 
 
-def _layer_text(g, uneven: bool | None) -> str:
+def _layer_text(g, l: int, uneven: bool) -> str:
+    """``after layer l: transposed k=3x3, s=2x2`` and the layer's own verdict on a second line."""
     kind = "transposed" if isinstance(g, ConvTransposeGeometry) else "conv"
     k = "x".join(map(str, g.kernel_size))
     s = "x".join(map(str, g.stride))
-    verdict = "" if uneven is None else (": uneven (checkerboard)" if uneven else ": even")
-    return f"{kind} k={k}, s={s}{verdict}"
+    where = "layer 1" if l == 1 else f"after layer {l}"
+    verdict = "uneven overlap (checkerboard)" if uneven else "even overlap"
+    return f"{where}: {kind} k={k}, s={s}\nlayer {l} alone: {verdict}"
 
 
 def _panel(ax, counts: np.ndarray, title: str, uneven: bool | None, annotate: bool | None, learned: bool) -> None:
@@ -42,7 +45,7 @@ def _panel(ax, counts: np.ndarray, title: str, uneven: bool | None, annotate: bo
     if counts.size <= 1024:
         cell_edges(ax, m, color="white", linewidth=0.4)
     if annotate is None:
-        annotate = counts.size <= 256
+        annotate = counts.size <= 100
     if annotate:
         _annotate(ax, counts, m, cmap, norm)
     lead = m.lead if nd > 2 else ()
@@ -52,7 +55,12 @@ def _panel(ax, counts: np.ndarray, title: str, uneven: bool | None, annotate: bo
     ax.set_yticks([])
     color = None if uneven is None else (UNEVEN_COLOR if uneven else EVEN_COLOR)
     ax.set_title(title, fontsize=9, color=color)
-    ax.figure.colorbar(im, ax=ax, shrink=0.8, label="sum of |w| along paths" if learned else "count")
+    bar = ax.figure.colorbar(im, ax=ax, shrink=0.8, label="sum of |w| along paths" if learned else "count")
+    if not learned:
+        from matplotlib.ticker import MaxNLocator
+
+        bar.locator = MaxNLocator(integer=True)
+        bar.update_ticks()
 
 
 def _annotate(ax, counts: np.ndarray, m, cmap, norm) -> None:
@@ -77,7 +85,7 @@ def plot_overlap(m: Any, *, ax=None, channel: int | None = None, annotate: bool 
     channel : int, optional
         Draw this channel of each map; default: the sum over channels.
     annotate : bool, optional
-        Write the value in every cell; default for maps of at most 256 cells.
+        Write the value in every cell; default for maps of at most 100 cells.
     uneven : bool, optional
         The verdict to print for a plain array (an OverlapMap carries its own).
     title : str, optional
@@ -100,21 +108,19 @@ def plot_overlap(m: Any, *, ax=None, channel: int | None = None, annotate: bool 
     >>> g1 = cm.ConvTransposeGeometry.from_weight_shape((1, 1, 3, 3), (3, 3), stride=2)
     >>> g2 = cm.ConvTransposeGeometry.from_weight_shape((1, 1, 4, 4), g1.output_size, stride=2, padding=1)
     >>> fig = plot_overlap(cm.overlap_map([g1, g2]))
-    >>> [a.get_title() for a in fig.axes[:2]]
-    ['layer 1: transposed k=3x3, s=2x2: uneven (checkerboard)', 'after layer 2: transposed k=4x4, s=2x2: even']
+    >>> for a in fig.axes[:2]:
+    ...     print(a.get_title())
+    layer 1: transposed k=3x3, s=2x2
+    layer 1 alone: uneven overlap (checkerboard)
+    after layer 2: transposed k=4x4, s=2x2
+    layer 2 alone: even overlap
     """
     if isinstance(m, OverlapMap):
         panels = []
         for l, (g, mp, verdict) in enumerate(zip(m.layers, m.maps, m.uneven), start=1):
-            if channel is None:
-                counts = mp.sum(axis=0)
-            else:
-                if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < mp.shape[0]:
-                    raise InputValueError(f"channel={channel!r} must be a channel index below {mp.shape[0]}",
-                                          "channel")
-                counts = mp[channel]
-            where = "layer 1" if l == 1 else f"after layer {l}"
-            panels.append((counts, f"{where}: {_layer_text(g, verdict)}", verdict))
+            counts = mp.sum(axis=0) if channel is None else mp[as_index(channel, "channel", mp.shape[0],
+                                                                             what="a channel index")]
+            panels.append((counts, _layer_text(g, l, verdict), verdict))
         learned = m.learned
         what = ("|M|𝟙: a constant input through the stack" if m.direction == "forward"
                 else "|M|ᵀ𝟙: a constant gradient back to the input")
@@ -128,14 +134,15 @@ def plot_overlap(m: Any, *, ax=None, channel: int | None = None, annotate: bool 
             raise InputTypeError(f"m must be an OverlapMap or a non-empty array of numbers, not "
                                  f"{type(m).__name__}", "m")
         verdict = None if uneven is None else as_bool(uneven, "uneven")
-        word = "" if verdict is None else (": uneven (checkerboard)" if verdict else ": even")
+        word = "" if verdict is None else ("\nuneven overlap (checkerboard)" if verdict else "\neven overlap")
         panels = [(counts, f"overlap counts{word}", verdict)]
         learned = counts.dtype.kind == "f"
         suptitle = title
     n = len(panels)
-    fig, axes = axes_grid(ax, n, (min(4.2 * n, 16), 4.0), ncols=min(n, 4))
+    width = min(4.2 * n, 16)
+    fig, axes = axes_grid(ax, n, (width, 4.0), ncols=min(n, 4))
     for a, (counts, text, verdict) in zip(axes, panels):
         _panel(a, counts, text, verdict, annotate, learned)
     if suptitle and ax is None:
-        fig.suptitle(suptitle, fontsize=10)
+        fig.suptitle("\n".join(textwrap.wrap(suptitle, int(width * 12))), fontsize=10)
     return root_figure(axes[0])

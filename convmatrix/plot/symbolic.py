@@ -15,7 +15,7 @@ __all__ = ["plot_batchnorm_jacobian", "plot_derivation", "closed_form_steps"]
 
 
 def plot_batchnorm_jacobian(x: Any, *, eps: float = 1e-5, ax=None, annotate: bool | None = None):
-    """Batch norm's Jacobian ``J = ∂x̂/∂x = σ_ε⁻¹ (I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m)`` at ``m`` values, as a heat map.
+    """Batch norm's Jacobian ``J = ∂x̂/∂x = σ_ε⁻¹ (I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m)`` at ``m`` values as a heat map.
 
     A diverging colormap centred at 0 with a colorbar; each row sums to 0 (a
     shift of the inputs changes nothing), which the title checks.
@@ -27,7 +27,7 @@ def plot_batchnorm_jacobian(x: Any, *, eps: float = 1e-5, ax=None, annotate: boo
     eps : float, optional
     ax : Axes, optional
     annotate : bool, optional
-        Write every entry; default up to ``m = 10``.
+        Write every entry; default up to ``m = 8``.
 
     Returns
     -------
@@ -63,7 +63,7 @@ def plot_batchnorm_jacobian(x: Any, *, eps: float = 1e-5, ax=None, annotate: boo
     im = ax.imshow(J, cmap=cmap, norm=norm, interpolation="nearest")
     ax.figure.colorbar(im, ax=ax, shrink=0.85, label="∂x̂_i/∂x_j")
     if annotate is None:
-        annotate = m <= 10
+        annotate = m <= 8
     if annotate:
         for (i, j), val in np.ndenumerate(J):
             ax.text(j, i, f"{val:.2g}", ha="center", va="center", fontsize=7, color=text_color_on(cmap(norm(val))))
@@ -137,7 +137,7 @@ def plot_derivation(d, steps: Sequence[str | int] | str | int | None = None, *, 
     ...     cm.Step(s**2, a**2 + 2*a*b + b**2, "expand", name="closed_form")], values={s: a + b})
     >>> fig = plot_derivation(d)
     >>> [t.get_text() for t in fig.axes[0].texts]
-    ['(2) expand', '$s^{2} = a^{2} + 2 a b + b^{2}$']
+    ['square of a sum', '(2) expand', '$s^{2} = a^{2} + 2 a b + b^{2}$']
     """
     from ..derivation import Derivation
 
@@ -155,19 +155,25 @@ def plot_derivation(d, steps: Sequence[str | int] | str | int | None = None, *, 
     fig, ax = figure_axes(ax, (8, 1.0 + 1.1 * len(lines)))
     ax.set_axis_off()
     texts = []
+    if own:
+        texts.append(ax.text(0.0, 1.0, d.title, fontsize=fontsize * 0.9, weight="bold", va="top", ha="left",
+                             transform=ax.transAxes))
     y = 1.0
     step_h = 1.0 / max(len(lines), 1)
     for sentence, math, plain in lines:
         texts.append(ax.text(0.0, y, "\n".join(textwrap.wrap(sentence, 110)), fontsize=fontsize * 0.75,
                              va="top", ha="left", transform=ax.transAxes, color="#333"))
-        eq = ax.text(0.02, y - 0.42 * step_h, math, fontsize=fontsize, va="top", ha="left", transform=ax.transAxes)
+        display = math.replace(r"\frac", r"\dfrac")  # display-style fractions, where mathtext has them
+        eq = ax.text(0.02, y - 0.42 * step_h, display if _drawable(display) else math, fontsize=fontsize,
+                     va="top", ha="left", transform=ax.transAxes)
         if not _drawable(math):
             eq.set_text(plain)
         texts.append(eq)
         y -= step_h
     if own:
-        _fit(fig, texts)
-    ax.set_title(d.title, fontsize=fontsize * 0.85, loc="left")
+        _stack(fig, ax, texts)
+    else:
+        ax.set_title(d.title, fontsize=fontsize * 0.85, loc="left")
     return root_figure(ax)
 
 
@@ -182,10 +188,21 @@ def _drawable(math: str) -> bool:
     return True
 
 
-def _fit(fig, texts) -> None:
-    """Widen (or narrow) a new figure to its widest line, within 4 and 30 inches."""
+def _stack(fig, ax, texts) -> None:
+    """Size a new figure to its texts and stack them top-down: title, then sentence and equation per step."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     renderer = FigureCanvasAgg(fig).get_renderer()
-    width = max(t.get_window_extent(renderer=renderer).width for t in texts) / fig.dpi
-    fig.set_size_inches(float(np.clip(width * 1.08 + 0.4, 4, 30)), fig.get_size_inches()[1])
+    boxes = [t.get_window_extent(renderer=renderer) for t in texts]
+    pad = 0.2 * fig.dpi
+    gaps = [8.0] + [4.0 if n % 2 else 18.0 for n in range(1, len(texts))]  # after the title, a sentence, an equation
+    height = 2 * pad + sum(b.height for b in boxes) + sum(gaps[:-1])
+    width = float(np.clip(max(b.width for b in boxes) + 2 * pad, 4 * fig.dpi, 30 * fig.dpi))
+    fig.set_layout_engine("none")
+    fig.set_size_inches(width / fig.dpi, height / fig.dpi)
+    ax.set_position([0, 0, 1, 1])
+    top = pad
+    for n, (t, b) in enumerate(zip(texts, boxes)):
+        indent = 0.25 * fig.dpi if n and n % 2 == 0 else 0.0  # the equations, under their sentences
+        t.set_position(((pad + indent) / width, 1 - top / height))
+        top += b.height + gaps[n]
