@@ -95,7 +95,7 @@ def plot_chain(d: TransposedConvAsDirect, *, ax=None, color: str = "auto"):
     for n, (a, (name, M)) in enumerate(zip(axes, mats.items())):
         mode = ("tap" if symbolic else "value") if color == "auto" and name in "TC" else (
             color if name in "TC" else "pattern")
-        plot_matrix(M, geometry=layouts[name], color=mode, ax=a, colorbar=False, legend=name == "T",
+        plot_matrix(M, geometry=layouts[name], color=mode, ax=a, colorbar=False, legend=name == "T", aspect="equal",
                     title=f"{'' if n == 0 else ('= ' if n == 1 else '· ')}{name} ({M.shape[0]} x {M.shape[1]})")
         a.set_xlabel("")
         a.set_ylabel("")

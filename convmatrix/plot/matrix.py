@@ -323,6 +323,7 @@ def plot_matrix(
     title: str | None = None,
     colorbar: bool = True,
     legend: bool = True,
+    aspect: str | None = None,
 ):
     """Draw a matrix with rules between its channel blocks, rows indexed ``(o, y, x)`` and columns ``(c, y, x)``.
 
@@ -356,6 +357,9 @@ def plot_matrix(
         Default: the shape and the stored entries.
     colorbar, legend : bool, optional
         Draw the colorbar (value and density modes) and the legend of taps.
+    aspect : {"equal", "auto"}, optional
+        Square entries, or stretched to the axes; default square unless one side is
+        more than 4 times the other.
 
     Returns
     -------
@@ -398,7 +402,9 @@ def plot_matrix(
     fig, ax = figure_axes(ax, _figsize(shape, 1.6 if color in ("value", "density", "tap") else 0.2))
     values = None
     extent = (-0.5, shape[1] - 0.5, shape[0] - 0.5, -0.5)
-    aspect = "equal" if max(shape) / min(shape) <= 4 else "auto"
+    if aspect is None:
+        aspect = "equal" if max(shape) / min(shape) <= 4 else "auto"
+    aspect = as_choice(aspect, "aspect", ("equal", "auto"))
     if color == "value":
         values = _draw_values(ax, matrix, extent, aspect, colorbar)
     elif color == "tap":
@@ -473,15 +479,16 @@ def _draw_taps(ax, A, layout, m, transposed, extent, aspect, legend: bool, own: 
 
 def _draw_density(ax, A, bins, extent, aspect, colorbar: bool) -> None:
     from matplotlib import colormaps
-    from matplotlib.colors import LogNorm, Normalize
+    from matplotlib.colors import ListedColormap, LogNorm, Normalize
 
     counts = density_histogram(A, bins)
     br = A.shape[0] / counts.shape[0]
     bc = A.shape[1] / counts.shape[1]
     top = int(counts.max()) if counts.size else 1
     low = int(counts[counts > 0].min()) if top > 0 else 1
-    cmap = colormaps["viridis"].with_extremes(bad="white")
-    norm = LogNorm(low, max(top, low + 1)) if top > 50 * low else Normalize(low - 1 if low > 1 else 0, max(top, 1))
+    # light blue (few entries) to dark blue (many) on white, so that the black rules stay apart
+    cmap = ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256)), name="density").with_extremes(bad="white")
+    norm = LogNorm(low, max(top, low + 1)) if top > 50 * low else Normalize(0, max(top, 1))
     im = ax.imshow(np.ma.masked_equal(counts, 0), cmap=cmap, norm=norm, extent=extent, aspect=aspect,
                    interpolation="nearest", rasterized=True)
     if colorbar:
