@@ -72,6 +72,8 @@ _EXPORTS = {
     "overlap_counts": "transposed",
     "transposed_conv_as_direct": "transposed",
     "verify_transpose_equivalence": "transposed",
+    "OverlapMap": "overlap",
+    "overlap_map": "overlap",
     "ZeilerLayer": "zeiler",
     "ZeilerStack": "zeiler",
     "ConvLayer": "deconvnet",
@@ -101,8 +103,9 @@ _EXPORTS = {
     "BatchNormDerivation": "batchnorm_symbolic",
     "batchnorm_derivation": "batchnorm_symbolic",
     "batchnorm_jacobian": "batchnorm_symbolic",
-    # layer 7: export
+    # layer 7: export and display
     "to_latex": "export.latex",
+    "show": "export.view",
 }
 
 __all__ = list(_EXPORTS)
@@ -119,6 +122,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .geometry import (PADDING_MODES, ConvGeometry, ConvTransposeGeometry, PoolGeometry, TransposeArithmetic,
                            conv_output_size, conv_transpose_output_size, transpose_arithmetic)
     from .im2col import im2col_matrix
+    from .export.view import show
     from .matrices import (affine_matrix, conv_bias_vector, conv_matrix, conv_transpose_matrix, estimate_size,
                            symbolic_weight)
     from .pooling import MaxPool, Switches, max_pool_output_size, max_pool_switches, pool_matrix, unpool_matrix
@@ -126,6 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
                            upsample_matrix, zero_insertion_matrix)
     from .scenes import filter_bank, psnr, synthetic_scene
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
+    from .overlap import OverlapMap, overlap_map
     from .structure import TapMap, tap_map
     from .transposed import (TransposedConvAsDirect, TransposeEquivalenceReport, has_uneven_overlap, overlap_counts,
                              transposed_conv_as_direct, verify_transpose_equivalence)

@@ -161,7 +161,7 @@ def seed_arg(text: str) -> int:
 # --------------------------------------------------------------------------- output
 def add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", type=Path,
-                   help="save instead of printing: .npz, .mtx or .npy (numbers) or .png (a picture)")
+                   help="save instead of printing: .npz, .mtx or .npy (numbers) or .png, .svg, .pdf (a picture)")
     p.add_argument("--summary", action="store_true", help="print a one-line summary even when small")
     add_max_bytes_arg(p)
     add_format_arg(p)
@@ -184,13 +184,22 @@ def save(A, path: Path, max_bytes=None):
         raise user_error("--output", f"{str(path)!r} could not be written: {exc.strerror or exc}") from None
 
 
-def emit(A, args, header: str, **latex_settings) -> None:
-    """Print the header and the matrix's summary, then the grid (small matrices) or save it."""
+def emit(A, args, header: str, *, geometry=None, **latex_settings) -> None:
+    """Print the header and the matrix's summary, then the grid (small matrices) or save it.
+
+    ``geometry`` (what built ``A``) gives a picture its channel blocks; ``latex_settings`` go to
+    :func:`~convmatrix.to_latex` with ``--format latex``.
+    """
     from ..export import format_matrix, summarize_matrix
+    from ._pictures import is_picture, save_picture
 
     if wants_latex(args):  # --format latex, or -o FILE.tex: see emit_latex
         return emit_latex(A, args, comment=header, **latex_settings)
     print(header)
+    if is_picture(args):  # -o x.png, .svg, .pdf: a picture (matplotlib, or the plain PNG)
+        path = save_picture(A, args.output, geometry=geometry)
+        print(f"saved a picture of the {summarize_matrix(A)} to {path}")
+        return
     if args.output is not None:
         path = save(A, args.output, args.max_bytes)
         print(f"saved {summarize_matrix(A)} to {path}")

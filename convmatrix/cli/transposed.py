@@ -11,6 +11,7 @@ of Odena, Dumoulin & Olah).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -47,7 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     # No --groups: the counts are those of one channel pair, which groups do not change
     # (a grouped layer's output channel sees C_in/groups input channels, each with these counts).
     _add_transpose_args(o, groups=False)
-    add_format_arg(o, output=True)
+    add_format_arg(o)
+    o.add_argument("--output", "-o", type=Path, metavar="FILE",
+                   help="save the map as a picture (.png, .svg or .pdf), or as a LaTeX document (FILE.tex, or "
+                        "FILE.pdf with --format latex)")
     add_max_bytes_arg(o)
     o.set_defaults(func=run_overlap)
 
@@ -118,7 +122,7 @@ def run_overlap(args) -> int:
     counts = overlap_counts(args.input_size, args.kernel_size, stride=args.stride, padding=args.padding,
                             output_padding=args.output_padding, dilation=args.dilation, max_bytes=args.max_bytes)
     nd = counts.ndim
-    if wants_latex(args, document_output=True):
+    if wants_latex(args):
         return _overlap_latex(counts, args)
     k = args.kernel_size if isinstance(args.kernel_size, tuple) else (args.kernel_size,) * nd
     s = args.stride if isinstance(args.stride, tuple) else (args.stride,) * nd
@@ -138,6 +142,8 @@ def run_overlap(args) -> int:
         print(f"interior overlap: uneven (checkerboard): {'; '.join(dict.fromkeys(why))}")
     else:
         print("interior overlap: even (no checkerboard): the stride divides the kernel size along every axis")
+    if args.output is not None:
+        _save_overlap(args, counts, uneven, k, s)
     return 0
 
 
@@ -157,6 +163,19 @@ def _overlap_latex(counts: np.ndarray, args) -> int:
         note += f" Rows are the positions of the first {nd - 1} axes, in C order."
     emit_latex([note, grid], args, comment="overlap counts", name="N", caption=False)
     return 0
+
+
+def _save_overlap(args, counts, uneven: bool, k, s) -> None:
+    """``-o map.png``: the counts as a picture, titled with the layer and its verdict."""
+    from ._common import user_error
+    from ._pictures import PICTURE_SUFFIXES, save_map_picture
+
+    if args.output.suffix.lower() not in PICTURE_SUFFIXES:
+        raise user_error("--output", f"{str(args.output)!r} must end in one of {', '.join(PICTURE_SUFFIXES)} "
+                                     "(a picture of the counts)")
+    path = save_map_picture(counts, args.output, uneven=uneven,
+                            title=f"transposed convolution k={k}, s={s}: inputs reaching each output position")
+    print(f"saved a picture of the {counts.shape} counts to {path}")
 
 
 def section_equivalence() -> str:

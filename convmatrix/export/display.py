@@ -13,7 +13,8 @@ import dataclasses
 import html as _html
 from typing import Any, Callable
 
-__all__ = ["LATEX", "HTML", "PNG", "register", "latex", "repr_latex", "repr_html", "repr_png", "fields", "short"]
+__all__ = ["LATEX", "HTML", "PNG", "register", "latex", "repr_latex", "repr_html", "repr_png", "fields", "short",
+           "load_pictures"]
 
 #: Class name -> function(obj, printer) -> LaTeX (math mode, no delimiters).
 LATEX: dict[str, Callable] = {}
@@ -81,8 +82,19 @@ def short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def load_pictures() -> None:
+    """Import the modules whose renderers fill :data:`HTML` and :data:`PNG` (once; cheap afterwards).
+
+    Neither imports matplotlib: a PNG renderer imports it when it draws, and
+    gives ``None`` (or the dependency-free PNG, for matrices) without it.
+    """
+    from .. import plot  # noqa: F401  (registers the PNG renderers)
+    from . import html, view  # noqa: F401  (register the HTML renderers and the matrix view's)
+
+
 def repr_html(obj: Any) -> str:
     """A compact HTML summary: the registered renderer, else the class name and a table of its fields."""
+    load_pictures()
     func = _lookup(HTML, obj)
     if func is not None:
         return func(obj)
@@ -93,5 +105,6 @@ def repr_html(obj: Any) -> str:
 
 def repr_png(obj: Any):
     """PNG bytes where a picture is the natural view (a registered renderer), else ``None``."""
+    load_pictures()
     func = _lookup(PNG, obj)
     return None if func is None else func(obj)
