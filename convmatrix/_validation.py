@@ -139,13 +139,23 @@ def show(value: Any) -> str:
     >>> show((np.int64(1), [2, 3])), show("x" * 100)[:12], show(np.zeros((2, 3)))
     ('(1, (2, 3))', "'xxxxxxxxxxx", '<ndarray of shape (2, 3)>')
     """
-    shape = None if isinstance(value, type) else getattr(value, "shape", None)
+    shape = _shape_of(value)
     if shape is not None and getattr(value, "ndim", 0) != 0 and not isinstance(value, (str, bytes)):
         return f"<{type(value).__name__} of shape {tuple(shape)}>"
     try:
         return _SHOW.repr(_plain(value))
     except Exception:  # noqa: BLE001 - a value whose repr fails still gets a message
         return f"<{type(value).__name__}>"
+
+
+def _shape_of(value: Any):
+    """``value.shape`` of an array-like, ``None`` for classes and for objects whose ``shape`` raises."""
+    if isinstance(value, type):
+        return None
+    try:
+        return getattr(value, "shape", None)
+    except Exception:  # noqa: BLE001 - SymPy's Indexed raises when it has no range
+        return None
 
 
 def describe(value: Any) -> str:
@@ -158,7 +168,7 @@ def describe(value: Any) -> str:
     """
     t = type(value).__name__
     article = "an" if t[:1].lower() in "aeiou" else "a"
-    shape = None if isinstance(value, type) else getattr(value, "shape", None)
+    shape = _shape_of(value)
     if shape is not None and getattr(value, "ndim", 0) != 0 and not isinstance(value, (str, bytes)):
         return f"{article} {t} of shape {tuple(shape)}"
     if value is None or isinstance(value, (str, bytes, bool, int, float, complex)) or is_integer(value):

@@ -49,6 +49,13 @@ CELL_NAMES = ("input", "zero padding", "border copy", "inserted zero", "output_p
 KERNEL_COLOR, OUTPUT_COLOR, DONE_COLOR = "#1c4587", "#38761d", "#b6d7a8"
 #: Most frames an animation draws (one per output position).
 MAX_FRAMES = 1024
+#: Most frames per second, and most dots per inch, of an animation.
+MAX_FPS, MAX_DPI = 100.0, 1200.0
+#: Most cells of a scene's padded input, and most frames (output positions) of a scene.
+MAX_GRID_CELLS = 1 << 16
+MAX_SCENE_FRAMES = 1 << 14
+#: Most cells an animation draws in each frame (a 32 x 32 grid).
+MAX_ANIMATION_CELLS = 1024
 #: Size of a cell in the pictures.
 CELL_INCHES = 0.32
 
@@ -126,6 +133,17 @@ class ConvScene:
 
 def _as_sizes(value, ndim: int, name: str, minimum: int = 1) -> tuple:
     return normalize_tuple(value, ndim, name, minimum=minimum)
+
+
+def _guard_grid(grid_size, output_size) -> None:
+    """A scene's arrays are one cell per padded input position: refuse grids and frame counts no picture can show."""
+    cells, frames = prod(grid_size), prod(output_size)
+    if cells > MAX_GRID_CELLS:
+        raise InputValueError(f"the padded input {grid_size} has {cells:,} cells: a scene draws at most "
+                              f"{MAX_GRID_CELLS:,} (take a smaller input_size or padding)", "input_size")
+    if frames > MAX_SCENE_FRAMES:
+        raise InputValueError(f"the output {output_size} has {frames:,} positions: a scene has at most "
+                              f"{MAX_SCENE_FRAMES:,} frames (take a smaller input_size)", "input_size")
 
 
 def _ndim(*values) -> int:
@@ -253,6 +271,7 @@ def conv_scene(
                                   "(transposed=True)", "output_padding")
         g = ConvGeometry.from_weight_shape((1, 1, *k), input_size, stride=stride, padding=padding, dilation=dilation,
                                            padding_mode=padding_mode)
+        _guard_grid(g.padded_size, g.output_size)
         cells, source = _conv_cells(g)
         title = (f"convolution: i = {_x(g.input_size)}, k = {_x(g.kernel_size)}, s = {_x(g.stride)}, "
                  f"p = {_pairs(g.padding)}" + (f", d = {_x(g.dilation)}" if any(d > 1 for d in g.dilation) else "")
@@ -264,6 +283,7 @@ def conv_scene(
         raise InputValueError(f"padding_mode={padding_mode!r}: a transposed convolution is drawn with zero padding "
                               "only (as torch's ConvTransposeNd)", "padding_mode")
     a = transpose_arithmetic(input_size, k, stride, padding, output_padding, dilation)
+    _guard_grid(tuple(max(n, s) for n, s in zip(a.padded_size, a.i_tilde_prime)), a.o_prime)
     return _transposed_scene(a)
 
 
@@ -488,11 +508,14 @@ def animate_conv(scene: Any, path: str | os.PathLike | None = None, *, fps: floa
         raise ImportError('an animation needs pillow, which is not installed: it comes with the plot extra, '
                           'pip install "convmatrix[plot]"') from exc
     scene = scene_of(scene)
-    fps = as_real(fps, "fps", positive=True)
-    dpi = as_real(dpi, "dpi", positive=True)
+    fps = as_real(fps, "fps", positive=True, maximum=MAX_FPS)
+    dpi = as_real(dpi, "dpi", positive=True, maximum=MAX_DPI)
     if scene.frames > MAX_FRAMES:
         raise InputValueError(f"the output has {scene.frames} positions: an animation draws at most {MAX_FRAMES} "
                               "frames (take a smaller input)", "scene")
+    if prod(scene.grid_size) > MAX_ANIMATION_CELLS:
+        raise InputValueError(f"the padded input {scene.grid_size} has {prod(scene.grid_size):,} cells: an animation "
+                              f"draws at most {MAX_ANIMATION_CELLS:,} per frame (take a smaller input)", "scene")
     target = None if path is None else _gif_path(path)
     from matplotlib.animation import PillowWriter
 

@@ -193,6 +193,8 @@ def _baselines():
                                                      "dummy": sympy.Symbol("j"), "size": 1}),
         (cm.backpropagate, (graph,), {}),
         (cm.to_latex, (np.eye(2),), {}),
+        (cm.show, (A,), {}),
+        (cm.overlap_map, ([cm.ConvTransposeGeometry.from_weight_shape((1, 1, 3), 4, stride=2)],), {}),
         # layer 7
         (format_matrix, (A,), {}),
         (summarize_matrix, (A,), {}),
@@ -259,7 +261,7 @@ def test_every_public_callable_is_in_the_sweep():
     """A public callable added later must get a baseline here (records and exceptions aside)."""
     covered = {getattr(f, "__name__", None) for f, _, _ in _baselines()}
     records = {"TapMap", "TransposedConvAsDirect", "TransposeEquivalenceReport", "InferenceResult", "Switches",
-               "BatchNormDerivation", "Backpropagation", "DerivationError", "MatrixTooLargeError", "InputError", "InputTypeError",
+               "BatchNormDerivation", "Backpropagation", "OverlapMap", "DerivationError", "MatrixTooLargeError", "InputError", "InputTypeError",
                "InputValueError"}
     missing = [n for n in cm.__all__ if callable(getattr(cm, n)) and n not in covered and n not in records]
     assert not missing, f"public callables without a baseline in the sweep: {missing}"
@@ -299,6 +301,7 @@ COMMANDS = [
     ["deconvnet", "--input-size", "8,8", "--maps", "2", "--kernel", "3", "--pool", "1x2x2"],
     ["batchnorm", "--batch", "2"],
     ["tour", "--section", "1"],
+    ["animate", "--kernel-size", "3", "--input-size", "4", "--stride", "2", "--ndim", "1", "-o", "a.gif"],
 ]
 
 #: Bad strings for an option's value.
@@ -368,7 +371,7 @@ def test_every_cli_option_refuses_bad_values_by_name(argv, monkeypatch, tmp_path
     assert not problems, "\n".join(problems)
 
 
-COMMAND_NAMES = ["tour", "conv", "transpose", "verify", "overlap", "resample", "deconvnet", "batchnorm"]
+COMMAND_NAMES = ["tour", "conv", "transpose", "verify", "overlap", "resample", "deconvnet", "batchnorm", "animate"]
 
 
 @pytest.mark.parametrize("command", COMMAND_NAMES)

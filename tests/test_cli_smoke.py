@@ -25,6 +25,8 @@ SMOKE = {
     "deconvnet": (["deconvnet", "--input-size", "8,8", "--maps", "2", "--kernel", "3", "--pool", "1x2x2"],
                   "exact transpose: True"),
     "batchnorm": (["batchnorm", "--batch", "2"], "equalities proved"),
+    "animate": (["animate", "--kernel-size", "3", "--input-size", "4", "--stride", "2", "--ndim", "1",
+                 "-o", "{tmp}/a.gif"], "a.gif"),
 }
 
 
@@ -39,8 +41,9 @@ def test_every_command_has_a_smoke_test():
 
 
 @pytest.mark.parametrize("command", sorted(SMOKE))
-def test_smoke(command):
+def test_smoke(command, tmp_path):
     argv, needle = SMOKE[command]
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     proc = subprocess.run([sys.executable, "-m", "convmatrix", *argv], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert needle in proc.stdout and proc.stderr == ""

@@ -49,6 +49,7 @@ def _spread(value, ndim: int):
 
 
 def run(args) -> int:
+    from .._validation import InputError
     from ..animation import animate_conv, conv_scene, plot_conv_frame
     from ..plot._mpl import PLOT_EXTRA, require_matplotlib
     from ._pictures import save_figure_file
@@ -56,11 +57,16 @@ def run(args) -> int:
     suffix = args.output.suffix.lower()
     if suffix not in ANIMATION_SUFFIXES:
         raise user_error("--output", f"{str(args.output)!r} must end in one of {', '.join(ANIMATION_SUFFIXES)}")
-    if args.ndim < 1:
-        raise user_error("--ndim", f"--ndim {args.ndim} must be positive")
-    sized = [v for v in (args.kernel_size, args.input_size, args.stride, args.dilation, args.output_padding)
-             if isinstance(v, tuple)]
-    ndim = len(sized[0]) if sized else args.ndim
+    if not 1 <= args.ndim <= 6:
+        raise user_error("--ndim", f"--ndim {args.ndim} must be between 1 and 6 (the axes of the picture)")
+    options = {"--kernel-size": args.kernel_size, "--input-size": args.input_size, "--stride": args.stride,
+               "--dilation": args.dilation, "--output-padding": args.output_padding}
+    sized = {option: v for option, v in options.items() if isinstance(v, tuple)}
+    ndim = len(next(iter(sized.values()))) if sized else args.ndim
+    if ndim > 6:
+        option = next(iter(sized))
+        raise user_error(option, f"{option} {','.join(map(str, sized[option]))} gives {ndim} axes: an animation "
+                                 "draws at most 6 (as 2-D slices)")
     scene = conv_scene(
         _spread(args.kernel_size, ndim), _spread(args.input_size, ndim), stride=args.stride,
         padding=args.padding if not isinstance(args.padding, int) else _spread(args.padding, ndim),
@@ -79,6 +85,12 @@ def run(args) -> int:
             path = animate_conv(scene, args.output, fps=args.fps, dpi=args.dpi)
         except ImportError as exc:  # pillow missing
             raise user_error("--output", str(exc)) from None
+        except InputError as exc:
+            if exc.parameter != "scene":
+                raise
+            setting = ", ".join(f"{o} {','.join(map(str, v))}" for o, v in sized.items()) or f"--ndim {ndim}"
+            raise user_error(next(iter(sized), "--input-size"), f"{exc} (the {ndim}-axis picture set by {setting})") \
+                from None
         print(f"saved {scene.frames} frames (one per output position) to {path}")
         return 0
     if not 0 <= args.frame < scene.frames:

@@ -75,7 +75,10 @@ def fields(obj: Any) -> list[tuple[str, Any]]:
 
 def short(value: Any) -> str:
     """A value in a few words: an array by its type and shape, anything else by its ``repr`` (cut at 80)."""
-    shape = getattr(value, "shape", None)
+    try:
+        shape = getattr(value, "shape", None)
+    except Exception:  # noqa: BLE001 - SymPy's Indexed raises when it has no range
+        shape = None
     if shape is not None and not isinstance(value, type) and getattr(value, "ndim", 0) != 0:
         return f"{type(value).__name__} of shape {tuple(shape)}"
     text = repr(value)

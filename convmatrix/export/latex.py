@@ -1289,6 +1289,12 @@ def _generic_body(obj, printer) -> str:
 BODY: dict = {}
 
 
+def _step_math(step, printer) -> str:
+    """One step in math mode: its sentence, then ``lhs = rhs``."""
+    lhs, rhs = _step_tex(step, printer)
+    return rf"\begin{{gathered}}\text{{{latex_sentence(step.text)}}}\\ {lhs} = {rhs}\end{{gathered}}"
+
+
 def _register_renderers() -> None:
     body = {
         "Derivation": _derivation_body,
@@ -1302,6 +1308,7 @@ def _register_renderers() -> None:
     }
     math_mode = {
         "Derivation": _derivation_math,
+        "Step": _step_math,
         "TransposeArithmetic": _arithmetic_math,
         "TransposedConvAsDirect": _chain_math,
         "TransposeEquivalenceReport": _report_math,
@@ -1429,9 +1436,11 @@ def to_latex(obj: Any, *, standalone: bool = False, **settings) -> str:
     True
     """
     standalone = as_bool(standalone, "standalone")
-    if isinstance(obj, np.ndarray) and (obj.dtype.kind not in "biufcO" or obj.ndim not in (1, 2)):
-        raise InputTypeError(f"obj must be a result, an expression or a matrix (or vector) of numbers: got an array "
-                             f"of dtype {obj.dtype} and shape {obj.shape}", "obj")
+    if isinstance(obj, np.ndarray) and obj.dtype.kind not in "biufcO":
+        raise InputTypeError(f"obj must be a result, an expression or a matrix of numbers: got an array of dtype "
+                             f"{obj.dtype}", "obj")
+    if isinstance(obj, np.ndarray) and obj.ndim not in (1, 2):
+        raise InputValueError(f"obj must be a matrix or a vector: got an array of shape {obj.shape}", "obj")
     printer = _printer(None, settings)
     body = _body(obj, printer)
     return latex_document(body, title=_title(obj)) if standalone else body

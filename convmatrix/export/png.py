@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._sparse import csr_entry_chunks
-from .._validation import InputTypeError, InputValueError, as_int, is_sympy_matrix
+from .._validation import InputTypeError, InputValueError, as_array, as_int, is_sympy_matrix
 from .layout import RULE_COLOR, TAP_COLORS, MatrixLayout, check_shape, layout_of
 
 __all__ = ["matrix_image", "png_bytes", "symbolic_entry_ids", "DENSITY_DARK"]
@@ -215,7 +215,7 @@ def png_bytes(image: np.ndarray) -> bytes:
     >>> png_bytes(np.zeros((2, 3, 3), dtype=np.uint8))[1:4]
     b'PNG'
     """
-    img = np.asarray(image)
+    img = as_array(image, "image", kinds="biufc", rule="must be a uint8 array of shape (h, w) or (h, w, 3)")
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
         raise InputValueError(f"image must be a uint8 array of shape (h, w) or (h, w, 3): got {img.dtype} "
                               f"{img.shape}", "image")
