@@ -20,16 +20,21 @@ author = "the convmatrix authors"
 release = version = convmatrix.__version__
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # MyST Markdown pages, and the notebook, executed at build time
+
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "convmatrix_docs",
 ]
-source_suffix = {".md": "markdown"}
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
-exclude_patterns = ["_build", "_ext", "README*"]
+exclude_patterns = ["_build", "_ext", "_generated", "README*"]
+# the notebook is stored without outputs: every build runs it (it is also executed by tests/test_notebook.py)
+nb_execution_mode = "force"
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 
@@ -43,6 +48,22 @@ autodoc_typehints = "none"  # the docstrings say the types
 autodoc_inherit_docstrings = False
 # a type such as "array_like, shape (m,)" makes "shape" a cross-reference with several targets: not an error
 suppress_warnings = ["ref.python"]
+
+
+
+def _build_gallery(app) -> None:
+    """The gallery's pictures and animations, drawn by the package when the site is built (docs/_gallery.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("convmatrix_gallery", HERE / "_gallery.py")
+    gallery = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gallery)
+    gallery.build(HERE / "_generated" / "gallery")
+
+
+def setup(app):
+    app.connect("builder-inited", _build_gallery)
+
 
 html_theme = "alabaster"
 html_title = "convmatrix"
