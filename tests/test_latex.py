@@ -296,3 +296,12 @@ def test_printer_typography():
     assert sympy.latex(d.step("paper_dvar").rhs).count(r"\frac") >= 2  # plain SymPy reads the names too
     # nested sums of an explicit result print distinct indices
     assert "k" in d.text_of(d.gradients["gamma"]) and "l" in d.text_of(d.gradients["gamma"])
+
+
+def test_cli_latex_keeps_the_geometry(capsys):
+    # the conv command knows the geometry: its LaTeX has the channel rules and says what rows and columns index
+    from convmatrix.cli import main
+
+    assert main(["conv", "--random", "2,2,3", "--input-size", "4", "--padding", "1", "--format", "latex"]) == 0
+    out = capsys.readouterr().out
+    assert "Rows index" in out and "columns index" in out

@@ -194,6 +194,8 @@ def emit(A, args, header: str, *, geometry=None, **latex_settings) -> None:
     from ._pictures import is_picture, save_picture
 
     if wants_latex(args):  # --format latex, or -o FILE.tex: see emit_latex
+        if geometry is not None:
+            latex_settings.setdefault("geometry", geometry)
         return emit_latex(A, args, comment=header, **latex_settings)
     print(header)
     if is_picture(args):  # -o x.png, .svg, .pdf: a picture (matplotlib, or the plain PNG)
