@@ -65,6 +65,13 @@ _EXPORTS = {
     "max_pool_switches": "pooling",
     "pool_matrix": "pooling",
     "unpool_matrix": "pooling",
+    "adaptive_avg_pool_matrix": "interpolate",
+    "fold_matrix": "interpolate",
+    "interpolate_matrix": "interpolate",
+    "interpolate_output_size": "interpolate",
+    "pixel_shuffle_matrix": "interpolate",
+    "pixel_unshuffle_matrix": "interpolate",
+    "unfold_matrix": "interpolate",
     # layer 5: derived operators
     "TransposedConvAsDirect": "transposed",
     "TransposeEquivalenceReport": "transposed",
@@ -109,6 +116,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .geometry import (PADDING_MODES, ConvGeometry, ConvTransposeGeometry, PoolGeometry, TransposeArithmetic,
                            conv_output_size, conv_transpose_output_size, transpose_arithmetic)
     from .im2col import im2col_matrix
+    from .interpolate import (adaptive_avg_pool_matrix, fold_matrix, interpolate_matrix, interpolate_output_size,
+                              pixel_shuffle_matrix, pixel_unshuffle_matrix, unfold_matrix)
     from .matrices import (affine_matrix, conv_bias_vector, conv_matrix, conv_transpose_matrix, estimate_size,
                            symbolic_weight)
     from .pooling import MaxPool, Switches, max_pool_output_size, max_pool_switches, pool_matrix, unpool_matrix
