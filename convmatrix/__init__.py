@@ -79,6 +79,8 @@ _EXPORTS = {
     "overlap_counts": "transposed",
     "transposed_conv_as_direct": "transposed",
     "verify_transpose_equivalence": "transposed",
+    "AffineMap": "affine",
+    "from_torch": "torch_bridge",
     "ZeilerLayer": "zeiler",
     "ZeilerStack": "zeiler",
     "ConvLayer": "deconvnet",
@@ -126,6 +128,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .scenes import filter_bank, psnr, synthetic_scene
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
     from .structure import TapMap, tap_map
+    from .affine import AffineMap
+    from .torch_bridge import from_torch
     from .transposed import (TransposedConvAsDirect, TransposeEquivalenceReport, has_uneven_overlap, overlap_counts,
                              transposed_conv_as_direct, verify_transpose_equivalence)
     from .zeiler import ZeilerLayer, ZeilerStack

@@ -18,11 +18,11 @@ import numpy as np
 import reprlib
 from typing import Any
 
-from ._validation import InputTypeError, InputValueError, as_channel_values, as_real, as_real_array
+from ._validation import InputTypeError, InputValueError, as_channel_values, as_int, as_real, as_real_array
 from .geometry import ConvGeometry
 
 __all__ = ["naive_conv_matrix", "reflect_index", "conv_configs", "reference_batchnorm_forward",
-           "reference_batchnorm_backward"]
+           "reference_batchnorm_backward", "assert_matches"]
 
 
 def reflect_index(p: int, n: int, mode: str) -> int | None:
@@ -249,3 +249,106 @@ def reference_batchnorm_backward(dout: Any, cache: tuple) -> tuple:
     dgamma = np.sum(dout * X_norm, axis=0)
     dbeta = np.sum(dout, axis=0)
     return dX, dgamma, dbeta
+
+
+# --------------------------------------------------------------------------- torch modules against their maps
+def _largest_difference(expected: np.ndarray, got: np.ndarray, atol: float, rtol: float):
+    """``(excess, index)``: how far the worst entry is beyond ``atol + rtol |expected|``, and where."""
+    diff = np.abs(got - expected)
+    excess = diff - (atol + rtol * np.abs(expected))
+    flat = int(np.argmax(excess))
+    return float(excess.reshape(-1)[flat]), np.unravel_index(flat, expected.shape), float(diff.reshape(-1)[flat])
+
+
+def _fail(what: str, expected: np.ndarray, got: np.ndarray, atol: float, rtol: float, module) -> None:
+    excess, where, diff = _largest_difference(expected, got, atol, rtol)
+    if excess > 0:
+        raise AssertionError(
+            f"from_torch({type(module).__name__}) differs from the module {what}: largest difference {diff:.3g} at "
+            f"output index {tuple(int(i) for i in where)} (module {float(expected[where]):.17g}, map "
+            f"{float(got[where]):.17g}; atol={atol:g}, rtol={rtol:g})")
+
+
+def assert_matches(module: Any, input_size: Any, *, x: Any = None, samples: int = 3, seed: int = 0,
+                   rtol: float = 1e-7, atol: float = 1e-9, max_bytes: int | None = None):
+    """Check :func:`convmatrix.from_torch` of ``module`` against the module itself; return the map.
+
+    For a use in your own tests: it builds the map, runs a float64 copy of the
+    module (``copy.deepcopy(module).double()``; ``module`` is left as it is)
+    and fails with the largest difference and where it is.
+
+    * Without ``x`` (an affine module), the map and the module are compared on
+      ``samples`` random standard-normal inputs.
+    * With ``x`` (a piecewise-linear module, linearised at ``x``), they are
+      compared at ``x`` itself, and the matrix times ``samples`` random
+      directions ``v`` is compared with torch's Jacobian–vector product at
+      ``x`` (``torch.func.jvp``): the matrix is the Jacobian.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    input_size : tuple of int
+        One sample's shape, as :func:`~convmatrix.from_torch`.
+    x : array_like or tensor, optional
+        The point of a piecewise-linear module.
+    samples : int, optional
+        Random inputs (or directions) to compare on.
+    seed : int, optional
+        Of the random inputs.
+    rtol, atol : float, optional
+        An entry fails when ``|map - module| > atol + rtol * |module|``.
+    max_bytes : int, optional
+        As :func:`~convmatrix.from_torch`.
+
+    Returns
+    -------
+    AffineMap
+
+    Raises
+    ------
+    AssertionError
+        Naming the module's class, the largest difference, the output index where
+        it is and both values.
+    TypeError, ValueError, MatrixTooLargeError
+        As :func:`~convmatrix.from_torch`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from convmatrix.testing import assert_matches
+    >>> f = assert_matches(torch.nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect"), (2, 6))
+    >>> f.shape
+    (18, 12)
+    >>> net = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.ReLU(), torch.nn.MaxPool1d(2))
+    >>> J = assert_matches(net, (1, 8), x=torch.randn(1, 8))
+    >>> J.output_shape
+    (2, 3)
+    """
+    import copy
+
+    import torch
+
+    from .torch_bridge import from_torch
+
+    samples = as_int(samples, "samples", minimum=1)
+    rtol = as_real(rtol, "rtol")
+    atol = as_real(atol, "atol")
+    ref = copy.deepcopy(module).double()
+    f = from_torch(module, input_size, x=x, max_bytes=max_bytes)
+    rng = np.random.default_rng(seed)
+    run = lambda v: ref(torch.as_tensor(v, dtype=torch.float64).reshape(1, *f.input_shape))[0]  # noqa: E731
+    with torch.no_grad():
+        if x is None:
+            for k in range(samples):
+                v = rng.standard_normal(f.input_shape)
+                _fail(f"on random sample {k}", run(v).numpy(), f(v), atol, rtol, module)
+            return f
+        point = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64).reshape(f.input_shape)
+        _fail("at x", run(point).numpy(), f(point), atol, rtol, module)
+    for k in range(samples):
+        v = rng.standard_normal(f.input_shape)
+        _, jv = torch.func.jvp(run, (torch.as_tensor(point),), (torch.as_tensor(v),))
+        got = (f.matrix @ v.reshape(-1)).reshape(f.output_shape)
+        _fail(f"in its Jacobian at x along random direction {k}", jv.detach().numpy(), got, atol, rtol, module)
+    return f
+
