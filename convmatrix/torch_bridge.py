@@ -291,6 +291,9 @@ def _unpool_size(kernel_size, stride, padding, pooled, output_size, nd):
     k, s, p = tup(kernel_size), tup(kernel_size if stride is None else stride), tup(padding)
     default = tuple((n - 1) * sa - 2 * pa + ka for n, ka, sa, pa in zip(pooled, k, s, p))
     if output_size is None:
+        if min(default) < 1:
+            raise InputValueError(f"the unpooled output would be empty: (n - 1) stride - 2 padding + kernel_size "
+                                  f"= {default} for the pooled size {tuple(pooled)}", "output_size")
         return default
     out = tuple(int(v) for v in output_size)[-nd:]
     for o, d, sa in zip(out, default, s):
@@ -574,7 +577,7 @@ def _graph(module, current: _Value, ctx, where: str) -> _Value:
         raise _refuse(module, where, "takes more than one input: from_torch maps a module of one input")
     env: dict = {}
     for node in nodes:
-        label = f"{where}.{node.target}" if node.op == "call_module" else f"{where} (at {node.name})"
+        label = f"{where}.{node.target}" if node.op == "call_module" else f"module{where} (at {node.name})"
         args = torch.fx.node.map_arg(node.args, lambda n: env[n])
         kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: env[n])
         if node.op == "placeholder":
@@ -794,19 +797,61 @@ def _function_table(torch):
                         {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None,
                          "recompute_scale_factor": None, "antialias": False}),
         F.pad: ("pad", ("input", "pad", "mode", "value"), {"mode": "constant", "value": None}),
+        F.linear: ("linear", ("input", "weight", "bias"), {"bias": None}),
     }
+    conv = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+    conv_d = {"bias": None, "stride": 1, "padding": 0, "dilation": 1, "groups": 1}
     for nd in (1, 2, 3):
+        table[getattr(F, f"conv{nd}d")] = ("conv", conv, conv_d)
         table[getattr(F, f"max_pool{nd}d")] = ("max_pool", pool, pool_d)
+        # F.max_pool's flag is resolved while tracing: these are what torch.fx records
+        table[getattr(F, f"_max_pool{nd}d")] = ("max_pool", pool, pool_d)
+        table[getattr(F, f"max_pool{nd}d_with_indices")] = ("max_pool", pool, dict(pool_d, return_indices=True))
         table[getattr(F, f"max_unpool{nd}d")] = ("max_unpool", unpool, unpool_d)
     return table
+
+
+def _functional_layer(kind: str, shape, b: dict, ctx, where) -> AffineMap:
+    """``F.conv{N}d`` or ``F.linear`` with constant weights (a module's own forward, traced)."""
+    w = np.asarray(b["weight"], dtype=np.float64)
+    bias = None if b["bias"] is None else np.asarray(b["bias"], dtype=np.float64)
+    if kind == "linear":
+        if w.ndim != 2 or shape[-1] != w.shape[1]:
+            raise InputValueError(f"{where}: linear with a weight of shape {w.shape} on input shape {shape}",
+                                  "module")
+        lin = _LinearParams(w, bias)
+        return _linear(lin, shape, ctx, where)
+    if len(shape) != w.ndim - 1 or shape[0] != w.shape[1] * b["groups"]:
+        raise InputValueError(f"{where}: conv{w.ndim - 2}d with a weight of shape {w.shape} and groups="
+                              f"{b['groups']} on input shape {shape}", "module")
+    kw = dict(stride=b["stride"], padding=b["padding"], dilation=b["dilation"], groups=b["groups"])
+    g = ConvGeometry.from_weight_shape(w.shape, shape[1:], **kw)
+    A = conv_matrix(w, shape[1:], max_bytes=ctx.max_bytes, **kw)
+    offset = None if bias is None else conv_bias_vector(bias, g.output_size)
+    return AffineMap(A, offset, tuple(shape), (w.shape[0], *g.output_size))
+
+
+@dataclass
+class _LinearParams:
+    """A ``Linear``'s numbers, as :func:`_linear` reads them."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[0]
 
 
 def _call_function(target, args, kwargs, ctx, where):
     entry = _function_table(ctx.torch).get(target)
     if entry is None:
         name = getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(target))
-        raise InputTypeError(f"{where}: the function {getattr(target, '__module__', '') or ''}.{name} is not "
-                             f"supported by from_torch".replace(" .", " "), "module")
+        raise InputTypeError(f"{where}: the function {name} is not supported by from_torch", "module")
     kind, names, defaults = entry
     return _run(kind, _bind(where, args, kwargs, names, defaults), ctx, where)
 
@@ -869,6 +914,12 @@ def _run(kind: str, b: dict, ctx, where):
         layer = _interpolate_map(shape, b["size"], b["scale_factor"], b["mode"], b["align_corners"],
                                  b["recompute_scale_factor"], ctx.max_bytes)
         return _apply(layer, x, ctx)
+    if kind in ("conv", "linear"):
+        for name in ("weight", "bias"):
+            if isinstance(b[name], _Value):
+                raise InputValueError(f"{where}: a {kind} whose {name} is a tensor of the network is not an affine "
+                                      f"map", "module")
+        return _apply(_functional_layer(kind, shape, b, ctx, where), x, ctx)
     if kind == "pad":
         mode = {"constant": "zeros"}.get(b["mode"], b["mode"])
         return _apply(_pad_map(shape, b["pad"], mode, float(b["value"] or 0.0), ctx.max_bytes), x, ctx)
