@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from ._limits import as_format, as_max_bytes, guard
 from ._sparse import canonical, csr_arrays
 from ._validation import InputTypeError, InputValueError, as_array, as_shape, detached, is_integer, is_sequence, show
-from .affine import AffineMap, compose, stack
+from .affine import AffineGraph, AffineMap
 from .batchnorm import batchnorm_eval_matrix
 from .geometry import ConvGeometry, ConvTransposeGeometry, PoolGeometry
 from .interpolate import (adaptive_avg_pool_matrix, interpolate_matrix, interpolate_output_size, pixel_shuffle_matrix,
@@ -62,20 +62,20 @@ SUPPORTED_MODULES = (
 # =========================================================================== plumbing
 @dataclass
 class _Context:
-    """What every conversion step shares: the torch module, the size limit."""
+    """What every conversion step shares: the torch module, the size limit, the graph of maps being built."""
 
     torch: Any
     max_bytes: int | None
+    graph: AffineGraph
 
 
 @dataclass
 class _Value:
-    """A tensor in the network: its affine map from the network's input, and its value at ``x`` (flat, or
-    None); ``identity`` marks the network's input itself (composing with it is a no-op)."""
+    """A tensor in the network: its node in the graph of maps, its shape, and its value at ``x`` (flat, or None)."""
 
-    map: AffineMap
+    node: int
+    shape: tuple[int, ...]
     value: np.ndarray | None
-    identity: bool = False
 
 
 @dataclass
@@ -531,11 +531,16 @@ def _unsupported(module, where: str) -> InputTypeError:
 
 
 def _then(current: _Value, layer: AffineMap, ctx) -> _Value:
-    """``layer`` applied after ``current``: the composed map, and the value carried forward."""
+    """``layer`` applied after ``current``: a node of the graph, and the value carried forward."""
     value = None if current.value is None else layer(current.value).reshape(-1)
-    if current.identity:
-        return _Value(layer, value)
-    return _Value(compose(layer, current.map, max_bytes=ctx.max_bytes), value)
+    node = ctx.graph.add(layer.output_shape, [(current.node, layer.matrix)], layer.offset)
+    return _Value(node, layer.output_shape, value)
+
+
+def _edge(ctx, shape, parents, value, offset=None) -> _Value:
+    """A node of ``parents`` (``(value, L)`` pairs) and its value."""
+    node = ctx.graph.add(shape, [(v.node, L) for v, L in parents], offset)
+    return _Value(node, tuple(shape), value)
 
 
 def _convert(module, current: _Value, ctx, where: str, args=None):
@@ -554,7 +559,7 @@ def _convert(module, current: _Value, ctx, where: str, args=None):
         if type(module).__module__.startswith("torch."):
             raise _unsupported(module, where)
         return _graph(module, current, ctx, where)
-    layer, extra = _layer(module, current.map.output_shape, current.value, ctx, where, args)
+    layer, extra = _layer(module, current.shape, current.value, ctx, where, args)
     out = _then(current, layer, ctx)
     if extra is not None and getattr(module, "return_indices", False):
         return out, extra
@@ -608,7 +613,7 @@ def _attribute(gm, target: str):
 
 def _what(value) -> str:
     if isinstance(value, _Value):
-        return f"a tensor of shape {value.map.output_shape}"
+        return f"a tensor of shape {value.shape}"
     if isinstance(value, _Indices):
         return "max pooling's indices"
     if isinstance(value, tuple):
@@ -672,19 +677,18 @@ def _sum(a, b, ctx, where, sign: float = 1.0):
     """``a + sign * b`` for tensors of the network and constants."""
     if not isinstance(a, _Value) and not isinstance(b, _Value):
         return a + sign * b
+    scale = None if sign == 1 else sign
     if isinstance(a, _Value) and isinstance(b, _Value):
-        if a.map.output_shape != b.map.output_shape:
-            raise InputValueError(f"{where}: adds tensors of shapes {a.map.output_shape} and "
-                                  f"{b.map.output_shape}: from_torch adds tensors of one shape", "module")
-        other = b.map if sign == 1 else b.map.scaled(sign)
+        if a.shape != b.shape:
+            raise InputValueError(f"{where}: adds tensors of shapes {a.shape} and {b.shape}: from_torch adds "
+                                  f"tensors of one shape", "module")
         value = None if a.value is None else a.value + sign * b.value
-        return _Value(a.map + other, value)
+        return _edge(ctx, a.shape, [(a, None), (b, scale)], value)
     if isinstance(a, _Value):
-        c = sign * _constant(b, a.map.output_shape, where).reshape(-1)
-        return _Value(a.map.shifted(c), None if a.value is None else a.value + c)
-    c = _constant(a, b.map.output_shape, where).reshape(-1)
-    flipped = b.map.scaled(sign).shifted(c)
-    return _Value(flipped, None if b.value is None else c + sign * b.value)
+        c = sign * _constant(b, a.shape, where).reshape(-1)
+        return _edge(ctx, a.shape, [(a, None)], None if a.value is None else a.value + c, offset=c)
+    c = _constant(a, b.shape, where).reshape(-1)
+    return _edge(ctx, b.shape, [(b, scale)], None if b.value is None else c + sign * b.value, offset=c)
 
 
 def _product(a, b, ctx, where, divide: bool = False):
@@ -697,17 +701,17 @@ def _product(a, b, ctx, where, divide: bool = False):
         if divide:
             raise InputValueError(f"{where}: divides by a tensor of the network: not an affine map", "module")
         a, b = b, a
-    c = _constant(b, a.map.output_shape, where).reshape(-1)
+    c = _constant(b, a.shape, where).reshape(-1)
     c = 1.0 / c if divide else c
     if c.size == 1 or np.all(c == c.reshape(-1)[0]):
-        return _Value(a.map.scaled(float(c.reshape(-1)[0])), None if a.value is None else a.value * c)
-    layer = _slopes_map(a.map.output_shape, c)
+        return _edge(ctx, a.shape, [(a, float(c.reshape(-1)[0]))], None if a.value is None else a.value * c)
+    layer = _slopes_map(a.shape, c)
     return _apply(layer, a, ctx)
 
 
 def _cat(tensors, dim, ctx, where):
     values = [_tensor(t, where, "every tensor concatenated") for t in tensors]
-    shapes = [v.map.output_shape for v in values]
+    shapes = [v.shape for v in values]
     batched = len(shapes[0]) + 1
     d = dim + batched if dim < 0 else dim
     if d == 0:
@@ -717,18 +721,27 @@ def _cat(tensors, dim, ctx, where):
     for s in shapes[1:]:
         if len(s) != len(shapes[0]) or any(x != y for k, (x, y) in enumerate(zip(s, shapes[0])) if k != axis):
             raise InputValueError(f"{where}: concatenates tensors of shapes {shapes} along dim {dim}", "module")
-    offsets = np.cumsum([0] + [prod(s) for s in shapes[:-1]])
-    rows = np.concatenate([np.arange(prod(s)).reshape(s) + o for s, o in zip(shapes, offsets)], axis=axis)
-    out_shape = rows.shape
-    joined = stack([v.map for v in values], out_shape, rows.reshape(-1))
+    # which entry of which input every output entry is: each input's entries, concatenated as the tensors are
+    part = np.concatenate([np.full(s, k) for k, s in enumerate(shapes)], axis=axis).reshape(-1)
+    local = np.concatenate([np.arange(prod(s)).reshape(s) for s in shapes], axis=axis).reshape(-1)
+    n = part.size
+    out_shape = tuple(np.concatenate([np.empty(s, dtype=np.int8) for s in shapes], axis=axis).shape)
+    edges = [(v, _injection(part == k, local, n, prod(s))) for k, (v, s) in enumerate(zip(values, shapes))]
     value = None if any(v.value is None for v in values) else np.concatenate(
-        [v.value.reshape(v.map.output_shape) for v in values], axis=axis).reshape(-1)
-    return _Value(joined, value)
+        [v.value.reshape(v.shape) for v in values], axis=axis).reshape(-1)
+    return _edge(ctx, out_shape, edges, value)
 
 
-def _reshape(current: _Value, new_shape, where) -> _Value:
+def _injection(mine: np.ndarray, local: np.ndarray, n: int, m: int) -> sp.csr_array:
+    """``(n, m)`` 0/1: output entry ``j`` (where ``mine``) is input entry ``local[j]``."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(mine, out=indptr[1:])
+    return sp.csr_array((np.ones(int(indptr[-1]), dtype=np.int64), local[mine], indptr), shape=(n, m))
+
+
+def _reshape(current: _Value, new_shape, where, ctx) -> _Value:
     """``view``/``reshape`` of the batched tensor ``(1, *shape)``: the batch must stay first."""
-    shape = current.map.output_shape
+    shape = current.shape
     sizes = list(new_shape[0]) if len(new_shape) == 1 and is_sequence(new_shape[0]) else list(new_shape)
     if not all(is_integer(v) for v in sizes):
         raise InputValueError(f"{where}: reshapes to {show(tuple(sizes))}: the sizes must be integers", "module")
@@ -741,11 +754,15 @@ def _reshape(current: _Value, new_shape, where) -> _Value:
         raise InputValueError(f"{where}: reshapes a batch of one sample of shape {shape} to {tuple(sizes)}: "
                               f"from_torch needs the batch dimension kept first (e.g. x.view(x.size(0), -1))",
                               "module")
-    return _Value(current.map.reshaped(tuple(sizes[1:])), current.value)
+    return _edge_reshape(current, tuple(sizes[1:]), ctx)
 
 
-def _flatten_value(current: _Value, start, end, where) -> _Value:
-    shape = current.map.output_shape
+def _edge_reshape(current: _Value, shape, ctx) -> _Value:
+    return _edge(ctx, shape, [(current, None)], current.value)
+
+
+def _flatten_value(current: _Value, start, end, where, ctx) -> _Value:
+    shape = current.shape
     batched = (1, *shape)
     s = start + len(batched) if start < 0 else start
     e = end + len(batched) if end < 0 else end
@@ -756,14 +773,14 @@ def _flatten_value(current: _Value, start, end, where) -> _Value:
         raise InputValueError(f"{where}: flatten(start_dim={start}, end_dim={end}) is out of range for "
                               f"{len(batched)} dimensions", "module")
     out = batched[:s] + (prod(batched[s:e + 1]),) + batched[e + 1:]
-    return _Value(current.map.reshaped(out[1:]), current.value)
+    return _edge_reshape(current, out[1:], ctx)
 
 
 def _activation_value(kind: str, current: _Value, params: dict, ctx, where) -> _Value:
     if current.value is None:
         raise InputValueError(f"{where}: {kind} is piecewise linear, so its matrix depends on the input: x is "
                               f"needed (pass x=, one sample of the network's input)", "x")
-    shape = current.map.output_shape
+    shape = current.shape
     if kind == "hardtanh":
         layer = hardtanh_map(shape, current.value, float(params["min_val"]), float(params["max_val"]))
     else:
@@ -865,12 +882,12 @@ def _call_method(name: str, args, kwargs, ctx, where):
     if name in ("contiguous", "clone", "detach"):
         return self
     if name in ("view", "reshape"):
-        return _reshape(self, rest, where)
+        return _reshape(self, rest, where, ctx)
     if name == "flatten":
         b = _bind(where, rest, kwargs, ("start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1})
-        return _flatten_value(self, b["start_dim"], b["end_dim"], where)
+        return _flatten_value(self, b["start_dim"], b["end_dim"], where, ctx)
     if name == "size":
-        full = (1, *self.map.output_shape)
+        full = (1, *self.shape)
         return full if not rest else full[rest[0]]
     if name in ("add", "sub", "mul", "div"):
         return _run(name, {"a": self, "b": rest[0]}, ctx, where)
@@ -896,18 +913,18 @@ def _run(kind: str, b: dict, ctx, where):
         return b["a"][b["b"]]
     if kind == "getattr":
         if isinstance(b["a"], _Value) and b["b"] == "shape":
-            return (1, *b["a"].map.output_shape)
+            return (1, *b["a"].shape)
         raise InputValueError(f"{where}: reads the attribute {b['b']!r}: not supported by from_torch", "module")
     if kind == "cat":
         return _cat(b["tensors"], int(b["dim"]), ctx, where)
     if kind == "flatten":
-        return _flatten_value(_tensor(b["input"], where, "the input"), b["start_dim"], b["end_dim"], where)
+        return _flatten_value(_tensor(b["input"], where, "the input"), b["start_dim"], b["end_dim"], where, ctx)
     if kind in ("relu", "relu6", "leaky_relu", "hardtanh"):
         params = {"min_val": 0.0, "max_val": 6.0} if kind == "relu6" else b
         return _activation_value("hardtanh" if kind in ("relu6", "hardtanh") else kind,
                                  _tensor(b["input"], where, "the input"), params, ctx, where)
     x = _tensor(b["input"], where, "the input")
-    shape = x.map.output_shape
+    shape = x.shape
     if kind == "interpolate":
         if b["antialias"]:
             raise InputValueError(f"{where}: interpolate(antialias=True) is not supported by from_torch", "module")
@@ -1045,10 +1062,9 @@ def from_torch(module: Any, input_size: Any, *, x: Any = None, format: str = "cs
         input_size = tuple(np.shape(detached(x)))
     shape = as_shape(input_size, "input_size")
     value = None if x is None else _sample(x, shape)
-    ctx = _Context(torch, max_bytes)
-    start = _Value(AffineMap.identity(shape), value, identity=True)
+    ctx = _Context(torch, max_bytes, AffineGraph(shape, max_bytes))
     with torch.no_grad():
-        out = _convert(module, start, ctx, "", args=args)
+        out = _convert(module, _Value(0, shape, value), ctx, "", args=args)
     if isinstance(out, tuple):  # max pooling with return_indices: the map of the pooled values
         out = out[0]
-    return out.map.asformat(format, max_bytes=max_bytes)
+    return ctx.graph.map(out.node).asformat(format, max_bytes=max_bytes)  # canonical: sorted once, here

@@ -189,3 +189,65 @@ def test_assert_matches_leaves_the_module_alone():
     with pytest.raises(ValueError) as info:
         assert_matches(conv, (1, 3), samples=0)
     assert info.value.parameter == "samples"
+
+
+# --------------------------------------------------------------------------- AffineGraph: both orders of accumulation
+@pytest.mark.parametrize("seed", range(6))
+def test_graph_forward_and_reverse_agree_with_dense_reference(seed):
+    from convmatrix.affine import AffineGraph
+
+    rng = np.random.default_rng(seed)
+    g = AffineGraph((4,))
+    dense = {0: (np.eye(4), np.zeros(4))}
+    for k in range(1, 8):
+        n = int(rng.integers(2, 6))
+        parents, M, b = [], np.zeros((n, 4)), np.zeros(n)
+        for p in rng.choice(k, size=min(k, int(rng.integers(1, 3))), replace=False):
+            p = int(p)
+            m_p = dense[p][0].shape[0]
+            kind = rng.integers(3) if m_p == n else 2
+            if kind == 0:
+                L, Ld = None, np.eye(n)
+            elif kind == 1:
+                L = float(rng.standard_normal())
+                Ld = L * np.eye(n)
+            else:
+                density = [0.1, 0.5, 1.0][int(rng.integers(3))]
+                Ld = rng.standard_normal((n, m_p)) * (rng.random((n, m_p)) < density)
+                if rng.random() < 0.5:  # a selection: at most one entry per row
+                    Ld = np.zeros((n, m_p))
+                    Ld[np.arange(n), rng.integers(0, m_p, n)] = rng.standard_normal(n)
+                L = sp.csr_array(Ld)
+            parents.append((p, L))
+            M += Ld @ dense[p][0]
+            b += Ld @ dense[p][1]
+        c = rng.standard_normal(n) * (rng.random() < 0.5)
+        node = g.add((n,), parents, offset=c)
+        dense[node] = (M, b + c)
+    last = len(dense) - 1
+    for mode in ("forward", "reverse", "auto"):
+        f = g.map(last, mode=mode)
+        got = f.matrix.toarray() if sp.issparse(f.matrix) else f.matrix
+        np.testing.assert_allclose(got, dense[last][0], atol=1e-12)
+        np.testing.assert_allclose(f.offset, dense[last][1], atol=1e-12)
+
+
+def test_graph_offsets_and_products():
+    from convmatrix.affine import AffineGraph, right_product, sparse_product
+
+    g = AffineGraph((3,))
+    a = g.add((3,), [(0, 2.0)], offset=[1.0, 0.0, -1.0])
+    b = g.add((2,), [(a, sp.csr_array(np.array([[1.0, 0, 1], [0, 1, 0]])))], offset=[0.5, 0.5])
+    c = g.add((2,), [(b, None), (b, -1.0)])  # b - b: zero
+    f = g.map(b)
+    np.testing.assert_allclose(f(np.array([1.0, 2.0, 3.0])), [8.5, 4.5])
+    assert g.map(c).nnz == 0 and np.allclose(g.map(c).offset, 0)
+    rng = np.random.default_rng(0)
+    A = sp.random_array((7, 9), density=0.3, random_state=rng, format="csr")
+    B = sp.random_array((9, 5), density=0.3, random_state=rng, format="csr")
+    S = sp.csr_array((np.ones(4), np.array([1, 1, 3, 0]), np.array([0, 1, 1, 2, 3, 4, 4, 4, 4, 4])), shape=(9, 5))
+    np.testing.assert_allclose(sparse_product(A, B).toarray(), A.toarray() @ B.toarray())
+    np.testing.assert_allclose(right_product(A, S).toarray(), A.toarray() @ S.toarray())
+    np.testing.assert_allclose(right_product(A, B).toarray(), A.toarray() @ B.toarray())
+    with pytest.raises(cm.MatrixTooLargeError):
+        sparse_product(sp.csr_array(np.ones((50, 50))), sp.csr_array(np.ones((50, 50))), max_bytes=1000)
