@@ -395,8 +395,8 @@ def dcgan_generator(nz: int = 16, ngf: int = 8, nc: int = 3, image_size: int = 3
     >>> import torch
     >>> dcgan_generator(4, 2)(torch.zeros(1, 4, 1, 1)).shape
     torch.Size([1, 3, 32, 32])
-    >>> len(dcgan_generator(4, 2, image_size=8))
-    7
+    >>> len(dcgan_generator(4, 2, image_size=8))   # 4 -> 8: two transposed convolutions
+    5
     """
     from torch import nn
 

@@ -1067,4 +1067,7 @@ def from_torch(module: Any, input_size: Any, *, x: Any = None, format: str = "cs
         out = _convert(module, _Value(0, shape, value), ctx, "", args=args)
     if isinstance(out, tuple):  # max pooling with return_indices: the map of the pooled values
         out = out[0]
-    return ctx.graph.map(out.node).asformat(format, max_bytes=max_bytes)  # canonical: sorted once, here
+    f = ctx.graph.map(out.node)
+    if f.matrix.dtype != np.float64:  # a network of selections only: its numbers are float64 all the same
+        f = AffineMap(f.matrix.astype(np.float64), f.offset, f.input_shape, f.output_shape)
+    return f.asformat(format, max_bytes=max_bytes)  # canonical: sorted once, here

@@ -28,25 +28,28 @@ def jacobian(net, x):
 
 
 @pytest.mark.parametrize("name", NETWORKS)
-def test_local_linear_map_is_the_jacobian(name):
+def test_local_linear_map_is_jacrev(name):
+    """Against ``torch.func.jacrev`` in float32, the networks' own dtype (jacrev's float64 convolutions are
+    erratically slow on the CPU); float64 agreement is checked by the next test."""
     make, shape = NETWORKS[name]
     torch.manual_seed(0)
-    net = randomize_batchnorm(make()).double()
-    x = torch.randn(shape, dtype=torch.float64)
+    net = randomize_batchnorm(make())
+    x = torch.randn(shape)
     J = cm.from_torch(net, shape, x=x)
-    assert sp.issparse(J.matrix)
-    np.testing.assert_allclose(J.matrix.toarray(), jacobian(net, x), rtol=1e-10, atol=1e-12)
+    assert sp.issparse(J.matrix) and J.matrix.dtype == np.float64
+    np.testing.assert_allclose(J.matrix.toarray(), jacobian(net, x), rtol=1e-4, atol=1e-5)
     with torch.no_grad():
-        np.testing.assert_allclose(J(x), net(x[None])[0].numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(J(x), net(x[None])[0].numpy(), rtol=1e-4, atol=1e-5)
     assert J.nnz < J.shape[0] * J.shape[1] or name == "dcgan"  # sparse where the network is local
 
 
-def test_float32_network_against_float32_jacrev():
-    torch.manual_seed(1)
-    net = randomize_batchnorm(vgg_block(3, 4))
-    x = torch.randn(3, 8, 8)
-    J = cm.from_torch(net, (3, 8, 8), x=x)
-    np.testing.assert_allclose(J.matrix.toarray(), jacobian(net, x), rtol=1e-4, atol=1e-5)
+@pytest.mark.parametrize("name", NETWORKS)
+def test_local_linear_map_in_float64(name):
+    """The same networks in float64: the value at x, and u^T J against torch's vector-Jacobian products."""
+    make, shape = NETWORKS[name]
+    torch.manual_seed(0)
+    net = randomize_batchnorm(make()).double()
+    assert_matches(net, shape, x=torch.randn(shape, dtype=torch.float64), samples=4, rtol=1e-10, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- custom forwards (torch.fx)
@@ -251,3 +254,14 @@ def test_graph_offsets_and_products():
     np.testing.assert_allclose(right_product(A, B).toarray(), A.toarray() @ B.toarray())
     with pytest.raises(cm.MatrixTooLargeError):
         sparse_product(sp.csr_array(np.ones((50, 50))), sp.csr_array(np.ones((50, 50))), max_bytes=1000)
+
+
+def test_tour_section(capsys):
+    from convmatrix.cli import main
+    from convmatrix.cli.tour import SECTIONS
+
+    k = SECTIONS.index("convmatrix.cli.tour:section_from_torch") + 1
+    assert main(["tour", "--section", str(k)]) == 0
+    out = capsys.readouterr().out
+    assert "from_torch(net, input_size, x=x)" in out and "J(x) == net(x): True" in out
+    assert "padding_mode='circular') is 36 x 72" in out
