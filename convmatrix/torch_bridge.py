@@ -128,7 +128,8 @@ def _spatial(module, where: str, shape, ndim: int, *, channels: int | None = Non
     return tuple(shape[1:])
 
 
-def _selection_map(matrix, shape, out_shape) -> AffineMap:
+def _layer_map(matrix, shape, out_shape) -> AffineMap:
+    """A layer without offset, from ``shape`` to ``out_shape``."""
     return AffineMap(matrix, None, tuple(shape), tuple(out_shape))
 
 
@@ -254,7 +255,7 @@ def _avg_pool(m, shape, ctx, where):
     A = avg_pool_matrix(n, pool.kernel_size, stride=pool.stride, padding=pool.padding, ceil_mode=m.ceil_mode,
                         count_include_pad=m.count_include_pad, divisor_override=divisor, channels=shape[0],
                         max_bytes=ctx.max_bytes)
-    return _selection_map(A, shape, (shape[0], *pool.output_size))
+    return _layer_map(A, shape, (shape[0], *pool.output_size))
 
 
 def _adaptive_avg_pool(m, shape, ctx, where):
@@ -263,18 +264,16 @@ def _adaptive_avg_pool(m, shape, ctx, where):
     out = m.output_size if is_sequence(m.output_size) else (m.output_size,) * nd
     out = tuple(na if o is None else int(o) for na, o in zip(n, out))
     A = adaptive_avg_pool_matrix(n, out, channels=shape[0], max_bytes=ctx.max_bytes)
-    return _selection_map(A, shape, (shape[0], *out))
+    return _layer_map(A, shape, (shape[0], *out))
 
 
 def _max_pool_map(shape, value, kernel_size, stride, padding, dilation, ceil_mode, max_bytes):
     """``(map, indices)`` of a max pooling at ``value``: the selection ``P_s`` of its switches."""
-    nd = len(shape) - 1
     stride = kernel_size if stride is None or (is_sequence(stride) and len(stride) == 0) else stride
     s = max_pool_switches(value.reshape(shape), kernel_size, stride, padding, dilation, ceil_mode)
     P = pool_matrix(s, max_bytes=max_bytes)
     indices = _Indices(s.torch_indices, tuple(s.output_shape[1:]))
-    assert len(s.output_shape) == nd + 1
-    return _selection_map(P, shape, s.output_shape), indices
+    return _layer_map(P, shape, s.output_shape), indices
 
 
 def _max_pool(m, shape, ctx, where, value):
@@ -330,7 +329,7 @@ def _unpool_map(shape, indices, kernel_size, stride, padding, output_size, max_b
                         indices=(flat + np.arange(shape[0])[:, None] * plane).reshape(shape),
                         kernel_size=out, stride=out, padding=(0,) * nd, dilation=(1,) * nd)
     U = unpool_matrix(switches, max_bytes=max_bytes)
-    return _selection_map(U, shape, (shape[0], *out))
+    return _layer_map(U, shape, (shape[0], *out))
 
 
 def _split_args(value, what: str):
@@ -358,7 +357,7 @@ def _interpolate_map(shape, size, scale_factor, mode, align_corners, recompute, 
     out = interpolate_output_size(shape[1:], size, scale_factor)
     M = interpolate_matrix(shape[1:], size, scale_factor, mode=mode, align_corners=align_corners,
                            recompute_scale_factor=recompute, channels=shape[0], max_bytes=max_bytes)
-    return _selection_map(M, shape, (shape[0], *out))
+    return _layer_map(M, shape, (shape[0], *out))
 
 
 def _upsample(m, shape, ctx, where):
@@ -375,7 +374,7 @@ def _pixel_shuffle(m, shape, ctx, where):
         raise _refuse(m, where, f"needs input channels divisible by upscale_factor**2 = {r * r}: got input "
                                 f"shape {tuple(shape)}")
     S = pixel_shuffle_matrix(n, r, channels=shape[0], max_bytes=ctx.max_bytes)
-    return _selection_map(S, shape, (shape[0] // (r * r), n[0] * r, n[1] * r))
+    return _layer_map(S, shape, (shape[0] // (r * r), n[0] * r, n[1] * r))
 
 
 def _pixel_unshuffle(m, shape, ctx, where):
@@ -385,7 +384,7 @@ def _pixel_unshuffle(m, shape, ctx, where):
         raise _refuse(m, where, f"needs a spatial size divisible by downscale_factor={r}: got input shape "
                                 f"{tuple(shape)}")
     U = pixel_unshuffle_matrix(n, r, channels=shape[0], max_bytes=ctx.max_bytes)
-    return _selection_map(U, shape, (shape[0] * r * r, n[0] // r, n[1] // r))
+    return _layer_map(U, shape, (shape[0] * r * r, n[0] // r, n[1] // r))
 
 
 _PAD_MODES = {"ConstantPad": "zeros", "ZeroPad": "zeros", "ReflectionPad": "reflect",

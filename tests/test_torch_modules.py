@@ -437,3 +437,11 @@ def test_float32_module_is_read_in_float64_and_left_unchanged():
     assert f.matrix.dtype == np.float64 and conv.weight.dtype == torch.float32
     x = torch.randn(1, 5)
     np.testing.assert_allclose(f(x), conv(x[None])[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_indices_inside_a_sequence_are_refused_and_alone_give_the_pooled_map():
+    pool = nn.MaxPool1d(2, return_indices=True)
+    with pytest.raises(ValueError, match=r"module\[0\]: MaxPool1d returns indices"):
+        cm.from_torch(nn.Sequential(pool, nn.ReLU()), (1, 4), x=np.arange(4.0)[None])
+    f = cm.from_torch(pool, (1, 4), x=np.array([[1.0, 3.0, 2.0, 0.0]]))
+    np.testing.assert_array_equal(f.matrix.toarray(), [[0, 1, 0, 0], [0, 0, 1, 0]])
