@@ -184,6 +184,7 @@ def test_pixel_shuffle_refusals():
 
 
 # --------------------------------------------------------------------------- adaptive pooling
+@settings(max_examples=30)
 @given(st.integers(1, 3).flatmap(lambda nd: st.tuples(
     st.tuples(*[st.integers(1, 7)] * nd), st.tuples(*[st.one_of(st.none(), st.integers(1, 5))] * nd))))
 def test_adaptive_avg_pool_matches_torch(sizes):
@@ -229,6 +230,7 @@ def unfold_configs(draw):
     return dict(input_size=n, kernel_size=k, dilation=d, padding=p, stride=s)
 
 
+@settings(max_examples=30)
 @given(unfold_configs(), st.integers(1, 3))
 def test_unfold_and_fold_match_torch(cfg, channels):
     rng = np.random.default_rng(4)

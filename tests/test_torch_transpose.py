@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import convmatrix as cm
@@ -60,6 +60,7 @@ def kwargs(cfg):
     return {k: v for k, v in cfg.items() if k not in ("weight_shape", "input_size")}
 
 
+@settings(max_examples=30)
 @given(transposed_configs())
 def test_padded_transpose_is_the_vjp_of_the_padded_convolution(cfg):
     rng = np.random.default_rng(0)
@@ -80,6 +81,7 @@ def test_padded_transpose_2d_grid(mode, k, s, p, op):
     np.testing.assert_allclose(T @ v.ravel(), vjp_of_padded_conv(w, v, cfg).ravel(), rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=30)
 @given(transposed_configs(modes=FOLDING_MODES + ("zeros",)))
 def test_fold_chain_is_exact_with_integer_kernels(cfg):
     w = np.random.default_rng(2).integers(-4, 5, cfg["weight_shape"])
