@@ -13,17 +13,21 @@ first call is reported apart); medians and the ratio of medians.
 Peak memory, measured apart from the timing, once each:
 
 * peak RSS above the RSS just before the call (Linux ``/proc/self/status``
-  ``VmHWM``, reset first through ``/proc/self/clear_refs``), for both — torch's
+  ``VmHWM``, reset first through ``/proc/self/clear_refs``, after glibc's
+  ``malloc_trim`` has returned freed memory, so that memory reused from earlier
+  calls counts again), for both — torch's
   CPU allocator keeps no peak statistics of its own (``torch.cuda``'s do not
   apply), and RSS counts what both really touch;
 * for ours also ``tracemalloc``'s peak (numpy and scipy report their buffers to it).
 
-Run: ``python benchmarks/bench_from_torch.py [--rounds 5] [--nets vgg,dcgan,unet] [--dtype float32]``.
+Run from the checkout (so that it imports this checkout's ``convmatrix``):
+``PYTHONPATH=. python benchmarks/bench_from_torch.py [--rounds 5] [--nets vgg,dcgan,unet] [--dtype float32]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import os
 import time
@@ -51,9 +55,18 @@ def _status(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+def _trim() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``), so that reusing it shows in RSS again."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: RSS may then under-count reused memory
+        pass
+
+
 def peak_rss(fn) -> tuple[int, object]:
-    """Peak RSS during ``fn()`` above the RSS just before it (Linux; the peak is reset first)."""
+    """Peak RSS during ``fn()`` above the RSS just before it (Linux; freed memory trimmed, the peak reset first)."""
     gc.collect()
+    _trim()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = _status("VmRSS")
