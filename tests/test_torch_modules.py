@@ -20,7 +20,7 @@ import convmatrix as cm
 from convmatrix.testing import assert_matches
 from convmatrix.torch_bridge import SUPPORTED_MODULES
 
-SWEEP = settings(max_examples=20)
+SWEEP = settings(max_examples=8)  # per parametrized kind: every class is drawn, with its options
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
@@ -44,12 +44,12 @@ def sizes(draw, ndim, lo=1, hi=5):
 
 
 # --------------------------------------------------------------------------- convolutions
+@pytest.mark.parametrize("nd", [1, 2, 3])
 @SWEEP
 @given(st.data())
-def test_conv(data):
+def test_conv(nd, data):
     draw = data.draw
     seeded(draw)
-    nd = draw(st.integers(1, 3))
     groups = draw(st.sampled_from([1, 2]))
     mode = draw(st.sampled_from(PADDING_MODES))
     k = sizes(draw, nd, 1, 3)
@@ -68,12 +68,12 @@ def test_conv(data):
     check(conv, (conv.in_channels, *n))
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
 @SWEEP
 @given(st.data())
-def test_conv_transpose(data):
+def test_conv_transpose(nd, data):
     draw = data.draw
     seeded(draw)
-    nd = draw(st.integers(1, 3))
     groups = draw(st.sampled_from([1, 2]))
     k, stride, dilation = sizes(draw, nd, 1, 3), sizes(draw, nd, 1, 3), sizes(draw, nd, 1, 2)
     output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
@@ -85,12 +85,12 @@ def test_conv_transpose(data):
 
 
 # --------------------------------------------------------------------------- normalisation, shape, dense
+@pytest.mark.parametrize("nd", [1, 2, 3])
 @SWEEP
 @given(st.data())
-def test_batchnorm_eval(data):
+def test_batchnorm_eval(nd, data):
     draw = data.draw
     seeded(draw)
-    nd = draw(st.integers(1, 3))
     c = draw(st.integers(1, 3))
     bn = getattr(nn, f"BatchNorm{nd}d")(c, eps=draw(st.sampled_from([1e-5, 1e-3, 0.5])), affine=draw(st.booleans()))
     with torch.no_grad():
@@ -104,13 +104,13 @@ def test_batchnorm_eval(data):
     check(bn, shape)
 
 
-@SWEEP
+@pytest.mark.parametrize("kind", ["Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+                                  "FeatureAlphaDropout", "Flatten", "Unflatten"])
+@settings(max_examples=5)
 @given(st.data())
-def test_identity_dropout_flatten_unflatten(data):
+def test_identity_dropout_flatten_unflatten(kind, data):
     draw = data.draw
     shape = (draw(st.integers(1, 3)), *sizes(draw, draw(st.integers(0, 2)), 1, 4))
-    kind = draw(st.sampled_from(["Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
-                                 "FeatureAlphaDropout", "Flatten", "Unflatten"]))
     if kind == "Identity":
         m = nn.Identity()
     elif kind == "Flatten":
@@ -139,11 +139,11 @@ def test_linear(data):
 
 
 # --------------------------------------------------------------------------- pooling and resampling
+@pytest.mark.parametrize("nd", [1, 2, 3])
 @SWEEP
 @given(st.data())
-def test_avg_pool(data):
+def test_avg_pool(nd, data):
     draw = data.draw
-    nd = draw(st.integers(1, 3))
     k = sizes(draw, nd, 1, 3)
     stride = draw(st.one_of(st.none(), st.just(sizes(draw, nd, 1, 3))))
     padding = tuple(draw(st.integers(0, ka // 2)) for ka in k)
@@ -155,22 +155,22 @@ def test_avg_pool(data):
     check(m, (draw(st.integers(1, 2)), *sizes(draw, nd, 1, 6 if nd < 3 else 4)))
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
 @SWEEP
 @given(st.data())
-def test_adaptive_avg_pool(data):
+def test_adaptive_avg_pool(nd, data):
     draw = data.draw
-    nd = draw(st.integers(1, 3))
     out = tuple(draw(st.one_of(st.integers(1, 4), st.none())) if nd > 1 else draw(st.integers(1, 4))
                 for _ in range(nd))
     m = getattr(nn, f"AdaptiveAvgPool{nd}d")(out if nd > 1 or draw(st.booleans()) else out[0])
     check(m, (2, *sizes(draw, nd, 1, 6)))
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
 @SWEEP
 @given(st.data())
-def test_max_pool_at_x(data):
+def test_max_pool_at_x(nd, data):
     draw = data.draw
-    nd = draw(st.integers(1, 3))
     k = sizes(draw, nd, 1, 3)
     m = getattr(nn, f"MaxPool{nd}d")(k, stride=draw(st.one_of(st.none(), st.just(sizes(draw, nd, 1, 3)))),
                                      padding=tuple(draw(st.integers(0, ka // 2)) for ka in k),
@@ -180,11 +180,11 @@ def test_max_pool_at_x(data):
     check(m, shape, x=x)
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
 @SWEEP
 @given(st.data())
-def test_max_unpool_with_given_indices(data):
+def test_max_unpool_with_given_indices(nd, data):
     draw = data.draw
-    nd = draw(st.integers(1, 3))
     k = sizes(draw, nd, 1, 3)
     stride = tuple(ka + draw(st.integers(0, 1)) for ka in k)  # non-overlapping windows: distinct indices
     padding = tuple(draw(st.integers(0, ka // 2)) for ka in k)
@@ -210,13 +210,16 @@ def test_max_unpool_with_given_indices(data):
     assert f.matrix.dtype == np.float64 and set(f.matrix.data.tolist()) <= {1.0} and f.offset.max() == 0
 
 
-@SWEEP
+UPSAMPLE_CASES = [(nd, mode) for nd in (1, 2, 3)
+                  for mode in ("nearest", "nearest-exact", {1: "linear", 2: "bilinear", 3: "trilinear"}[nd])]
+UPSAMPLE_CASES.append((2, "bicubic"))
+
+
+@pytest.mark.parametrize("nd, mode", UPSAMPLE_CASES)
+@settings(max_examples=6)
 @given(st.data())
-def test_upsample(data):
+def test_upsample(nd, mode, data):
     draw = data.draw
-    nd = draw(st.integers(1, 3))
-    mode = draw(st.sampled_from(["nearest", "nearest-exact", {1: "linear", 2: "bilinear", 3: "trilinear"}[nd]]
-                                + (["bicubic"] if nd == 2 else [])))
     n = sizes(draw, nd, 1, 5)
     kw = {"mode": mode}
     if draw(st.booleans()):
@@ -246,12 +249,12 @@ def test_pixel_shuffle_and_unshuffle(data):
     check(nn.PixelUnshuffle(r), (c, n[0] * r, n[1] * r))
 
 
-@SWEEP
+@pytest.mark.parametrize("kind", ["ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "CircularPad"])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@settings(max_examples=5)
 @given(st.data())
-def test_pads(data):
+def test_pads(kind, nd, data):
     draw = data.draw
-    nd = draw(st.integers(1, 3))
-    kind = draw(st.sampled_from(["ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "CircularPad"]))
     n = sizes(draw, nd, 2, 4)
     limit = {"ReflectionPad": min(n) - 1, "CircularPad": min(n)}.get(kind, 3)
     low = -1 if kind in ("ZeroPad", "ConstantPad") else 0
@@ -262,14 +265,14 @@ def test_pads(data):
 
 
 # --------------------------------------------------------------------------- activations at x
+@pytest.mark.parametrize("kind", ["ReLU", "LeakyReLU", "PReLU1", "PReLUC", "Hardtanh", "ReLU6"])
 @SWEEP
 @given(st.data())
-def test_piecewise_linear_activations_at_x(data):
+def test_piecewise_linear_activations_at_x(kind, data):
     draw = data.draw
     seeded(draw)
     c = draw(st.integers(1, 3))
     shape = (c, *sizes(draw, draw(st.integers(0, 2)), 1, 4))
-    kind = draw(st.sampled_from(["ReLU", "LeakyReLU", "PReLU1", "PReLUC", "Hardtanh", "ReLU6"]))
     m = {"ReLU": lambda: nn.ReLU(), "LeakyReLU": lambda: nn.LeakyReLU(draw(st.floats(-1, 1))),
          "PReLU1": lambda: nn.PReLU(), "PReLUC": lambda: nn.PReLU(c, init=draw(st.floats(-1, 1))),
          "Hardtanh": lambda: nn.Hardtanh(-draw(st.floats(0, 2)), draw(st.floats(0.1, 2))),
