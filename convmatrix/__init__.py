@@ -79,6 +79,8 @@ _EXPORTS = {
     "overlap_counts": "transposed",
     "transposed_conv_as_direct": "transposed",
     "verify_transpose_equivalence": "transposed",
+    "OverlapMap": "overlap",
+    "overlap_map": "overlap",
     "AffineMap": "affine",
     "from_torch": "torch_bridge",
     "ZeilerLayer": "zeiler",
@@ -101,9 +103,18 @@ _EXPORTS = {
     "Derivation": "derivation",
     "DerivationError": "derivation",
     "Step": "derivation",
+    "NamedSymbol": "derivation",
+    "NamedIndexedBase": "derivation",
+    "GraphNode": "backprop",
+    "ComputationalGraph": "backprop",
+    "Backpropagation": "backprop",
+    "backpropagate": "backprop",
     "BatchNormDerivation": "batchnorm_symbolic",
     "batchnorm_derivation": "batchnorm_symbolic",
     "batchnorm_jacobian": "batchnorm_symbolic",
+    # layer 7: export and display
+    "to_latex": "export.latex",
+    "show": "export.view",
 }
 
 __all__ = list(_EXPORTS)
@@ -112,12 +123,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from ._limits import DEFAULT_MAX_BYTES, MatrixTooLargeError, matrix_bytes
     from ._validation import InputError, InputTypeError, InputValueError
     from .batchnorm import BatchNorm, batchnorm_backward, batchnorm_eval_matrix, batchnorm_forward, fold_conv_batchnorm
+    from .backprop import Backpropagation, ComputationalGraph, GraphNode, backpropagate
     from .batchnorm_symbolic import BatchNormDerivation, batchnorm_derivation, batchnorm_jacobian
     from .deconvnet import ConvLayer, DeconvNet
-    from .derivation import Derivation, DerivationError, Step
+    from .derivation import Derivation, DerivationError, NamedIndexedBase, NamedSymbol, Step
+    from .export.latex import to_latex
     from .geometry import (PADDING_MODES, ConvGeometry, ConvTransposeGeometry, PoolGeometry, TransposeArithmetic,
                            conv_output_size, conv_transpose_output_size, transpose_arithmetic)
     from .im2col import im2col_matrix
+    from .export.view import show
     from .interpolate import (adaptive_avg_pool_matrix, fold_matrix, interpolate_matrix, interpolate_output_size,
                               pixel_shuffle_matrix, pixel_unshuffle_matrix, unfold_matrix)
     from .matrices import (affine_matrix, conv_bias_vector, conv_matrix, conv_transpose_matrix, estimate_size,
@@ -127,6 +141,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
                            upsample_matrix, zero_insertion_matrix)
     from .scenes import filter_bank, psnr, synthetic_scene
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
+    from .overlap import OverlapMap, overlap_map
     from .structure import TapMap, tap_map
     from .affine import AffineMap
     from .torch_bridge import from_torch

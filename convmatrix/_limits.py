@@ -231,7 +231,7 @@ def guard(shape: tuple[int, int], nnz: int, itemsize: int, format: str, max_byte
     if max(rows, cols, nnz) > INT64_MAX:
         raise MatrixTooLargeError(
             f"the {rows} x {cols} {kind}{what} with {nnz:,} stored entries has more rows, columns or entries "
-            f"than int64 can index (2**63 - 1)")
+            f"than int64 can index (2**63 - 1), whatever max_bytes allows")
     if nbytes > limit:
         extra = f", {working:,} of them working arrays" if working else ""
         raise MatrixTooLargeError(

@@ -59,10 +59,14 @@ __all__ = [
     "as_numbers",
     "as_matrix",
     "as_float_dtype",
+    "as_any_matrix",
     "as_sample_shape",
     "as_index",
     "as_real_array",
     "as_channel_values",
+    "as_mapping",
+    "as_names",
+    "as_expression",
     "loaded_sympy",
     "is_sympy_matrix",
 ]
@@ -357,10 +361,22 @@ def as_str(value: Any, name: str, *, rule: str = "must be a non-empty string") -
     return value
 
 
-def as_callable(value: Any, name: str, what: str = "a callable") -> Any:
-    """A callable, or ``None``."""
-    if value is not None and not callable(value):
+def as_callable(value: Any, name: str, what: str = "a callable", *, arguments: int | None = None) -> Any:
+    """A callable, or ``None``; with ``arguments``, one that can be called with that many positional arguments."""
+    if value is None:
+        return None
+    if not callable(value):
         raise object_type_error(name, value, f"must be {what} or None")
+    if arguments is not None:
+        import inspect
+
+        try:
+            inspect.signature(value).bind(*range(arguments))
+        except TypeError:
+            raise InputTypeError(f"{name}={show(value)} must be {what}: it cannot take {arguments} positional "
+                                 f"argument{'s' if arguments != 1 else ''}", name) from None
+        except ValueError:  # no signature to read (some builtins): trust it
+            pass
     return value
 
 
@@ -397,8 +413,10 @@ def ndim_of(*values: Any) -> int | None:
     return None
 
 
-def as_sizes(value: Any, ndim: int, name: str, *, minimum: int = 1) -> tuple[int, ...]:
+def as_sizes(value: Any, ndim: int, name: str, *, minimum: int = 1, axes_from: str | None = None) -> tuple[int, ...]:
     """One integer for every axis, or one per axis, each at least ``minimum``.
+
+    ``axes_from`` names what fixed the number of axes, for the message.
 
     Examples
     --------
@@ -412,8 +430,9 @@ def as_sizes(value: Any, ndim: int, name: str, *, minimum: int = 1) -> tuple[int
     if is_sequence(value):
         entries = tuple(value)
         if len(entries) != ndim:
+            source = f" (as {axes_from})" if axes_from else ""
             raise InputValueError(
-                f"{name}={show(value)} must have one entry per spatial axis: expected {ndim}, got {len(entries)}",
+                f"{name}={show(value)} must have one entry per spatial axis: expected {ndim}{source}, got {len(entries)}",
                 name)
         out = []
         for v in entries:
@@ -587,6 +606,33 @@ def as_matrix(value: Any, name: str, *, kinds: str = "biuf", finite: bool = True
     return value
 
 
+def as_any_matrix(value: Any, name: str = "A"):
+    """A matrix to present: a 2-d ``scipy.sparse`` array/matrix, a 2-d numeric ndarray or a SymPy matrix.
+
+    Examples
+    --------
+    >>> as_any_matrix([[1, 2]], "A")
+    Traceback (most recent call last):
+        ...
+    convmatrix.InputTypeError: A must be a 2-d scipy.sparse array, numpy ndarray or SymPy matrix, not a list
+    """
+    import numpy as np
+    import scipy.sparse as sp
+
+    rule = "must be a 2-d scipy.sparse array, numpy ndarray or SymPy matrix"
+    if is_sympy_matrix(value):
+        return value
+    if not (sp.issparse(value) or isinstance(value, np.ndarray)):
+        raise object_type_error(name, value, rule)
+    if value.ndim != 2:
+        raise InputValueError(f"{name} {rule}: got shape {tuple(value.shape)}", name)
+    if value.dtype.kind not in "biufcO":
+        raise InputTypeError(f"{name} {rule} of numbers: got dtype {value.dtype}", name)
+    if value.dtype.kind == "O" and not sp.issparse(value):
+        as_numbers(value, name)  # numbers or SymPy expressions only
+    return value
+
+
 def as_float_dtype(dtype, name: str = "dtype") -> np.dtype:
     """A float32, float64 or complex numpy dtype (float16 refused: scipy.sparse has none).
 
@@ -663,8 +709,12 @@ def as_real_array(value: Any, name: str, shape: str = ""):
     return arr.astype(np.float64)
 
 
-def as_channel_values(value: Any, name: str, channels: int | None = None):
-    """One real value per channel: shape ``(channels,)``, or ``(C,)`` with ``C >= 1``; ``None`` passes through.
+def as_channel_values(value: Any, name: str, channels: int | None = None, *, required: bool = False,
+                      like: str | None = None):
+    """One real value per channel: shape ``(channels,)``, or ``(C,)`` with ``C >= 1``.
+
+    ``None`` passes through unless ``required``; ``like`` names the argument that fixed
+    ``channels``, for the message.
 
     Examples
     --------
@@ -674,12 +724,67 @@ def as_channel_values(value: Any, name: str, channels: int | None = None):
     convmatrix.InputValueError: running_var must have shape (2,), one value per channel: got 3 values
     """
     if value is None:
+        if required:
+            raise object_type_error(name, value, "must be an array of real numbers, one per channel")
         return None
     want = "(C,)" if channels is None else f"({channels},)"
     arr = as_real_array(value, name, want)
     if arr.ndim != 1 or (channels is not None and arr.shape[0] != channels):
         got = f"{arr.shape[0]} values" if arr.ndim == 1 else f"shape {arr.shape}"
-        raise InputValueError(f"{name} must have shape {want}, one value per channel: got {got}", name)
+        that = f" ({like} has {channels})" if like and channels is not None else ""
+        raise InputValueError(f"{name} must have shape {want}, one value per channel: got {got}{that}", name)
     if arr.shape[0] == 0:
         raise InputValueError(f"{name} must hold at least one value (one per channel): got shape (0,)", name)
     return arr
+
+
+def as_mapping(value: Any, name: str, what: str = "a dict"):
+    """A ``dict`` copy of a mapping; anything else refused.
+
+    Examples
+    --------
+    >>> as_mapping([1], "sections")
+    Traceback (most recent call last):
+        ...
+    convmatrix.InputTypeError: sections must be a dict, not a list
+    """
+    if not isinstance(value, Mapping):
+        raise object_type_error(name, value, f"must be {what}")
+    return dict(value)
+
+
+def as_names(value: Any, name: str, what: str = "step names") -> tuple[str, ...]:
+    """A sequence of strings (names), as a tuple."""
+    entries = as_sequence(value, name, what)
+    for v in entries:
+        if not isinstance(v, str):
+            raise InputTypeError(f"{name}={show(value)} must hold {what} (str): got {show(v)} of type "
+                                 f"{type(v).__name__}", name)
+    return entries
+
+
+def as_expression(value: Any, name: str):
+    """A SymPy expression: a SymPy ``Expr`` or a number (numpy scalars too); strings, booleans, relations and
+    sets refused (no parsing: a string is not an expression here).
+
+    Examples
+    --------
+    >>> as_expression(2, "lhs")
+    2
+    >>> as_expression("x + 1", "lhs")
+    Traceback (most recent call last):
+        ...
+    convmatrix.InputTypeError: lhs='x + 1' must be a SymPy expression or a number, not a str
+    """
+    import sympy
+
+    if isinstance(value, sympy.Basic):
+        if not isinstance(value, sympy.Expr) or value.is_Boolean:
+            raise type_error(name, value, "must be a SymPy expression (not a relation, set or boolean)")
+        return value
+    if is_bool(value) or isinstance(value, (str, bytes)) or not isinstance(value, numbers.Number) \
+            and not (getattr(value, "ndim", None) == 0 and getattr(getattr(value, "dtype", None), "kind", "") in "iufc"):
+        raise type_error(name, value, "must be a SymPy expression or a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise value_error(name, value, "must be finite")
+    return sympy.sympify(value.item() if hasattr(value, "item") else value)

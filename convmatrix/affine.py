@@ -24,7 +24,8 @@ import scipy.sparse as sp
 from ._display import Displayable
 from ._limits import as_format, as_max_bytes, guard, index_dtype, limit_bytes, matrix_bytes
 from ._sparse import canonical, finish, nnz_of, structural_product
-from ._validation import InputTypeError, InputValueError, as_array, as_shape, detached, object_type_error, show
+from ._validation import (InputTypeError, InputValueError, as_array, as_real, as_shape, detached, object_type_error,
+                          show)
 from .matrices import affine_matrix
 
 __all__ = ["AffineMap", "AffineGraph", "compose", "stack", "sparse_product", "right_product"]
@@ -154,15 +155,35 @@ class AffineMap(Displayable):
         return AffineMap(m, self.offset + other.offset, self.input_shape, self.output_shape)
 
     def scaled(self, factor: float) -> "AffineMap":
-        """The map ``x -> factor * self(x)``."""
+        """The map ``x -> factor * self(x)``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a factor that is not a finite real number.
+        """
+        factor = as_real(factor, "factor", minimum=None)
         m = self.matrix * factor
         return AffineMap(m if isinstance(m, np.ndarray) else canonical(m), self.offset * factor,
                          self.input_shape, self.output_shape)
 
     def shifted(self, constant: Any) -> "AffineMap":
-        """The map ``x -> self(x) + constant`` (``constant`` broadcast to the output shape)."""
-        c = np.asarray(constant, dtype=np.float64)
-        c = c.reshape(-1) if c.size == self.shape[0] else np.broadcast_to(c, self.output_shape).reshape(-1)
+        """The map ``x -> self(x) + constant`` (``constant`` broadcast to the output shape, or flat).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a constant that is not finite real numbers or does not broadcast to the output shape.
+        """
+        c = as_array(constant, "constant", finite=True).astype(np.float64)
+        if c.size == self.shape[0]:
+            c = c.reshape(-1)
+        else:
+            try:
+                c = np.broadcast_to(c, self.output_shape).reshape(-1)
+            except ValueError:
+                raise InputValueError(f"constant of shape {c.shape} does not broadcast to the output shape "
+                                      f"{_dims(self.output_shape)}", "constant") from None
         return AffineMap(self.matrix, self.offset + c, self.input_shape, self.output_shape)
 
     def reshaped(self, output_shape) -> "AffineMap":
@@ -199,8 +220,15 @@ class AffineMap(Displayable):
         return affine_matrix(self.matrix, self.offset, format=format, max_bytes=max_bytes)
 
     @classmethod
-    def identity(cls, shape, *, dtype: Any = np.int64) -> "AffineMap":
-        """The identity on samples of ``shape``.
+    def identity(cls, shape) -> "AffineMap":
+        """The identity on samples of ``shape`` (integer ones).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a shape that is not positive integers.
+        MatrixTooLargeError
+            When the identity would exceed the size limit.
 
         Examples
         --------
@@ -209,8 +237,8 @@ class AffineMap(Displayable):
         """
         shape = as_shape(shape, "shape")
         n = prod(shape)
-        guard((n, n), n, np.dtype(dtype).itemsize, "csr", None, what="identity")
-        return cls(sp.csr_array(sp.identity(n, dtype=dtype, format="csr")), None, shape, shape)
+        guard((n, n), n, 8, "csr", None, what="identity")
+        return cls(_sparse_identity(n), None, shape, shape)
 
     # -- presentation
     def __str__(self) -> str:

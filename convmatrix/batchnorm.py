@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._display import Displayable
-from ._limits import as_format, as_max_bytes, guard
+from ._limits import as_format, as_max_bytes, guard, guard_bytes
 from ._sparse import finish
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_channel_values, as_int, as_real,
                           as_real_array, is_bool, is_sequence, ndim_of, show)
@@ -265,6 +265,8 @@ class BatchNorm(Displayable):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         self.num_features = as_int(num_features, "num_features", minimum=1)
+        guard_bytes(5 * 8 * self.num_features, None, what=f"the parameters and statistics of {self.num_features:,} "
+                                                         "channels (num_features)")
         self.eps = as_real(eps, "eps")
         if momentum is not None:
             if is_bool(momentum) or not isinstance(momentum, numbers.Real):
@@ -368,11 +370,11 @@ def batchnorm_eval_matrix(running_mean: Any, running_var: Any, weight: Any = Non
     >>> D.toarray().diagonal().tolist(), b.tolist()
     ([1.0, 1.0, 1.0, 1.0], [-1.0, -1.0, 5.0, 5.0])
     """
-    rm = as_channel_values(running_mean, "running_mean", None)
+    rm = as_channel_values(running_mean, "running_mean", None, required=True)
     c = rm.shape[0]
-    rv = as_channel_values(running_var, "running_var", c)
-    g = as_channel_values(weight, "weight", c)
-    beta = as_channel_values(bias, "bias", c)
+    rv = as_channel_values(running_var, "running_var", c, required=True, like="running_mean")
+    g = as_channel_values(weight, "weight", c, like="running_mean")
+    beta = as_channel_values(bias, "bias", c, like="running_mean")
     eps = as_real(eps, "eps")
     check_running_var(rv, eps)
     sizes = _check_spatial_size(spatial_size)
@@ -439,8 +441,8 @@ def fold_conv_batchnorm(weight: Any, bias: Any, running_mean: Any, running_var: 
         raise InputValueError(f"weight must not be empty: got shape {w.shape}")
     c = w.shape[0]
     b = np.zeros(c) if bias is None else as_channel_values(bias, "bias", c)
-    rm = as_channel_values(running_mean, "running_mean", c)
-    rv = as_channel_values(running_var, "running_var", c)
+    rm = as_channel_values(running_mean, "running_mean", c, required=True, like="weight")
+    rv = as_channel_values(running_var, "running_var", c, required=True, like="weight")
     g = as_channel_values(bn_weight, "bn_weight", c)
     beta = as_channel_values(bn_bias, "bn_bias", c)
     eps = as_real(eps, "eps")

@@ -30,14 +30,15 @@ import sympy
 from sympy import IndexedBase, Integer, KroneckerDelta, Rational, Sum, Symbol, sqrt
 
 from ._validation import InputTypeError, InputValueError, as_array, as_bool, as_real, is_integer
-from .derivation import Derivation, Step, expand_sums
+from .backprop import Backpropagation, ComputationalGraph, GraphNode, backpropagate, derivation_fields
+from .derivation import NamedIndexedBase, NamedSymbol, Step, expand_sums
 
 __all__ = ["BatchNormDerivation", "batchnorm_derivation", "batchnorm_jacobian"]
 
 
 @dataclass(repr=False)
-class BatchNormDerivation(Derivation):
-    """A checked derivation of batch normalization's backward pass.
+class BatchNormDerivation(Backpropagation):
+    """A checked derivation of batch normalization's backward pass, written from its graph (:mod:`convmatrix.backprop`).
 
     Attributes
     ----------
@@ -93,7 +94,7 @@ def _check_batch_size(batch_size) -> int | None:
 
 def _check_eps(eps):
     if eps is None:
-        return Symbol("epsilon", positive=True)
+        return NamedSymbol("epsilon", r"\epsilon", "ε", positive=True)
     if isinstance(eps, bool):
         raise InputTypeError(f"eps={eps!r} must be a non-negative number or None (the symbol ε)")
     if isinstance(eps, float):  # exact decimal, so that proofs stay exact: 1e-05 -> 1/100000
@@ -104,6 +105,9 @@ def _check_eps(eps):
         value = sympy.sympify(eps, strict=True) if not isinstance(eps, sympy.Basic) else eps
     except (sympy.SympifyError, TypeError):
         raise InputTypeError(f"eps={eps!r} must be a non-negative number or None (the symbol ε)") from None
+    if isinstance(value, sympy.Basic) and not isinstance(value, sympy.Expr):
+        raise InputTypeError(f"eps={eps!r} must be a non-negative number, a SymPy expression or None (the symbol ε)",
+                             "eps")
     if isinstance(value, sympy.Basic) and value.free_symbols:
         return value  # a user symbol: trusted to be non-negative
     if not (isinstance(value, sympy.Basic) and value.is_real and value.is_number):
@@ -181,6 +185,7 @@ def batchnorm_derivation(batch_size: int | None = 4, *, eps: Any = None, check: 
     """
     n = _check_batch_size(batch_size)
     eps_ = _check_eps(eps)
+    check = as_bool(check, "check")
     if n == 1 and eps_ == 0:
         raise InputValueError("batch_size=1 with eps=0 divides by σ_ε = 0: one value per channel needs eps > 0")
     d = _build_derivation(n, eps_)
@@ -189,211 +194,56 @@ def batchnorm_derivation(batch_size: int | None = 4, *, eps: Any = None, check: 
     return d
 
 
-def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
+def _graph(n: int | None, eps) -> ComputationalGraph:
+    """Batch normalization's forward graph in nine nodes (Kratzert's staging), as a table."""
     m = Symbol("m", positive=True, integer=True) if n is None else Integer(n)
     i = Symbol("i", positive=True, integer=True)
     j = Symbol("j", positive=True, integer=True)
-    k = Symbol("k", positive=True, integer=True)
-    l_ = Symbol("l", positive=True, integer=True)  # noqa: E741 - the index inside a sum over k
+    x = NamedIndexedBase("x", "x", "x")
+    dy = NamedIndexedBase("dy", r"\frac{\partial L}{\partial y_{@}}", "∂L/∂y_@")
+    gamma, beta = NamedSymbol("gamma", r"\gamma", "γ"), NamedSymbol("beta", r"\beta", "β")
+    mu, var = NamedSymbol("mu_B", r"\mu_{B}", "μ_B"), NamedSymbol("sigma^2_B", r"\sigma^{2}_{B}", "σ²_B")
+    sig = NamedSymbol("sigma_epsilon", r"\sigma_{\epsilon}", "σ_ε", positive=True)
+    rho = NamedSymbol("rho", r"\rho", "ρ")
+    xt, v = NamedIndexedBase("xtilde", r"\tilde{x}", "x̃"), NamedIndexedBase("v", "v", "v")
+    xhat, z = NamedIndexedBase("xhat", r"\hat{x}", "x̂"), NamedIndexedBase("z", r"(\gamma \hat{x})", "(γx̂)")
+    y = NamedIndexedBase("y", "y", "y")
 
-    def S(body, idx=j):
-        return Sum(body, (idx, 1, m))
+    def S(body):
+        return Sum(body, (j, 1, m))
 
-    x, dy = IndexedBase("x"), IndexedBase("dy")
-    gamma, beta = Symbol("gamma"), Symbol("beta")
-    mu, var = Symbol("mu_B"), Symbol("sigma^2_B")
-    sig, rho = Symbol("sigma_epsilon", positive=True), Symbol("rho")
-    xt, v, xhat, z, y = (IndexedBase(s) for s in ("xtilde", "v", "xhat", "z", "y"))
-
-    # ------------------------------------------------------------------ the forward graph
-    # name -> (node, kind, definition in node symbols; vector definitions at index i)
-    graph = {
-        "mu": (mu, "scal", S(x[j]) / m),
-        "xt": (xt, "vec", x[i] - mu),
-        "v": (v, "vec", xt[i] ** 2),
-        "var": (var, "scal", S(v[j]) / m),
-        "sig": (sig, "scal", sqrt(var + eps)),
-        "rho": (rho, "scal", 1 / sig),
-        "xhat": (xhat, "vec", xt[i] * rho),
-        "z": (z, "vec", gamma * xhat[i]),
-        "y": (y, "vec", z[i] + beta),
-    }
-    leaves = {"x": (x, "vec"), "gamma": (gamma, "scal"), "beta": (beta, "scal")}
-
-    # what every node stands for, in base variables (x, dy, γ, β, ε, σ_ε)
-    mu_v = Sum(x[k], (k, 1, m)) / m
-    values: dict = {
-        mu: mu_v,
-        xt: lambda a: x[a] - mu_v,
-        v: lambda a: (x[a] - mu_v) ** 2,
-        var: sig**2 - eps,
-        rho: 1 / sig,
-        xhat: lambda a: (x[a] - mu_v) / sig,
-        z: lambda a: gamma * (x[a] - mu_v) / sig,
-        y: lambda a: gamma * (x[a] - mu_v) / sig + beta,
-    }
-    base = Derivation("", [], values=values)
-
-    # ------------------------------------------------------------------ reverse accumulation
-    grads: dict = {"y": dy[i]}          # in base variables; vector grads in the index i
-    contrib: dict = {}
-    kinds = {name: kind for name, (_, kind, _) in graph.items()} | {n_: kd for n_, (_, kd) in leaves.items()}
-    nodes = {name: node for name, (node, _, _) in graph.items()} | {n_: nd for n_, (nd, _) in leaves.items()}
-    order = ["y", "z", "xhat", "rho", "sig", "var", "v", "xt", "mu", "x", "gamma", "beta"]
-    for name in order[1:]:
-        p, pk = nodes[name], kinds[name]
-        total = 0
-        for cname, (_, ck, cdef) in graph.items():
-            if not cdef.has(p):
-                continue
-            g = grads[cname]
-            if ck == "vec" and pk == "vec":
-                part = g * base.to_base(sympy.diff(cdef, p[i]))
-            elif ck == "vec":  # scalar parent of an elementwise node: sum over its elements
-                part = Sum((g * base.to_base(sympy.diff(cdef, p))).xreplace({i: j}), (j, 1, m))
-            elif pk == "vec":  # element of a reduction: d/dp_i Σ_j f(p_j) = f'(p_i)
-                local = cdef.replace(lambda e: isinstance(e, Sum), lambda e: e.function.xreplace({j: i}))
-                part = g * base.to_base(sympy.diff(local, p[i]))
-            else:
-                part = g * base.to_base(sympy.diff(cdef, p))
-            contrib[(cname, name)] = part
-            total += part
-        grads[name] = total
-
-    # ------------------------------------------------------------------ gradient symbols
-    def gsym(name, tex, txt, kind):
-        s = IndexedBase(f"dL/d{name}") if kind == "vec" else Symbol(f"dL/d{name}")
-        latex_names[s] = rf"\frac{{\partial L}}{{\partial {tex}}}"
-        text_names[s] = f"∂L/∂{txt}"
-        return s
-
-    latex_names: dict = {
-        x: "x", dy: r"\frac{\partial L}{\partial y_{@}}", xt: r"\tilde{x}", v: "v", xhat: r"\hat{x}",
-        z: r"(\gamma \hat{x})", y: "y", mu: r"\mu_{B}", var: r"\sigma^{2}_{B}", sig: r"\sigma_{\epsilon}",
-        rho: r"\rho", gamma: r"\gamma", beta: r"\beta",
-    }
-    text_names: dict = {
-        x: "x", dy: "∂L/∂y_@", xt: "x̃", v: "v", xhat: "x̂", z: "(γx̂)", y: "y", mu: "μ_B", var: "σ²_B",
-        sig: "σ_ε", rho: "ρ", gamma: "γ", beta: "β",
-    }
-    if isinstance(eps, Symbol) and eps.name == "epsilon":
-        latex_names[eps], text_names[eps] = r"\epsilon", "ε"
-
-    d_beta = gsym("beta", r"\beta", "β", "scal")
-    d_gamma = gsym("gamma", r"\gamma", "γ", "scal")
-    d_z = gsym("z", r"(\gamma \hat{x})_{@}", "(γx̂)_@", "vec")
-    d_xhat = gsym("xhat", r"\hat{x}_{@}", "x̂_@", "vec")
-    d_rho = gsym("rho", r"\rho", "ρ", "scal")
-    d_sig = gsym("sig", r"\sigma_{\epsilon}", "σ_ε", "scal")
-    d_var = gsym("var", r"\sigma^{2}_{B}", "σ²_B", "scal")
-    d_v = gsym("v", "v_{@}", "v_@", "vec")
-    d_xt = gsym("xt", r"\tilde{x}_{@}", "x̃_@", "vec")
-    d_mu = gsym("mu", r"\mu_{B}", "μ_B", "scal")
-    d_x = gsym("x", "x_{@}", "x_@", "vec")
-    d_xt_hat = IndexedBase("dL/dxt|xhat")
-    d_xt_v = IndexedBase("dL/dxt|v")
-    latex_names[d_xt_hat] = r"\left.\frac{\partial L}{\partial \tilde{x}_{@}}\right|_{\hat{x}}"
-    latex_names[d_xt_v] = r"\left.\frac{\partial L}{\partial \tilde{x}_{@}}\right|_{v}"
-    text_names[d_xt_hat], text_names[d_xt_v] = "∂L/∂x̃_@|x̂", "∂L/∂x̃_@|v"
-
-    def vec_value(expr):
-        return lambda a: expr.xreplace({i: a})
-
-    for s, name in ((d_beta, "beta"), (d_gamma, "gamma"), (d_rho, "rho"), (d_sig, "sig"), (d_var, "var"),
-                    (d_mu, "mu")):
-        values[s] = grads[name]
-    for s, name in ((d_z, "z"), (d_xhat, "xhat"), (d_v, "v"), (d_xt, "xt"), (d_x, "x")):
-        values[s] = vec_value(grads[name])
-    values[d_xt_hat] = vec_value(contrib[("xhat", "xt")])
-    values[d_xt_v] = vec_value(contrib[("v", "xt")])
-
-    # ------------------------------------------------------------------ the steps
-    D, E = "definition", "equality"
-    half = Rational(1, 2)
-    steps = [
-        Step(mu, S(x[j]) / m, "Forward, node 1: the mini-batch mean μ_B of the m values of one channel.", D,
-             name="forward_mu"),
-        Step(xt[i], x[i] - mu, "Forward, node 2: centre every value.", D, i, name="forward_xtilde"),
-        Step(v[i], xt[i] ** 2, "Forward, node 3: square the deviations.", D, i, name="forward_v"),
-        Step(var, S(v[j]) / m, "Forward, node 4: the biased mini-batch variance σ²_B, the mean of the squares "
-             "(divided by m, not m − 1).", D, name="forward_var"),
-        Step(sig, sqrt(var + eps), "Forward, node 5: the standard deviation with ε added, σ_ε.", D,
-             name="forward_sigma_eps"),
-        Step(rho, 1 / sig, "Forward, node 6: its reciprocal ρ = 1/σ_ε.", D, name="forward_rho"),
-        Step(xhat[i], xt[i] * rho, "Forward, node 7: the normalized values x̂.", D, i, name="forward_xhat"),
-        Step(z[i], gamma * xhat[i], "Forward, node 8: scale by γ.", D, i, name="forward_z"),
-        Step(y[i], z[i] + beta, "Forward, node 9: shift by β; y is the layer's output, and ∂L/∂y_i is given.", D, i,
-             name="forward_y"),
-        # backward through the staged graph, node by node in reverse
-        Step(d_beta, S(dy[j]), "Backward through node 9: β reaches every y_j with derivative 1, so its gradient sums "
-             "the upstream gradients.", E, name="backward_dbeta"),
-        Step(d_z[i], dy[i], "Backward through node 9: γx̂_i reaches only y_i, with derivative 1.", E, i,
-             name="backward_dz"),
-        Step(d_gamma, S(d_z[j] * xhat[j]), "Backward through node 8: γ multiplies every x̂_j.", E,
-             name="backward_dgamma"),
-        Step(d_xhat[i], gamma * d_z[i], "Backward through node 8: x̂_i is multiplied by γ.", E, i,
-             name="backward_dxhat"),
-        Step(d_rho, S(d_xhat[j] * xt[j]), "Backward through node 7: ρ multiplies every x̃_j.", E, name="backward_drho"),
-        Step(d_xt_hat[i], rho * d_xhat[i], "Backward through node 7: the first of the two paths from x̃_i, through x̂_i.",
-             E, i, name="backward_dxtilde_xhat"),
-        Step(d_sig, -d_rho / sig**2, "Backward through node 6: the derivative of 1/σ_ε is −1/σ_ε².", E,
-             name="backward_dsigma_eps"),
-        Step(d_var, d_sig / (2 * sqrt(var + eps)), "Backward through node 5: the derivative of √(σ²_B + ε) is "
-             "1/(2√(σ²_B + ε)).", E, name="backward_dvar"),
-        Step(d_v[i], d_var / m, "Backward through node 4: σ²_B is the mean of the v_j, so each gets 1/m of its gradient.",
-             E, i, name="backward_dv"),
-        Step(d_xt_v[i], 2 * xt[i] * d_v[i], "Backward through node 3: the second path from x̃_i, through v_i = x̃_i².", E, i,
-             name="backward_dxtilde_v"),
-        Step(d_xt[i], d_xt_hat[i] + d_xt_v[i], "Backward through node 2: the gradients of the two paths from x̃_i add.",
-             E, i, name="backward_dxtilde"),
-        Step(d_mu, -S(d_xt[j]), "Backward through node 2: μ_B is subtracted from every x_j.", E, name="backward_dmu"),
-        Step(d_x[i], d_xt[i] + d_mu / m, "Backward through node 1: x_i reaches the loss directly through x̃_i and "
-             "through the mean, with derivative 1/m.", E, i, name="backward_dx"),
-        # the paper's intermediates
-        Step(d_xhat[i], gamma * dy[i], "Ioffe & Szegedy: the gradient of the normalized value.", E, i,
-             name="paper_dxhat"),
-        Step(d_var, S(d_xhat[j] * (x[j] - mu)) * (-half) * (var + eps) ** Rational(-3, 2),
-             "Ioffe & Szegedy: σ²_B reaches the loss through every x̂_j.", E, name="paper_dvar"),
-        Step(d_mu, S(d_xhat[j] * (-1 / sqrt(var + eps))) + d_var * S(-2 * (x[j] - mu)) / m,
-             "Ioffe & Szegedy: μ_B reaches the loss through every x̂_j and through σ²_B.", E, name="paper_dmu"),
-        Step(S(x[j] - mu), Integer(0), "Why the second term of ∂L/∂μ_B vanishes: the deviations from the mean "
-             "sum to zero, since m μ_B = Σ_j x_j.", E, name="deviations_sum_to_zero"),
-        Step(d_mu, -S(d_xhat[j]) / sig, "So ∂L/∂μ_B keeps only its first term.", E, name="paper_dmu_first_term"),
-        Step(d_x[i], d_xhat[i] / sqrt(var + eps) + d_var * 2 * (x[i] - mu) / m + d_mu / m,
-             "Ioffe & Szegedy: x_i reaches the loss through x̂_i, σ²_B and μ_B.", E, i, name="paper_dx"),
-        Step(d_gamma, S(dy[j] * xhat[j]), "Ioffe & Szegedy: the gradient of the scale γ.", E, name="dgamma"),
-        Step(d_beta, S(dy[j]), "Ioffe & Szegedy: the gradient of the shift β.", E, name="dbeta"),
-        # the closed form and its matrix form
-        Step(d_x[i], gamma / (m * sig) * (m * dy[i] - S(dy[j]) - xhat[i] * S(dy[j] * xhat[j])),
-             "Closed form: substitute x̂_i = (x_i − μ_B)/σ_ε and ∂L/∂x̂_i = γ ∂L/∂y_i.", E, i,
-             name="closed_form"),
-        Step(d_x[i], gamma / sig * S((KroneckerDelta(i, j) - 1 / m - xhat[i] * xhat[j] / m) * dy[j]),
-             "Matrix form: ∂L/∂x = γ J ∂L/∂y with the symmetric Jacobian J = ∂x̂/∂x = "
-             "σ_ε⁻¹(I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m).", E, i, name="matrix_form"),
+    nodes = [
+        GraphNode("x", x),
+        GraphNode("gamma", gamma),
+        GraphNode("beta", beta),
+        GraphNode("mu", mu, S(x[j]) / m, "Forward, node 1: the mini-batch mean μ_B of the m values of one channel.",
+                  {"x": None}),
+        GraphNode("xtilde", xt, x[i] - mu, "Forward, node 2: centre every value.",
+                  {"mu": "Backward through node 2: μ_B is subtracted from every x_j.", "x": None},
+                  gradient="Backward through node 2: the gradients of the two paths from x̃_i add.", by_paths=True),
+        GraphNode("v", v, xt[i] ** 2, "Forward, node 3: square the deviations.",
+                  {"xtilde": "Backward through node 3: the second path from x̃_i, through v_i = x̃_i²."}),
+        GraphNode("var", var, S(v[j]) / m, "Forward, node 4: the biased mini-batch variance σ²_B, the mean of the "
+                  "squares (divided by m, not m − 1).",
+                  {"v": "Backward through node 4: σ²_B is the mean of the v_j, so each gets 1/m of its gradient."},
+                  value=sig**2 - eps),
+        GraphNode("sigma_eps", sig, sqrt(var + eps), "Forward, node 5: the standard deviation with ε added, σ_ε.",
+                  {"var": "Backward through node 5: the derivative of √(σ²_B + ε) is 1/(2√(σ²_B + ε))."}, atom=True),
+        GraphNode("rho", rho, 1 / sig, "Forward, node 6: its reciprocal ρ = 1/σ_ε.",
+                  {"sigma_eps": "Backward through node 6: the derivative of 1/σ_ε is −1/σ_ε²."}),
+        GraphNode("xhat", xhat, xt[i] * rho, "Forward, node 7: the normalized values x̂.",
+                  {"rho": "Backward through node 7: ρ multiplies every x̃_j.",
+                   "xtilde": "Backward through node 7: the first of the two paths from x̃_i, through x̂_i."}),
+        GraphNode("z", z, gamma * xhat[i], "Forward, node 8: scale by γ.",
+                  {"gamma": "Backward through node 8: γ multiplies every x̂_j.",
+                   "xhat": "Backward through node 8: x̂_i is multiplied by γ."}),
+        GraphNode("y", y, z[i] + beta, "Forward, node 9: shift by β; y is the layer's output, and ∂L/∂y_i is given.",
+                  {"beta": "Backward through node 9: β reaches every y_j with derivative 1, so its gradient sums "
+                           "the upstream gradients.",
+                   "z": "Backward through node 9: γx̂_i reaches only y_i, with derivative 1."}),
     ]
-    named = {s_.name: s_ for s_ in steps}
-
-    # ------------------------------------------------------------------ explicit results
-    var_explicit = Sum((x[k] - Sum(x[l_], (l_, 1, m)) / m) ** 2, (k, 1, m)) / m  # distinct nested indices
-    explicit = {sig: sqrt(var_explicit + eps)}
-
-    def expl(e):
-        e = base.to_base(e).xreplace(explicit)
-        return expand_sums(e) if n is not None else e
-
-    closed = named["closed_form"].rhs
-    out_y = gamma * xhat[i] + beta
-    symbols = {"x": x, "dout": dy, "gamma": gamma, "beta": beta, "eps": eps, "m": m, "i": i, "j": j,
-               "mu": mu, "var": var, "sigma_eps": sig, "xhat": xhat, "y": y}
-    if n is None:
-        gx, fy = expl(closed), expl(out_y)
-    else:
-        symbols["x"] = [x[a] for a in range(1, n + 1)]
-        symbols["dout"] = [dy[a] for a in range(1, n + 1)]
-        gx = [expl(closed.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
-        fy = [expl(out_y.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
-    gradients = {"x": gx, "gamma": expl(named["dgamma"].rhs), "beta": expl(named["dbeta"].rhs)}
-    forward = {"y": fy, "mu": expl(mu), "var": expl(var_explicit)}
+    nodes[0] = GraphNode("x", x, gradient="Backward through node 1: x_i reaches the loss directly through x̃_i and "
+                         "through the mean, with derivative 1/m.")
     # proofs in centred coordinates x_a = c_0 + c_a (a < m), x_m = c_0 - Σ_a c_a, and t = 1/σ_ε:
     # an invertible change of variables that keeps the expansions small
     t = Symbol("t", positive=True)
@@ -402,12 +252,77 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
         c = IndexedBase("c")
         change.update({x[a]: c[0] + c[a] for a in range(1, n)})
         change[x[n]] = c[0] - sum((c[a] for a in range(1, n)), Integer(0))
-    title = f"Batch normalization, forward and backward, m = {'m' if n is None else n}"
-    return BatchNormDerivation(
-        title, steps, latex_names=latex_names, text_names=text_names, values=values,
-        indices={} if n is None else {i: range(1, n + 1)}, ranges={i: (Integer(1), m)}, change=change,
-        symbols=symbols, gradients=gradients, forward=forward, batch_size=n,
-    )
+    title = f"Batch normalization, forward and backward, {'general m' if n is None else f'm = {n}'}"
+    return ComputationalGraph(title, nodes, output="y", index=i, dummy=j, size=m, upstream=dy, change=change)
+
+
+def _claims(graph: ComputationalGraph, eps) -> list:
+    """What batch normalization adds to its backward pass: the paper's intermediates, the closed form, the matrix form."""
+    i, j, m = graph.index, graph.dummy, graph.size
+    S = graph.sum
+    sym = {n.name: n.symbol for n in graph.nodes}
+    x, gamma, mu, var, sig, xhat = (sym[k] for k in ("x", "gamma", "mu", "var", "sigma_eps", "xhat"))
+    dy = graph.upstream
+    d = {k: graph.gradient(k) for k in ("xhat", "var", "mu", "x", "gamma", "beta")}
+    half, E = Rational(1, 2), "equality"
+    return [
+        Step(d["xhat"][i], gamma * dy[i], "Ioffe & Szegedy: the gradient of the normalized value.", E, i,
+             name="paper_dxhat"),
+        Step(d["var"], S(d["xhat"][j] * (x[j] - mu)) * (-half) * (var + eps) ** Rational(-3, 2),
+             "Ioffe & Szegedy: σ²_B reaches the loss through every x̂_j.", E, name="paper_dvar"),
+        Step(d["mu"], S(d["xhat"][j] * (-1 / sqrt(var + eps))) + d["var"] * S(-2 * (x[j] - mu)) / m,
+             "Ioffe & Szegedy: μ_B reaches the loss through every x̂_j and through σ²_B.", E, name="paper_dmu"),
+        Step(Sum(x[j] - mu, (j, 1, m)), Integer(0), "Why the second term of ∂L/∂μ_B vanishes: the deviations from "
+             "the mean sum to zero, since m μ_B = Σ_j x_j.", E, name="deviations_sum_to_zero"),
+        Step(d["mu"], -S(d["xhat"][j]) / sig, "So ∂L/∂μ_B keeps only its first term.", E,
+             name="paper_dmu_first_term"),
+        Step(d["x"][i], d["xhat"][i] / sqrt(var + eps) + d["var"] * 2 * (x[i] - mu) / m + d["mu"] / m,
+             "Ioffe & Szegedy: x_i reaches the loss through x̂_i, σ²_B and μ_B.", E, i, name="paper_dx"),
+        Step(d["gamma"], S(dy[j] * xhat[j]), "Ioffe & Szegedy: the gradient of the scale γ.", E, name="dgamma"),
+        Step(d["beta"], S(dy[j]), "Ioffe & Szegedy: the gradient of the shift β.", E, name="dbeta"),
+        Step(d["x"][i], gamma / (m * sig) * (m * dy[i] - S(dy[j]) - xhat[i] * S(dy[j] * xhat[j])),
+             "Closed form: substitute x̂_i = (x_i − μ_B)/σ_ε and ∂L/∂x̂_i = γ ∂L/∂y_i.", E, i, name="closed_form"),
+        Step(d["x"][i], gamma / sig * Sum((KroneckerDelta(i, j) - 1 / m - xhat[i] * xhat[j] / m) * dy[j], (j, 1, m)),
+             "Matrix form: ∂L/∂x = γ J ∂L/∂y with the symmetric Jacobian J = ∂x̂/∂x = "
+             "σ_ε⁻¹(I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m).", E, i, name="matrix_form"),
+    ]
+
+
+#: Headings of the printed derivation, by the step they stand before.
+SECTIONS = {
+    "forward_mu": "Forward graph",
+    "backward_dbeta": "Backward pass, node by node",
+    "paper_dxhat": "The paper's intermediates",
+    "closed_form": "Closed form and matrix form",
+}
+
+
+def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
+    graph = _graph(n, eps)
+    d = backpropagate(graph, _claims(graph, eps), sections=SECTIONS, results=("closed_form",))
+    i = graph.index
+    sym = {node.name: node.symbol for node in graph.nodes}
+
+    def expl(e):
+        e = d.explicit(e)
+        return expand_sums(e) if n is not None else e
+
+    closed = d.step("closed_form").rhs
+    out_y = sym["gamma"] * sym["xhat"][i] + sym["beta"]
+    symbols = {"x": sym["x"], "dout": graph.upstream, "gamma": sym["gamma"], "beta": sym["beta"], "eps": eps,
+               "m": graph.size, "i": i, "j": graph.dummy, "mu": sym["mu"], "var": sym["var"],
+               "sigma_eps": sym["sigma_eps"], "xhat": sym["xhat"], "y": sym["y"]}
+    if n is None:
+        gx, fy = expl(closed), expl(out_y)
+    else:
+        symbols["x"] = [sym["x"][a] for a in range(1, n + 1)]
+        symbols["dout"] = [graph.upstream[a] for a in range(1, n + 1)]
+        gx = [expl(closed.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
+        fy = [expl(out_y.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
+    gradients = {"x": gx, "gamma": expl(d.step("dgamma").rhs), "beta": expl(d.step("dbeta").rhs)}
+    forward = {"y": fy, "mu": expl(sym["mu"]), "var": expl(sym["var"])}
+    return BatchNormDerivation(**derivation_fields(d), symbols=symbols, gradients=gradients, forward=forward,
+                               batch_size=n)
 
 
 # =========================================================================== Jacobian
@@ -456,9 +371,12 @@ def batchnorm_jacobian(x: Any, *, eps: Any = 1e-5) -> Any:
     """
     if is_integer(x):
         m = int(x)
+        if m > MAX_BATCH_SIZE:
+            raise InputValueError(f"x={m} values give a symbolic {m} x {m} matrix: at most {MAX_BATCH_SIZE} "
+                                  "(pass the values themselves for a numeric Jacobian)", "x")
         if m < 1:
             raise InputValueError(f"x={m} (the number of values m) must be positive")
-        xh = sympy.Matrix([Symbol(f"xhat_{a}") for a in range(1, m + 1)])
+        xh = sympy.Matrix([Symbol(f"xhat_{a}") for a in range(1, m + 1)])  # LaTeX reads them \hat{x}_{a}, \sigma_{\epsilon}
         sig = Symbol("sigma_epsilon", positive=True)
         return ((sympy.eye(m) - sympy.ones(m, m) / m - xh * xh.T / m) / sig).applyfunc(sympy.factor_terms)
     arr = as_array(x, "x", rule="must be an int m or a 1-d array of real numbers")

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._display import Displayable
+from ._limits import as_max_bytes
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_index, as_instance, as_int,
                           as_sample_shape, as_sequence, is_integer, show)
 from .geometry import ConvGeometry, normalize_padding, normalize_tuple
@@ -112,6 +113,9 @@ class DeconvNet(Displayable):
     layers : sequence of ConvLayer
     input_shape : tuple of int
         ``(C, *spatial)`` of the image.
+    max_bytes : int, optional
+        Refuse, before building them, matrices ``A_l``/``T_l`` over this many
+        bytes (see :func:`convmatrix.conv_matrix`).
 
     Attributes
     ----------
@@ -151,7 +155,7 @@ class DeconvNet(Displayable):
     [(2, 5, 5)]
     """
 
-    def __init__(self, layers: Sequence[ConvLayer], input_shape: Sequence[int]):
+    def __init__(self, layers: Sequence[ConvLayer], input_shape: Sequence[int], *, max_bytes: int | None = None):
         layers = as_sequence(layers, "layers", "ConvLayer")
         if not layers:
             raise InputValueError("layers must hold at least one ConvLayer")
@@ -159,6 +163,7 @@ class DeconvNet(Displayable):
             if not isinstance(layer, ConvLayer):
                 raise InputTypeError(f"layers[{i}] must be a ConvLayer, got {type(layer).__name__}")
         shape = as_sample_shape(input_shape, "input_shape")
+        as_max_bytes(max_bytes)
         self.layers, self.input_shape = layers, shape
         self.geometries, self.A, self.T, self.conv_shapes, self.output_shapes = [], [], [], [], []
         for l, layer in enumerate(layers, start=1):
@@ -166,7 +171,7 @@ class DeconvNet(Displayable):
             if w.ndim - 2 != len(shape) - 1:
                 raise InputValueError(
                     f"layer {l}'s weight {w.shape} has {w.ndim - 2}-d kernels but its input {shape} has "
-                    f"{len(shape) - 1} spatial axes"
+                    f"{len(shape) - 1} spatial axes (input_shape={self.input_shape})"
                 )
             if w.shape[1] != shape[0]:
                 raise InputValueError(
@@ -179,9 +184,9 @@ class DeconvNet(Displayable):
             # come back as output_padding (< stride, as torch requires)
             op = tuple(n - ((oi - 1) * s - lo - hi + k)
                        for n, oi, s, (lo, hi), k in zip(g.input_size, g.output_size, g.stride, g.padding, g.kernel_size))
-            A = conv_matrix(w, g.input_size, stride=g.stride, padding=g.padding)
-            T = sp.csr_array(conv_transpose_matrix(w, g.output_size, stride=g.stride, padding=g.padding,
-                                                   output_padding=op))
+            A = conv_matrix(w, g.input_size, stride=g.stride, padding=g.padding, max_bytes=max_bytes)
+            T = conv_transpose_matrix(w, g.output_size, stride=g.stride, padding=g.padding, output_padding=op,
+                                      max_bytes=max_bytes)
             self.geometries.append(g)
             self.A.append(A)
             self.T.append(T)

@@ -5,31 +5,36 @@ equality is proved by SymPy, by rewriting both sides into base variables (the
 derivation's ``values``) and reducing the difference to zero exactly — first by
 expansion in a sparse polynomial ring (memoised over shared subexpressions,
 every non-polynomial piece a generator of its own), then, for what does not
-vanish there, by ``cancel(together(a - b)) == 0`` — never ``simplify``.  Steps with a free index ``i`` and concrete sums are proved
-for every index value; general sums ``Sum(f(j), (j, 1, m))`` are reduced by
+vanish there, by ``cancel(together(a - b)) == 0`` — never ``simplify``.
+Steps with a free index ``i`` and concrete sums are proved for every index
+value; general sums ``Sum(f(j), (j, 1, m))`` are reduced by
 linearity to canonical moment sums (``Σ_j x_j dy_j`` and the like), which then
 act as independent generators; ``KroneckerDelta(i, j)`` inside a sum over ``j``
 is collapsed only where ``i`` is known to lie in the sum's range.  The test is
 sound: a difference that reduces to zero this way is zero.
 
-Printing goes through SymPy's printers, with readable names supplied by the
-derivation (``\\hat{x}``, ``\\mu_{B}``, ``\\frac{\\partial L}{\\partial y_{i}}``).
+The symbols of a derivation carry their printed names (:class:`NamedSymbol`,
+:class:`NamedIndexedBase`), so plain ``sympy.latex(step.rhs)`` reads
+``\\hat{x}_{i}``, ``\\mu_{B}``, ``\\frac{\\partial L}{\\partial y_{i}}``.  The
+printers live in the export layer (:mod:`convmatrix.export.latex`,
+:mod:`convmatrix.export.text`); :meth:`Derivation.latex` and
+:meth:`Derivation.text` delegate to them.  Derivations of layers are written
+as tables of forward nodes by :mod:`convmatrix.backprop`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import sympy
 from sympy import Add, Basic, Indexed, IndexedBase, KroneckerDelta, Mul, Sum, Symbol
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.str import StrPrinter
 
 from ._display import Displayable
+from ._validation import InputTypeError, InputValueError, as_expression, as_int, as_names, as_sequence, as_str
 
-__all__ = ["Step", "Derivation", "DerivationError", "reduce_sums", "expand_sums", "is_zero"]
+__all__ = ["Step", "Derivation", "DerivationError", "NamedSymbol", "NamedIndexedBase", "NamedIndexed",
+           "reduce_sums", "expand_sums", "is_zero", "summation_height"]
 
 STEP_KINDS = ("definition", "equality")
 
@@ -85,23 +90,24 @@ class Step(Displayable):
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in STEP_KINDS:
-            raise ValueError(f"kind={self.kind!r} is not one of {STEP_KINDS}")
+        if not isinstance(self.kind, str) or self.kind not in STEP_KINDS:
+            raise InputValueError(f"kind={self.kind!r} is not one of {STEP_KINDS}", "kind")
         if not isinstance(self.text, str):
-            raise TypeError(f"text must be a str: got {type(self.text).__name__}")
+            raise InputTypeError(f"text must be a str: got {type(self.text).__name__}", "text")
         if self.name is not None and not isinstance(self.name, str):
-            raise TypeError(f"name={self.name!r} must be None or a str such as 'closed_form'")
+            raise InputTypeError(f"name={self.name!r} must be None or a str such as 'closed_form'", "name")
         if self.name is not None and not self.name.isidentifier():
-            raise ValueError(f"name={self.name!r} must be an identifier such as 'closed_form' (letters, digits, _)")
-        object.__setattr__(self, "lhs", sympy.sympify(self.lhs))
-        object.__setattr__(self, "rhs", sympy.sympify(self.rhs))
+            raise InputValueError(f"name={self.name!r} must be an identifier such as 'closed_form' (letters, digits, _)",
+                                  "name")
+        object.__setattr__(self, "lhs", as_expression(self.lhs, "lhs"))
+        object.__setattr__(self, "rhs", as_expression(self.rhs, "rhs"))
 
     @classmethod
     def from_eq(cls, eq: sympy.Eq, text: str, kind: str = "equality", index: Any = None,
                 name: str | None = None) -> "Step":
         """A step from a ``sympy.Eq``."""
         if not isinstance(eq, sympy.Eq):
-            raise TypeError(f"eq must be a sympy.Eq: got {type(eq).__name__}")
+            raise InputTypeError(f"eq must be a sympy.Eq: got {type(eq).__name__}", "eq")
         return cls(eq.lhs, eq.rhs, text, kind, index, name)
 
     @property
@@ -220,7 +226,7 @@ def _reduce_one(body: Basic, j: Symbol, lo: Basic, hi: Basic, ranges: dict) -> B
     return Add(*out)
 
 
-def expand_sums(expr: Basic, _cache: dict | None = None) -> Basic:
+def expand_sums(expr: Basic) -> Basic:
     """Write out every ``Sum`` with numeric limits as an ``Add`` (inner sums first).
 
     A fast ``Sum.doit()`` for concrete limits: no summation formulas are tried.
@@ -233,7 +239,11 @@ def expand_sums(expr: Basic, _cache: dict | None = None) -> Basic:
     >>> expand_sums(Sum(x[j] ** 2, (j, 1, 3)))
     x[1]**2 + x[2]**2 + x[3]**2
     """
-    cache = {} if _cache is None else _cache
+    return _expand_sums(expr, {})
+
+
+def _expand_sums(expr: Basic, cache: dict) -> Basic:
+    """:func:`expand_sums` with a cache of expanded subexpressions shared between calls."""
 
     def walk(e):
         hit = cache.get(e)
@@ -350,125 +360,161 @@ class _RingTester:
         return not self.convert(e)
 
 
-# --------------------------------------------------------------------------- printers
-def _dummy_name(d, sub: str) -> str:
-    """The printed name of a canonical summation dummy: ``k``, ``l``, ``p``, ``q``, then ``k`` + ``sub % height``."""
-    h = _HEIGHT[d]
-    return "klpq"[h] if h < 4 else "k" + sub % h
+# --------------------------------------------------------------------------- symbols that carry their names
+def summation_height(symbol: Basic) -> int | None:
+    """The nesting height of a canonical summation dummy made by :func:`reduce_sums` (``None`` for others).
 
-
-def _index_str(printer, indices) -> str:
-    return ",".join(printer._print(i) for i in indices)
-
-
-class _NamedLatexPrinter(LatexPrinter):
-    """LaTeX with readable names: Symbols and IndexedBases looked up in ``names``.
-
-    A name for an IndexedBase may contain ``@``, replaced by the index; without
-    ``@`` the index is a subscript.
-    """
-
-    printmethod = "_convmatrix_latex"  # Indexed's own _latex would bypass the names
-
-    def __init__(self, names: Mapping[Basic, str], settings=None):
-        sym = {k: v for k, v in names.items() if isinstance(k, Symbol)}
-        super().__init__({"symbol_names": sym, **(settings or {})})
-        self._bases = {k: v for k, v in names.items() if isinstance(k, IndexedBase)}
-
-    def _print_Indexed(self, expr):
-        name = self._bases.get(expr.base)
-        idx = _index_str(self, expr.indices)
-        if name is None:
-            return super()._print_Indexed(expr)
-        return name.replace("@", idx) if "@" in name else f"{name}_{{{idx}}}"
-
-    def _print_Dummy(self, expr, style="plain"):
-        if expr in _HEIGHT:
-            return _dummy_name(expr, "_{%d}")
-        return super()._print_Symbol(expr, style)
-
-
-class _NamedStrPrinter(StrPrinter):
-    """Terminal text: readable Unicode names, ``Σ_{j=1}^{m}`` for sums."""
-
-    printmethod = "_convmatrix_str"  # Indexed's own _sympystr would bypass the names
-
-    def __init__(self, names: Mapping[Basic, str]):
-        super().__init__({})
-        self._names = dict(names)
-
-    def _print_Symbol(self, expr):
-        return self._names.get(expr, expr.name)
-
-    def _print_Dummy(self, expr):
-        return _dummy_name(expr, "%d") if expr in _HEIGHT else super()._print_Dummy(expr)
-
-    def _print_Indexed(self, expr):
-        name = self._names.get(expr.base, str(expr.base.label))
-        idx = _index_str(self, expr.indices)
-        return name.replace("@", idx) if "@" in name else f"{name}_{idx}"
-
-    def _print_Sum(self, expr):
-        body = self._print(expr.function)
-        if isinstance(expr.function, Add):
-            body = f"({body})"
-        lims = "".join(f"Σ_{{{self._print(j)}={self._print(a)}..{self._print(b)}}} "
-                       for j, a, b in reversed(expr.limits))
-        return f"{lims}{body}"
-
-    def _print_KroneckerDelta(self, expr):
-        return f"δ_{{{self._print(expr.args[0])}{self._print(expr.args[1])}}}"
-
-
-_IDENTIFIERS = {  # Unicode names in sentences -> LaTeX
-    "x̂": r"\hat{x}", "x̃": r"\tilde{x}", "μ": r"\mu", "σ": r"\sigma", "ε": r"\epsilon", "γ": r"\gamma",
-    "β": r"\beta", "ρ": r"\rho", "δ": r"\delta", "Σ": r"\Sigma", "𝟙": r"\mathbb{1}",
-}
-_POSTFIX = {"⁻¹": "^{-1}", "²": "^2", "ᵀ": "^T"}
-_OPERATORS = {"∂": "\\partial ", "−": "-", "·": r"\cdot", "√": r"\surd", "≠": r"\neq", "≥": r"\geq",
-              "→": r"\to"}
-_TEXT_TO_LATEX = {**_IDENTIFIERS, **_POSTFIX, **_OPERATORS}
-
-
-def _alternatives(keys) -> str:
-    return "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
-
-
-_U, _POST = _alternatives(_IDENTIFIERS), f"(?:{_alternatives(_POSTFIX)})"
-_LETTER = r"(?<![A-Za-z])[A-Za-z](?![A-Za-z\u0300-\u036f])"  # a lone ASCII letter, not x of x̂
-_SUB = rf"(?:_(?:{_U}|[A-Za-z0-9])(?![A-Za-z0-9]))"
-#: a name with optional super- and subscripts: x̂_i, σ²_B, σ_ε⁻¹, x_j (an ASCII letter only with a subscript)
-_NAME = rf"(?:(?:{_U}){_POST}*{_SUB}?{_POST}*|{_LETTER}{_SUB}{_POST}*)"
-#: after ∂ any letter is a name: ∂L/∂x, ∂x̂/∂x, ∂L/∂σ²_B
-_DNAME = rf"(?:(?:{_U}|{_LETTER}){_POST}*{_SUB}?{_POST}*)"
-_TOKEN = re.compile(rf"∂(?:{_DNAME}(?:/∂{_DNAME})?)?|{_NAME}|{_alternatives(_OPERATORS)}|{_POST}")
-_PIECE = re.compile(_alternatives(_TEXT_TO_LATEX))
-_ESCAPE = {"%": r"\%", "&": r"\&", "#": r"\#", "{": r"\{", "}": r"\}", "_": r"\_", "$": r"\$",
-           "~": r"\textasciitilde{}", "\\": r"\textbackslash{}", "^": r"\textasciicircum{}"}
-
-
-def latex_sentence(text: str) -> str:
-    """A plain-Unicode sentence as the argument of ``\\text{...}``: specials escaped, math in ``$...$``.
-
-    Every name (``x̂_i``, ``σ²_B``, ``x_j``) and every derivative (``∂L/∂x̂_i``,
-    ``∂x̂/∂x``) is one math span; adjacent spans join (``γx̂_i`` ->
-    ``$\\gamma \\hat{x}_i$``).
+    Printers name the dummies by it (``k``, ``l``, ``p``, ``q``, ...), so that
+    nested sums never print the same index.
 
     Examples
     --------
-    >>> print(latex_sentence("the mean μ_B of x_j, 50% of ∂L/∂y"))
-    the mean $\\mu_B$ of $x_j$, 50\\% of $\\partial L/\\partial y$
-    >>> print(latex_sentence("∂L/∂σ²_B and ∂x̂/∂x"))
-    $\\partial L/\\partial \\sigma^2_B$ and $\\partial \\hat{x}/\\partial x$
+    >>> from sympy import IndexedBase, Sum, symbols
+    >>> x = IndexedBase("x"); j, m = symbols("j m", integer=True)
+    >>> d = reduce_sums(Sum(x[j], (j, 1, m))).limits[0][0]
+    >>> summation_height(d), summation_height(j)
+    (0, None)
     """
-    out, pos = [], 0
-    for match in _TOKEN.finditer(text):
-        out.append("".join(_ESCAPE.get(c, c) for c in text[pos:match.start()]))
-        tex = _PIECE.sub(lambda p: _TEXT_TO_LATEX[p.group()], match.group()).rstrip()
-        out.append(f"${tex}$")
-        pos = match.end()
-    out.append("".join(_ESCAPE.get(c, c) for c in text[pos:]))
-    return "".join(out).replace("$$", " ")
+    return _HEIGHT.get(symbol)
+
+
+def _check_name(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InputTypeError(f"{name}={value!r} must be a non-empty str", name)
+    return value
+
+
+class NamedSymbol(Symbol):
+    """A SymPy ``Symbol`` that carries its printed names: LaTeX and terminal text.
+
+    ``sympy.latex`` prints it by its LaTeX name (the ``_latex`` hook), so any
+    expression of a derivation prints readably without a side table; the
+    terminal printer of :mod:`convmatrix.export.text` uses the text name.
+    ``str`` and ``repr`` keep the plain ``name``.  Two named symbols are equal
+    when their names, printed names and assumptions are.
+
+    Parameters
+    ----------
+    name : str
+        The SymPy name (``"mu_B"``).
+    latex : str, optional
+        LaTeX, math mode (``r"\\mu_{B}"``); default ``name``.
+    text : str, optional
+        Unicode for terminals (``"μ_B"``); default ``name``.
+    **assumptions
+        As :class:`sympy.Symbol` (``positive=True``).
+
+    Raises
+    ------
+    TypeError
+        A name that is not a non-empty str.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> mu = NamedSymbol("mu_B", r"\\mu_{B}", "μ_B")
+    >>> sympy.latex(2 * mu), str(mu)
+    ('2 \\\\mu_{B}', 'mu_B')
+    """
+
+    def __new__(cls, name: str, latex: str | None = None, text: str | None = None, **assumptions):
+        _check_name(name, "name")
+        latex = name if latex is None else _check_name(latex, "latex")
+        text = name if text is None else _check_name(text, "text")
+        cls._sanitize(assumptions, cls)
+        obj = Symbol.__xnew__(cls, name, **assumptions)  # not the name-keyed cache: the printed names count
+        obj.latex_name, obj.text_name = latex, text
+        return obj
+
+    @classmethod
+    def class_key(cls):
+        return Symbol.class_key()  # sorted (and so printed) among plain symbols, by name
+
+    def _hashable_content(self):
+        return super()._hashable_content() + (self.latex_name, self.text_name)
+
+    def __getnewargs_ex__(self):
+        return ((self.name, self.latex_name, self.text_name), self._assumptions_orig)
+
+    def _latex(self, printer=None) -> str:
+        return self.latex_name
+
+
+class NamedIndexed(Indexed):
+    """An entry ``x[i]`` of a :class:`NamedIndexedBase`: prints by the base's names, the index put in its place."""
+
+    @classmethod
+    def class_key(cls):
+        return Indexed.class_key()
+
+    def _latex(self, printer=None) -> str:
+        printer = printer or _default_latex_printer()
+        return _with_index(self.base.label.latex_name, ",".join(printer._print(i) for i in self.indices), "_{%s}")
+
+
+class NamedIndexedBase(IndexedBase):
+    """A SymPy ``IndexedBase`` whose entries print by a name with a place for the index.
+
+    The printed names may contain ``@``, where the index goes
+    (``r"\\frac{\\partial L}{\\partial y_{@}}"``); without ``@`` the index is a
+    subscript.  The names live on the label, a :class:`NamedSymbol`, so every
+    SymPy operation that rebuilds the base keeps them.
+
+    Parameters
+    ----------
+    label : str or NamedSymbol
+    latex, text : str, optional
+        As :class:`NamedSymbol` (ignored when ``label`` is a NamedSymbol).
+    **assumptions
+        As :class:`sympy.IndexedBase`.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> i = sympy.Symbol("i")
+    >>> dy = NamedIndexedBase("dy", r"\\frac{\\partial L}{\\partial y_{@}}", "∂L/∂y_@")
+    >>> sympy.latex(dy[i]), str(dy[i])
+    ('\\\\frac{\\\\partial L}{\\\\partial y_{i}}', 'dy[i]')
+    """
+
+    @classmethod
+    def class_key(cls):
+        return IndexedBase.class_key()
+
+    def __new__(cls, label, latex: str | None = None, text: str | None = None, **assumptions):
+        if not isinstance(label, NamedSymbol):
+            label = NamedSymbol(_check_name(label, "label"), latex, text)
+        return super().__new__(cls, label, **assumptions)
+
+    def __getitem__(self, indices, **kw_args):
+        indices = tuple(indices) if isinstance(indices, (tuple, list)) else (indices,)
+        return NamedIndexed(self, *indices, **kw_args)
+
+    @property
+    def latex_name(self) -> str:
+        """The LaTeX name with its place for the index."""
+        return self.label.latex_name
+
+    @property
+    def text_name(self) -> str:
+        """The terminal name with its place for the index."""
+        return self.label.text_name
+
+    def _latex(self, printer=None) -> str:
+        return _with_index(self.label.latex_name, "", "")
+
+
+def _with_index(name: str, index: str, subscript: str) -> str:
+    """``name`` with ``index`` at its ``@`` (an empty index also drops a ``_{@}``), else as ``subscript``."""
+    if "@" in name:
+        return name.replace("_{@}", "").replace("@", "") if not index else name.replace("@", index)
+    return name + (subscript % index if index else "")
+
+
+def _default_latex_printer():
+    from sympy.printing.latex import LatexPrinter
+
+    return LatexPrinter()
 
 
 # --------------------------------------------------------------------------- derivation
@@ -481,8 +527,11 @@ class Derivation(Displayable):
     title : str
     steps : list of Step
     latex_names, text_names : dict, optional
-        Readable names for Symbols and IndexedBases (``@`` marks where an
-        IndexedBase's index goes).
+        Readable names for plain Symbols and IndexedBases (``@`` marks where an
+        IndexedBase's index goes).  A :class:`NamedSymbol` or
+        :class:`NamedIndexedBase` carries its own, so that plain
+        ``sympy.latex(step.rhs)`` prints it readably; these dicts name the
+        others (a user's ``Symbol("epsilon")``) and override.
     values : dict, optional
         Symbol -> expression in the base variables, and IndexedBase -> callable
         ``index -> expression``: what every non-base symbol stands for.
@@ -497,6 +546,17 @@ class Derivation(Displayable):
     change : dict, optional
         An invertible change of the base variables applied before the zero
         test (e.g. centred coordinates, or ``s -> 1/t``), to keep expansions small.
+    sections : dict, optional
+        Step name -> a heading printed before that step (``"Backward pass"``).
+    results : tuple of str, optional
+        Names of the steps that are the derivation's results, set apart when
+        printed (boxed in LaTeX).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Steps that are not :class:`Step`, a name used twice, ranges that are
+        not pairs, sections or results naming no step.
 
     Examples
     --------
@@ -525,17 +585,29 @@ class Derivation(Displayable):
     indices: dict = field(default_factory=dict)
     change: dict = field(default_factory=dict)
     ranges: dict = field(default_factory=dict)
-    _proved: tuple | None = field(default=None, repr=False, compare=False)
+    sections: dict = field(default_factory=dict)
+    results: tuple = ()
+    _proved: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.steps = list(self.steps)
+        if not isinstance(self.title, str):
+            raise InputTypeError(f"title={self.title!r} must be a str", "title")
+        self.steps = list(as_sequence(self.steps, "steps", "Step objects"))
         bad = [s for s in self.steps if not isinstance(s, Step)]
         if bad:
-            raise TypeError(f"steps must be Step objects: got {type(bad[0]).__name__}")
+            raise InputTypeError(f"steps must be Step objects: got {type(bad[0]).__name__}", "steps")
+        for name in ("latex_names", "text_names", "values", "indices", "change", "ranges", "sections"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise InputTypeError(f"{name} must be a dict, not a {type(getattr(self, name)).__name__}", name)
         for index, r in self.ranges.items():
             if not (isinstance(r, tuple) and len(r) == 2):
-                raise TypeError(f"ranges[{index}]={r!r} must be a pair (lo, hi)")
-        self._names()
+                raise InputTypeError(f"ranges[{index}]={r!r} must be a pair (lo, hi)", "ranges")
+        self.results = as_names(self.results, "results")
+        names = self._names()
+        for what, keys in (("sections", self.sections), ("results", self.results)):
+            unknown = [k for k in keys if k not in names]
+            if unknown:
+                raise InputValueError(f"{what} names {unknown[0]!r}, which is not a step of {self.title!r}", what)
 
     def _names(self) -> dict:
         """Step name -> position; refuses a name used twice."""
@@ -544,8 +616,8 @@ class Derivation(Displayable):
             if s.name is None:
                 continue
             if s.name in names:
-                raise ValueError(f"steps: the name {s.name!r} is used by steps ({names[s.name] + 1}) and ({n + 1}); "
-                                 "names must be unique")
+                raise InputValueError(f"steps: the name {s.name!r} is used by steps ({names[s.name] + 1}) and "
+                                      f"({n + 1}); names must be unique", "steps")
             names[s.name] = n
         return names
 
@@ -558,9 +630,10 @@ class Derivation(Displayable):
             No step has that name (the message lists the names), or two have.
         """
         names = self._names()
+        as_str(name, "name", rule="must be a step name (a str)")
         if name not in names:
-            raise ValueError(f"name={name!r} is not a step of {self.title!r}: the step names are "
-                             f"{', '.join(map(repr, names)) or '(none)'}")
+            raise InputValueError(f"name={name!r} is not a step of {self.title!r}: the step names are "
+                                  f"{', '.join(map(repr, names)) or '(none)'}", "name")
         return names[name]
 
     def step(self, name: str) -> Step:
@@ -602,7 +675,7 @@ class Derivation(Displayable):
         caches = {} if caches is None else caches
         ranges = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
                   if isinstance(v, range) and v.step == 1 and len(v)} | dict(self.ranges)
-        diff = reduce_sums(expand_sums(self.difference(step), caches.setdefault("sums", {})), ranges)
+        diff = reduce_sums(_expand_sums(self.difference(step), caches.setdefault("sums", {})), ranges)
         concrete = [(i, vals) for i, vals in self.indices.items() if diff.has(i)]
         if len(concrete) > 1:
             raise ValueError(f"steps with more than one concrete index are not supported: {list(self.indices)}")
@@ -611,18 +684,24 @@ class Derivation(Displayable):
         i, vals = concrete[0]
         return [_replace(diff, {**self.change, i: sympy.Integer(v)}, caches.setdefault(v, {})) for v in vals]
 
-    def prove(self, step: Step, _claims: list | None = None, _tester: "_RingTester | None" = None) -> bool:
+    def prove(self, step: Step) -> bool:
         """Whether SymPy proves the step (definitions are true by definition).
 
         Each difference, in base variables, is expanded in a polynomial ring
         (every non-polynomial subexpression a generator of its own); what does
         not vanish there gets ``cancel(together(...))``.
+
+        Raises
+        ------
+        TypeError
+            ``step`` is not a :class:`Step`.
         """
+        if not isinstance(step, Step):
+            raise InputTypeError(f"step must be a Step, not a {type(step).__name__}", "step")
         if step.kind == "definition":
             return True
-        claims = self._claims(step) if _claims is None else _claims
-        tester = _tester or _RingTester(claims)
-        return all(tester.is_zero(e) or is_zero(e) for e in claims)
+        claims = self._claims(step)
+        return _proved(claims, _RingTester(claims))
 
     def check(self, numbers: bool = True) -> "Derivation":
         """Prove every equality step, and test it in numbers; raise on the first that fails.
@@ -647,7 +726,7 @@ class Derivation(Displayable):
         claims = [self._claims(s, caches) if s.kind != "definition" else [] for s in self.steps]
         tester = _RingTester([e for c in claims for e in c])
         for n, (step, claim) in enumerate(zip(self.steps, claims), start=1):
-            if not self.prove(step, claim, tester):
+            if step.kind != "definition" and not _proved(claim, tester):
                 raise DerivationError(f"step ({n}){self._label(step)} of {self.title!r} is not proved: {step.text}\n"
                                       f"  {self.text_of(step.lhs)} = {self.text_of(step.rhs)}")
         if numbers:
@@ -704,10 +783,11 @@ class Derivation(Displayable):
         """
         import random
 
-        if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-            raise ValueError(f"points={points!r} must be a positive integer")
-        if not sizes or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
-            raise ValueError(f"sizes={sizes!r} must be one or more positive integers")
+        points = as_int(points, "points", minimum=1)
+        seed = as_int(seed, "seed", minimum=0)
+        if not isinstance(sizes, (tuple, list)) or not sizes:
+            raise InputValueError(f"sizes={sizes!r} must be one or more positive integers", "sizes")
+        sizes = tuple(as_int(v, "sizes", minimum=1) for v in sizes)
         rng = random.Random(seed)
         ranges = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
                   if isinstance(v, range) and v.step == 1 and len(v)} | dict(self.ranges)
@@ -784,53 +864,51 @@ class Derivation(Displayable):
             )
         return 1
 
-    # ------------------------------------------------------------------ printing
+    # ------------------------------------------------------------------ printing (by the export layer)
     def latex_of(self, expr: Basic) -> str:
-        """One expression in LaTeX with the derivation's names."""
-        return _NamedLatexPrinter(self.latex_names).doprint(expr)
+        """One expression in LaTeX (math mode) with the derivation's names; see :func:`convmatrix.to_latex`."""
+        from .export.latex import expression_latex
+
+        return expression_latex(expr, self.latex_names)
 
     def text_of(self, expr: Basic) -> str:
         """One expression as terminal text with the derivation's names."""
-        return _NamedStrPrinter(self.text_names).doprint(expr)
+        from .export.text import expression_text
 
-    def latex(self, *, environment: str = "align*", numbered: bool = True) -> str:
-        """Every step, one ``lhs &= rhs`` line each after its sentence, in an ``align*`` (or other) environment.
+        return expression_text(expr, self.text_names)
+
+    def latex(self, **settings) -> str:
+        """Every step as LaTeX for a document: each sentence a paragraph, each equation a display.
 
         Proves the steps first if they are not proved yet (:meth:`check`).
+        Equation numbers go on the claims (equalities) only, each labelled
+        by its step's name (``\\eqref{closed_form}``); definitions are
+        unnumbered.  ``settings`` are those of :func:`convmatrix.to_latex`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An unknown or bad setting.
+        DerivationError
+            A step that fails its proof.
         """
-        if not isinstance(environment, str) or not environment.isascii() or not environment:
-            raise ValueError(f"environment={environment!r} must be a LaTeX environment name such as 'align*'")
-        if not self.checked:
-            self.check()
-        p = _NamedLatexPrinter(self.latex_names)
-        lines = [rf"\begin{{{environment}}}"]
-        for n, step in enumerate(self.steps, start=1):
-            label = f"({n}) " if numbered else ""
-            lines.append(rf"&\text{{{label}{latex_sentence(step.text)}}} \\")
-            lines.append(rf"{p.doprint(step.lhs)} &= {p.doprint(step.rhs)} \\")
-        lines[-1] = lines[-1][: -len(r" \\")]
-        lines.append(rf"\end{{{environment}}}")
-        return "\n".join(lines)
+        from .export.latex import to_latex
 
-    def _repr_latex_(self) -> str:
-        return "$$" + self.latex(environment="aligned") + "$$"
-
-    def _latex(self, printer=None) -> str:
-        return self.latex(environment="aligned")
+        return to_latex(self, **settings)
 
     def text(self) -> str:
         """Every step as plain text for terminals: the sentence, then ``lhs = rhs`` indented.
 
         Proves the steps first if they are not proved yet (:meth:`check`).
         """
-        if not self.checked:
-            self.check()
-        p = _NamedStrPrinter(self.text_names)
-        out = [self.title]
-        for n, step in enumerate(self.steps, start=1):
-            out.append(f"({n}) {step.text}")
-            out.append(f"    {p.doprint(step.lhs)} = {p.doprint(step.rhs)}")
-        return "\n".join(out)
+        from .export.text import derivation_text
+
+        return derivation_text(self)
 
     def __str__(self) -> str:
         return self.text()
+
+
+def _proved(claims: list, tester: _RingTester) -> bool:
+    """Whether every difference in ``claims`` is zero: in the ring first, else by ``cancel(together(...))``."""
+    return all(tester.is_zero(e) or is_zero(e) for e in claims)

@@ -25,6 +25,7 @@ from typing import Sequence, Union
 from ._display import Displayable
 from ._validation import (
     INT64_MAX,
+    InputError,
     InputTypeError,
     InputValueError,
     as_bool,
@@ -43,6 +44,7 @@ __all__ = [
     "ConvTransposeGeometry",
     "PoolGeometry",
     "TransposeArithmetic",
+    "RELATIONSHIP_NAMES",
     "conv_output_size",
     "conv_transpose_output_size",
     "transpose_arithmetic",
@@ -53,13 +55,16 @@ __all__ = [
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+#: The most spatial axes a geometry may have (numpy arrays have at most 64 axes, two of them channels).
+MAX_NDIM = 62
 
 IntOrTuple = Union[int, Sequence[int]]
 Padding = Union[int, str, Sequence[int], Sequence[Sequence[int]]]
 
 
 # --------------------------------------------------------------------------- normalising
-def normalize_tuple(value: IntOrTuple, ndim: int, name: str, *, minimum: int = 1) -> tuple[int, ...]:
+def normalize_tuple(value: IntOrTuple, ndim: int, name: str, *, minimum: int = 1,
+                    axes_from: str | None = None) -> tuple[int, ...]:
     """Return ``value`` as a tuple of ``ndim`` integers, each at least ``minimum``.
 
     Parameters
@@ -74,6 +79,8 @@ def normalize_tuple(value: IntOrTuple, ndim: int, name: str, *, minimum: int = 1
     minimum : int, optional
         The smallest value allowed (1 for sizes, strides and dilations; 0 for
         paddings and output paddings).
+    axes_from : str, optional
+        What fixed the number of axes (``"the weight"``), for the message.
 
     Raises
     ------
@@ -94,10 +101,11 @@ def normalize_tuple(value: IntOrTuple, ndim: int, name: str, *, minimum: int = 1
         ...
     convmatrix.InputValueError: stride=(1, 0) must be positive along every axis: got 0 along axis 1
     """
-    return as_sizes(value, ndim, name, minimum=minimum)
+    return as_sizes(value, ndim, name, minimum=minimum, axes_from=axes_from)
 
 
-def padding_pairs(padding, ndim: int, name: str = "padding") -> tuple[tuple[int, int], ...]:
+def padding_pairs(padding, ndim: int, name: str = "padding", *, axes_from: str | None = None
+                  ) -> tuple[tuple[int, int], ...]:
     """An int, one int per axis, or one ``(lo, hi)`` pair per axis, as signed pairs.
 
     No sign rule here: :func:`normalize_padding` refuses negative widths, while
@@ -122,8 +130,10 @@ def padding_pairs(padding, ndim: int, name: str = "padding") -> tuple[tuple[int,
         return ((p, p),) * ndim
     entries = tuple(padding)
     if len(entries) != ndim:
+        source = f" (as {axes_from})" if axes_from else ""
         raise InputValueError(
-            f"{name}={show(padding)} must have one entry per spatial axis: expected {ndim}, got {len(entries)}", name)
+            f"{name}={show(padding)} must have one entry per spatial axis: expected {ndim}{source}, got {len(entries)}",
+            name)
     pairs = []
     for axis, entry in enumerate(entries):
         if is_sequence(entry):
@@ -154,6 +164,7 @@ def normalize_padding(
     name: str = "padding",
     *,
     convolution: bool = False,
+    axes_from: str | None = None,
 ) -> tuple[tuple[int, int], ...]:
     """Return padding as one ``(lo, hi)`` pair per axis.
 
@@ -202,7 +213,7 @@ def normalize_padding(
             return tuple(pairs)
         raise InputValueError(f"{name}={show(padding)} is not a padding: use an integer, a tuple, 'same' or 'valid'",
                               name)
-    pairs = padding_pairs(padding, ndim, name)
+    pairs = padding_pairs(padding, ndim, name, axes_from=axes_from)
     for axis, (lo, hi) in enumerate(pairs):
         if lo < 0 or hi < 0:
             raise InputValueError(
@@ -408,18 +419,32 @@ def _weight_channels(weight_shape, input_size, groups, layout):
     if len(weight_shape) < 3:
         raise InputValueError(
             f"weight must have shape ({layout[0]}, {layout[1]}, *kernel_size) with at "
-            f"least one spatial axis: got shape {weight_shape}", "weight")
+            f"least one spatial axis: got weight_shape={show(weight_shape)}", "weight")
     ndim = len(weight_shape) - 2
     in_ndim = ndim_of(input_size)
     if in_ndim is not None and in_ndim != ndim:
         raise InputValueError(
             f"input_size={show(input_size)} has {in_ndim} spatial axes but the weight of shape "
             f"{weight_shape} has {ndim} (weight.ndim - 2)", "input_size")
-    shape = tuple(as_int(v, "weight_shape", minimum=0) for v in weight_shape)
+    shape = tuple(as_int(v, "weight_shape", minimum=0) if is_integer(v) else _not_a_size(weight_shape)
+                  for v in weight_shape)
     if any(v < 1 for v in shape):
         raise InputValueError(f"weight shape {shape} must have positive sizes along every axis", "weight")
     groups = as_int(groups, "groups", minimum=1)
     return shape[0], shape[1], shape[2:], groups
+
+
+def _not_a_size(weight_shape):
+    raise InputTypeError(f"weight_shape={show(weight_shape)} must hold integers (a weight's shape)", "weight_shape")
+
+
+def _same_axes(kernel_size, input_size) -> None:
+    """The kernel fixes the number of spatial axes: refuse an input size with another number, naming both."""
+    if is_sequence(kernel_size) and len(kernel_size) == 0:
+        raise InputValueError("kernel_size=() must have at least one entry (one per spatial axis)", "kernel_size")
+    if is_sequence(kernel_size) and is_sequence(input_size) and len(kernel_size) != len(input_size):
+        raise InputValueError(f"kernel_size={show(kernel_size)} and input_size={show(input_size)} must have the same "
+                              f"number of entries (one per spatial axis)", "kernel_size")
 
 
 def _check_groups(groups, c0, c1_total, layout):
@@ -481,14 +506,16 @@ class ConvGeometry(Displayable):
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         c_out = as_int(self.out_channels, "out_channels", minimum=1)
         c_in = as_int(self.in_channels, "in_channels", minimum=1)
+        _same_axes(self.kernel_size, self.input_size)
         ndim = ndim_of(self.kernel_size, self.input_size)
         if ndim is None:
             ndim = ndim_of(self.stride, self.dilation, self.padding) or 1
-        k = normalize_tuple(self.kernel_size, ndim, "kernel_size")
-        n = normalize_tuple(self.input_size, ndim, "input_size")
-        s = normalize_tuple(self.stride, ndim, "stride")
-        d = normalize_tuple(self.dilation, ndim, "dilation")
-        p = normalize_padding(self.padding, k, s, d)
+        axes = "kernel_size" if is_sequence(self.kernel_size) else "input_size"
+        k = normalize_tuple(self.kernel_size, ndim, "kernel_size", axes_from=axes)
+        n = normalize_tuple(self.input_size, ndim, "input_size", axes_from=axes)
+        s = normalize_tuple(self.stride, ndim, "stride", axes_from=axes)
+        d = normalize_tuple(self.dilation, ndim, "dilation", axes_from=axes)
+        p = normalize_padding(self.padding, k, s, d, axes_from=axes)
         groups = as_int(self.groups, "groups", minimum=1)
         _check_groups(groups, c_out, c_in, ("out_channels", "in_channels"))
         mode = as_choice(self.padding_mode, "padding_mode", PADDING_MODES)
@@ -542,11 +569,12 @@ class ConvGeometry(Displayable):
             weight_shape, input_size, groups, ("out_channels", "in_channels/groups"))
         convolution = as_bool(convolution, "convolution")
         ndim = len(k)
-        s = normalize_tuple(stride, ndim, "stride")
-        d = normalize_tuple(dilation, ndim, "dilation")
+        axes = f"the weight of shape {tuple(weight_shape)}"
+        s = normalize_tuple(stride, ndim, "stride", axes_from=axes)
+        d = normalize_tuple(dilation, ndim, "dilation", axes_from=axes)
         if c_out % groups:
             raise InputValueError(f"groups={groups} must divide out_channels={c_out} (weight.shape[0])", "groups")
-        p = normalize_padding(padding, k, s, d, convolution=convolution)
+        p = normalize_padding(padding, k, s, d, convolution=convolution, axes_from=axes)
         return cls(c_out, c_in_g * groups, k, input_size, s, p, d, groups, padding_mode)
 
     # -- derived sizes
@@ -624,13 +652,15 @@ class ConvTransposeGeometry(Displayable):
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         c_in = as_int(self.in_channels, "in_channels", minimum=1)
         c_out = as_int(self.out_channels, "out_channels", minimum=1)
+        _same_axes(self.kernel_size, self.input_size)
         ndim = ndim_of(self.kernel_size, self.input_size)
         if ndim is None:
             ndim = ndim_of(self.stride, self.dilation, self.padding, self.output_padding) or 1
-        k = normalize_tuple(self.kernel_size, ndim, "kernel_size")
-        n = normalize_tuple(self.input_size, ndim, "input_size")
-        s = normalize_tuple(self.stride, ndim, "stride")
-        d = normalize_tuple(self.dilation, ndim, "dilation")
+        axes = "kernel_size" if is_sequence(self.kernel_size) else "input_size"
+        k = normalize_tuple(self.kernel_size, ndim, "kernel_size", axes_from=axes)
+        n = normalize_tuple(self.input_size, ndim, "input_size", axes_from=axes)
+        s = normalize_tuple(self.stride, ndim, "stride", axes_from=axes)
+        d = normalize_tuple(self.dilation, ndim, "dilation", axes_from=axes)
         p = _transpose_padding(self.padding, k, s, d)
         groups = as_int(self.groups, "groups", minimum=1)
         _check_groups(groups, c_in, c_out, ("in_channels", "out_channels"))
@@ -876,7 +906,7 @@ class PoolGeometry(Displayable):
         """
         if ndim is None:
             return cls(input_size, kernel_size, stride, padding, dilation, ceil_mode)
-        ndim = as_int(ndim, "ndim", minimum=1)
+        ndim = as_int(ndim, "ndim", minimum=1, maximum=MAX_NDIM)
         self = object.__new__(cls)
         for name, value in (("input_size", input_size), ("kernel_size", kernel_size), ("stride", stride),
                             ("padding", padding), ("dilation", dilation), ("ceil_mode", ceil_mode)):
@@ -912,7 +942,8 @@ class PoolGeometry(Displayable):
 
 
 # --------------------------------------------------------------------------- transposed arithmetic
-_RELATIONSHIP_NAMES = {
+#: Dumoulin & Visin's relationships 8-14 (chapter 4) by number: what configuration each describes.
+RELATIONSHIP_NAMES = {
     8: "no zero padding, unit strides, transposed",
     9: "zero padding, unit strides, transposed",
     10: "half (same) padding, transposed",
@@ -925,6 +956,19 @@ _RELATIONSHIP_NAMES = {
 
 def _pairs(pairs) -> str:
     return repr(tuple((int(lo), int(hi)) for lo, hi in pairs))
+
+
+#: ConvTransposeGeometry's field -> TransposeArithmetic's (the paper's) name.
+_PAPER_NAMES = {"input_size": "i_prime", "kernel_size": "k", "stride": "s", "padding": "p", "output_padding": "a",
+                "dilation": "d"}
+
+
+def _renamed(exc: InputError, names: dict) -> InputError:
+    """The same refusal with the parameters spelled as the caller spelled them."""
+    text = str(exc)
+    for old, new in names.items():
+        text = text.replace(f"{old}=", f"{new}=").replace(f"{old} ", f"{new} ")
+    return type(exc)(text, names.get(exc.parameter, exc.parameter))
 
 
 @dataclass(frozen=True)
@@ -996,8 +1040,11 @@ class TransposeArithmetic(Displayable):
 
     def __post_init__(self):
         put = lambda name, value: object.__setattr__(self, name, tuple(value))  # noqa: E731
-        # the same rules as ConvTransposeGeometry's (which refuses what torch refuses)
-        g = ConvTransposeGeometry(1, 1, self.k, self.i_prime, self.s, self.p, self.a, self.d)
+        # the same rules as ConvTransposeGeometry's (which refuses what torch refuses), in the paper's names
+        try:
+            g = ConvTransposeGeometry(1, 1, self.k, self.i_prime, self.s, self.p, self.a, self.d)
+        except InputError as exc:
+            raise _renamed(exc, _PAPER_NAMES) from None
         for name, value in (("i_prime", g.input_size), ("k", g.kernel_size), ("s", g.stride), ("p", g.padding),
                             ("a", g.output_padding), ("d", g.dilation)):
             object.__setattr__(self, name, value)
@@ -1059,7 +1106,7 @@ class TransposeArithmetic(Displayable):
         return self.o_prime
 
     def __str__(self) -> str:
-        names = ", ".join(f"{r} ({_RELATIONSHIP_NAMES[r]})" for r in sorted(set(self.relationship)))
+        names = ", ".join(f"{r} ({RELATIONSHIP_NAMES[r]})" for r in sorted(set(self.relationship)))
         dilated = any(d > 1 for d in self.d)
         lines = [
             f"transposed convolution: i' = {self.i_prime}, k = {self.k}, s = {self.s}, "

@@ -263,8 +263,9 @@ def _check_mode(mode, ndim: int, align_corners):
     need = _MODE_NDIM.get(mode)
     if need is not None and need != ndim:
         raise InputValueError(
-            f"mode={mode!r} needs {need} spatial axis{'es' if need > 1 else ''} (as torch): the input has {ndim}; "
-            f"use {', '.join(repr(m) for m, d in _MODE_NDIM.items() if d == ndim) or 'nearest or area'}", "mode")
+            f"mode={mode!r} needs {need} spatial axis{'es' if need > 1 else ''} (as torch): input_size and size "
+            f"give {ndim}; use {', '.join(repr(m) for m, d in _MODE_NDIM.items() if d == ndim) or 'nearest or area'}",
+            "mode")
     if mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
             raise InputValueError(
@@ -403,6 +404,8 @@ def _shuffle_args(input_size, factor, channels, name: str, divide: bool):
     ndim = ndim_of(input_size) or 1
     n = _spatial(input_size, ndim=ndim)
     r = as_int(factor, name, minimum=1)
+    if r.bit_length() * ndim > 63:  # r**N beyond int64: no such tensor
+        raise InputValueError(f"{name}={r} gives r**{ndim} beyond 2**63 - 1 channels", name)
     block = r**ndim
     if channels is None:
         channels = block if divide else 1
@@ -646,14 +649,19 @@ def adaptive_avg_pool_matrix(input_size: IntOrTuple, output_size: IntOrTuple, *,
 
 
 # =========================================================================== unfold / fold
-def _unfold_geometry(input_size, kernel_size, dilation, padding, stride) -> ConvGeometry:
+def _unfold_geometry(input_size, kernel_size, dilation, padding, stride, name: str = "input_size") -> ConvGeometry:
     ndim = ndim_of(input_size, kernel_size, dilation, padding, stride) or 1
     k = normalize_tuple(kernel_size, ndim, "kernel_size")
     if isinstance(padding, str):
         raise InputTypeError(f"padding={padding!r} must be an integer or one integer per axis (as F.unfold)",
                              "padding")
-    return ConvGeometry.from_weight_shape((1, 1, *k), _spatial(input_size, ndim=ndim), stride=stride,
-                                          padding=padding, dilation=dilation)
+    n = _spatial(input_size, name, ndim=ndim)
+    try:
+        return ConvGeometry.from_weight_shape((1, 1, *k), n, stride=stride, padding=padding, dilation=dilation)
+    except InputValueError as exc:
+        if exc.parameter != "input_size" or name == "input_size":
+            raise
+        raise InputValueError(str(exc).replace("input_size", name), name) from None
 
 
 def _unfold_one_channel(g: ConvGeometry) -> sp.csr_array:
@@ -767,7 +775,7 @@ def fold_matrix(output_size: IntOrTuple, kernel_size: IntOrTuple, *, dilation: I
     >>> (F != unfold_matrix(3, 2).T).nnz
     0
     """
-    g = _unfold_geometry(output_size, kernel_size, dilation, padding, stride)
+    g = _unfold_geometry(output_size, kernel_size, dilation, padding, stride, "output_size")
     c, format = _common(channels, format, max_bytes)
     L, K, Q = prod(g.output_size), prod(g.kernel_size), prod(g.input_size)
     per_channel = prod(o * k for o, k in zip(g.output_size, g.kernel_size))

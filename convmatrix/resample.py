@@ -224,10 +224,11 @@ def pad_matrix(
             f"input_size one size per axis, or padding as (lo, hi) pairs, e.g. ({show(tuple(padding[:2]))},)",
             "padding")
     ndim = _ndim(input_size, padding)
-    n = normalize_tuple(input_size, ndim, "input_size")
-    widths = padding_pairs(padding, ndim)
+    n = normalize_tuple(input_size, ndim, "input_size", axes_from="padding")
+    widths = padding_pairs(padding, ndim, axes_from="input_size")
     mode = as_choice(mode, "mode", PAD_MODES,
-                     hint=" (F.pad's 'constant' with value 0 is 'zeros')" if mode == "constant" else "")
+                     hint=" (F.pad's 'constant' with value 0 is 'zeros')" if isinstance(mode, str) and mode == "constant"
+                     else "")
     c, format = _common(channels, format, max_bytes)
     axes = []
     for axis, (size, (lo, hi)) in enumerate(zip(n, widths)):

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ._limits import guard_bytes
 from ._validation import InputValueError, as_array, as_int, as_real
 
 __all__ = ["synthetic_scene", "filter_bank", "psnr"]
@@ -46,6 +47,7 @@ def synthetic_scene(size: int = 64) -> np.ndarray:
     ((64, 64), True, True)
     """
     size = as_int(size, "size", minimum=16)
+    guard_bytes(8 * 8 * size * size, None, what=f"a {size} x {size} scene (size) and its working arrays")
     u = (np.arange(size) + 0.5) / size
     Y, X = np.meshgrid(u, u, indexing="ij")
     im = 0.25 + 0.2 * X + 0.1 * Y

@@ -220,8 +220,8 @@ def check_solver_args(lam, step, n_iter, refresh, callback):
     lam = as_real(lam, "lam", positive=True)
     step = None if step is None else as_real(step, "step", positive=True)
     n_iter = as_int(n_iter, "n_iter", minimum=0)
-    as_callable(refresh, "refresh", "a callable z -> z")
-    as_callable(callback, "callback", "a callable (iteration, z, cost)")
+    as_callable(refresh, "refresh", "a callable z -> z", arguments=1)
+    as_callable(callback, "callback", "a callable (iteration, z, cost)", arguments=3)
     return lam, step, n_iter
 
 

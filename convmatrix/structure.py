@@ -42,8 +42,8 @@ from ._display import Displayable
 from . import _fastpaths
 from ._limits import guard, index_dtype
 from ._sparse import shifted_cols, tiled_indptr
-from ._validation import as_bool, as_instance
-from .geometry import ConvGeometry
+from ._validation import InputValueError, as_array, as_bool, as_choice, as_instance, as_int
+from .geometry import PADDING_MODES, ConvGeometry
 
 __all__ = [
     "TapMap",
@@ -74,7 +74,9 @@ def axis_index_map(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
     >>> [axis_index_map(p, 4, m).tolist() for m in ("zeros", "reflect", "replicate", "circular")]
     [[-1, -1, 0, 1, 2, 3, -1, -1], [2, 1, 0, 1, 2, 3, 2, 1], [0, 0, 0, 1, 2, 3, 3, 3], [2, 3, 0, 1, 2, 3, 0, 1]]
     """
-    positions = np.asarray(positions)
+    positions = as_array(positions, "positions", kinds="iu", rule="must be an array of integer positions")
+    size = as_int(size, "size", minimum=1)
+    mode = as_choice(mode, "mode", PADDING_MODES)
     if mode == "zeros":
         return np.where((positions >= 0) & (positions < size), positions, -1)
     if mode == "reflect":
@@ -84,9 +86,7 @@ def axis_index_map(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
         return np.where(r > size - 1, 2 * (size - 1) - r, r)
     if mode == "replicate":
         return np.clip(positions, 0, size - 1)
-    if mode == "circular":
-        return np.mod(positions, size)
-    raise ValueError(f"padding_mode={mode!r} is not one of 'zeros', 'reflect', 'replicate', 'circular'")
+    return np.mod(positions, size)
 
 
 def axis_triples(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str):
@@ -435,7 +435,8 @@ def _plain_transposed(geometry: ConvGeometry) -> TapMap:
     """
     m = _plain(geometry)
     if m.row_starts is not None:
-        raise ValueError("a transposed tap map needs a pattern without summed taps (zeros padding)")
+        raise InputValueError("geometry: a transposed tap map needs a pattern without summed taps (zeros padding)",
+                              "geometry")
     g = geometry
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
     cols = m.indices.astype(np.int64)
@@ -495,7 +496,8 @@ def _tap_map_cached(geometry: ConvGeometry) -> TapMap:
 def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
     sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts = spatial_pattern(geometry)
     if sp_starts is not None:
-        raise ValueError("a transposed tap map needs a pattern without summed taps (zeros padding)")
+        raise InputValueError("geometry: a transposed tap map needs a pattern without summed taps (zeros padding)",
+                              "geometry")
     t_indptr, t_rows, t_cols, t_taps = _fastpaths.transposed_spatial(sp_rows, sp_cols, sp_taps,
                                                                      prod(geometry.input_size))
     cg, q_out, kk = geometry.out_channels_per_group, prod(geometry.output_size), prod(geometry.kernel_size)

@@ -21,9 +21,9 @@ from typing import Any
 from ._validation import InputTypeError, InputValueError, as_channel_values, as_int, as_real, as_real_array
 from .geometry import ConvGeometry
 
-__all__ = ["naive_conv_matrix", "reflect_index", "conv_configs", "reference_batchnorm_forward",
-           "reference_batchnorm_backward", "assert_matches", "vgg_block", "dcgan_generator", "unet_like",
-           "randomize_batchnorm"]
+__all__ = ["naive_conv_matrix", "reflect_index", "conv_configs", "transpose_configs", "pad_configs",
+           "avg_pool_configs", "max_pool_configs", "reference_batchnorm_forward", "reference_batchnorm_backward",
+           "assert_matches", "vgg_block", "dcgan_generator", "unet_like", "randomize_batchnorm"]
 
 
 def reflect_index(p: int, n: int, mode: str) -> int | None:
@@ -144,6 +144,176 @@ def conv_configs(*, max_ndim: int = 3, max_size: int = 7, modes=("zeros",)):
         return config
 
     return configs()
+
+
+# --------------------------------------------------------------------------- more hypothesis strategies
+def transpose_configs(*, max_ndim: int = 3, max_size: int = 5, pairs: bool = True):
+    """A hypothesis strategy of transposed-convolution configurations PyTorch accepts (a dict).
+
+    Keys: ``weight_shape`` ``(C_in, C_out/groups, *k)``, ``input_size``, ``stride``,
+    ``padding`` (per-axis ``(lo, hi)`` pairs when ``pairs``, else one symmetric width
+    per axis, as ``ConvTransposeNd`` takes), ``output_padding`` (also ``>= stride``
+    where the dilation allows it), ``dilation``, ``groups``.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> from convmatrix import conv_transpose_matrix
+    >>> import numpy as np
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(transpose_configs(max_ndim=2))
+    ... def builds(cfg):
+    ...     kw = {k: v for k, v in cfg.items() if k not in ("weight_shape", "input_size")}
+    ...     conv_transpose_matrix(np.ones(cfg["weight_shape"]), cfg["input_size"], **kw)
+    >>> builds()
+    """
+    from hypothesis import assume
+    from hypothesis import strategies as st
+
+    from .geometry import ConvTransposeGeometry
+
+    @st.composite
+    def configs(draw):
+        ndim = draw(st.integers(1, max_ndim))
+        groups = draw(st.sampled_from([1, 1, 2, 3]))
+        cin_g, cout_g = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        k = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
+        s = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+        d = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+        n = tuple(draw(st.integers(1, max_size)) for _ in range(ndim))
+        if pairs:
+            pad = tuple((draw(st.integers(0, 4)), draw(st.integers(0, 4))) for _ in range(ndim))
+        else:
+            pad = tuple(draw(st.integers(0, 2)) for _ in range(ndim))
+        op = tuple(draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d))
+        config = dict(weight_shape=(cin_g * groups, cout_g, *k), input_size=n, stride=s, padding=pad,
+                      output_padding=op, groups=groups, dilation=d)
+        try:
+            ConvTransposeGeometry.from_weight_shape(**config)
+        except ValueError:
+            assume(False)
+        return config
+
+    return configs()
+
+
+def pad_configs(*, torch_valid: bool = True, modes=("zeros", "reflect", "replicate", "circular")):
+    """A hypothesis strategy of ``(sizes, widths, mode, channels)`` that :func:`~convmatrix.pad_matrix` takes.
+
+    Signed per-axis ``(lo, hi)`` widths (negative crops); with ``torch_valid``
+    only what ``F.pad`` also accepts (no crop deeper than the input in zeros mode).
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> from convmatrix import pad_matrix
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(pad_configs())
+    ... def builds(case):
+    ...     sizes, widths, mode, channels = case
+    ...     pad_matrix(sizes, widths, mode=mode, channels=channels)
+    >>> builds()
+    """
+    from hypothesis import strategies as st
+
+    @st.composite
+    def cases(draw):
+        ndim = draw(st.integers(1, 3))
+        mode = draw(st.sampled_from(modes))
+        channels = draw(st.integers(1, 3))
+        sizes, widths = [], []
+        for _ in range(ndim):
+            n = draw(st.integers(1, 5))
+            if mode == "reflect":
+                lo = draw(st.integers(max(-n, 2 - 2 * n), n - 1))
+                hi = draw(st.integers(max(-n, 1 - n - lo), n - 1))
+            elif mode == "circular":
+                lo = draw(st.integers(-(n - 1), n))
+                kept_lo = n - max(-lo, 0)
+                hi = draw(st.integers(-(kept_lo - 1), kept_lo))
+                kept = kept_lo - max(-hi, 0)
+                if lo > kept:  # keep lo within what is left after cropping the high side
+                    lo = kept
+            elif mode == "zeros" and torch_valid:  # F.pad refuses crops deeper than the input
+                lo = draw(st.integers(-n, 3))
+                hi = draw(st.integers(max(-(n + min(lo, 0)), 1 - n - lo), 3))
+            else:
+                lo = draw(st.integers(-n - 2, 3))
+                hi = draw(st.integers(1 - n - lo, 3))
+            sizes.append(n)
+            widths.append((lo, hi))
+        return tuple(sizes), tuple(widths), mode, channels
+
+    return cases()
+
+
+def avg_pool_configs():
+    """A hypothesis strategy of keyword arguments of :func:`~convmatrix.avg_pool_matrix` that torch accepts.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> from convmatrix import avg_pool_matrix
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(avg_pool_configs())
+    ... def builds(kw):
+    ...     avg_pool_matrix(**kw)
+    >>> builds()
+    """
+    from hypothesis import strategies as st
+
+    @st.composite
+    def cases(draw):
+        ndim = draw(st.integers(1, 3))
+        k = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
+        s = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
+        p = tuple(draw(st.integers(0, ka // 2)) for ka in k)
+        # torch's avg_pool3d (CPU) also refuses inputs smaller than the kernel, padding aside
+        n = tuple(draw(st.integers(ka if ndim == 3 else max(1, ka - 2 * pa), 7)) for ka, pa in zip(k, p))
+        stride = None if draw(st.booleans()) else s
+        return dict(
+            input_size=n, kernel_size=k, stride=stride, padding=p,
+            ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
+            divisor_override=draw(st.one_of(st.none(), st.integers(1, 5), st.integers(-3, -1))),
+            channels=draw(st.integers(1, 3)),
+        )
+
+    return cases()
+
+
+def max_pool_configs(*, max_nd: int = 3):
+    """A hypothesis strategy of ``(C, n, k, s, p, d, ceil_mode)`` for :func:`~convmatrix.max_pool_switches`.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> import numpy as np
+    >>> from convmatrix import max_pool_switches
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(max_pool_configs())
+    ... def runs(cfg):
+    ...     C, n, k, s, p, d, ceil = cfg
+    ...     try:
+    ...         max_pool_switches(np.zeros((C, *n)), k, s, p, d, ceil)
+    ...     except ValueError as exc:   # a window of padding only
+    ...         assert "sees only padding" in str(exc)
+    >>> runs()
+    """
+    from hypothesis import strategies as st
+
+    @st.composite
+    def cases(draw):
+        nd = draw(st.integers(1, max_nd))
+        k = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+        s = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+        d = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+        p = tuple(draw(st.integers(0, ka // 2)) for ka in k)
+        ceil = draw(st.booleans())
+        n = tuple(draw(st.integers(max(1, da * (ka - 1) + 1 - 2 * pa), 7)) for ka, pa, da in zip(k, p, d))
+        C = draw(st.integers(1, 3))
+        return C, n, k, s, p, d, ceil
+
+    return cases()
 
 
 # --------------------------------------------------------------------------- batch norm, as usually written

@@ -107,6 +107,11 @@ def _refuse(module, where: str, rule: str) -> InputValueError:
     return InputValueError(f"module{where}: {_name(module)} {rule}", "module")
 
 
+def _refuse_shape(module, where: str, rule: str) -> InputValueError:
+    """A module that does not take the shape it is given (which follows from ``input_size``)."""
+    return InputValueError(f"module{where}: {_name(module)} {rule}", "input_size")
+
+
 def _need_x(module, where: str, shape) -> InputValueError:
     return InputValueError(
         f"module{where}: {_name(module)} is piecewise linear, so its matrix depends on the input: x is needed "
@@ -121,10 +126,10 @@ def _ndim_of_class(module) -> int:
 def _spatial(module, where: str, shape, ndim: int, *, channels: int | None = None) -> tuple[int, ...]:
     """The sample's spatial size for a module of ``ndim`` spatial axes (checked against its channels)."""
     if len(shape) != ndim + 1:
-        raise _refuse(module, where, f"acts on samples of shape (C, {', '.join('*' * ndim)}) ({ndim + 1} axes): "
-                                     f"got input shape {tuple(shape)}")
+        raise _refuse_shape(module, where, f"acts on samples of shape (C, {', '.join('*' * ndim)}) ({ndim + 1} "
+                                           f"axes): got input shape {tuple(shape)}")
     if channels is not None and shape[0] != channels:
-        raise _refuse(module, where, f"expects {channels} input channels: got input shape {tuple(shape)}")
+        raise _refuse_shape(module, where, f"expects {channels} input channels: got input shape {tuple(shape)}")
     return tuple(shape[1:])
 
 
@@ -170,7 +175,7 @@ def _batchnorm(m, shape, ctx, where):
     allowed = (1, 2) if nd == 1 else (nd + 1,)
     if len(shape) not in allowed or shape[0] != m.num_features:
         want = "(C,) or (C, L)" if nd == 1 else f"(C, {', '.join('*' * nd)})"
-        raise _refuse(m, where, f"acts on samples of shape {want} with C = {m.num_features}: got input shape "
+        raise _refuse_shape(m, where, f"acts on samples of shape {want} with C = {m.num_features}: got input shape "
                                 f"{tuple(shape)}")
     weight = None if m.weight is None else _numbers(m.weight)
     bias = None if m.bias is None else _numbers(m.bias)
@@ -235,7 +240,7 @@ def _unflatten(m, shape, ctx, where):
 
 def _linear(m, shape, ctx, where):
     if shape[-1] != m.in_features:
-        raise _refuse(m, where, f"expects {m.in_features} features on the last axis: got input shape "
+        raise _refuse_shape(m, where, f"expects {m.in_features} features on the last axis: got input shape "
                                 f"{tuple(shape)}")
     W = sp.csr_array(_numbers(m.weight))
     W.eliminate_zeros()
@@ -362,7 +367,7 @@ def _interpolate_map(shape, size, scale_factor, mode, align_corners, recompute, 
 
 def _upsample(m, shape, ctx, where):
     if len(shape) < 2:
-        raise _refuse(m, where, f"acts on samples of shape (C, *spatial): got input shape {tuple(shape)}")
+        raise _refuse_shape(m, where, f"acts on samples of shape (C, *spatial): got input shape {tuple(shape)}")
     return _interpolate_map(shape, m.size, m.scale_factor, m.mode, m.align_corners, m.recompute_scale_factor,
                             ctx.max_bytes)
 
@@ -371,7 +376,7 @@ def _pixel_shuffle(m, shape, ctx, where):
     n = _spatial(m, where, shape, 2)
     r = m.upscale_factor
     if shape[0] % (r * r):
-        raise _refuse(m, where, f"needs input channels divisible by upscale_factor**2 = {r * r}: got input "
+        raise _refuse_shape(m, where, f"needs input channels divisible by upscale_factor**2 = {r * r}: got input "
                                 f"shape {tuple(shape)}")
     S = pixel_shuffle_matrix(n, r, channels=shape[0], max_bytes=ctx.max_bytes)
     return _layer_map(S, shape, (shape[0] // (r * r), n[0] * r, n[1] * r))
@@ -381,7 +386,7 @@ def _pixel_unshuffle(m, shape, ctx, where):
     n = _spatial(m, where, shape, 2)
     r = m.downscale_factor
     if n[0] % r or n[1] % r:
-        raise _refuse(m, where, f"needs a spatial size divisible by downscale_factor={r}: got input shape "
+        raise _refuse_shape(m, where, f"needs a spatial size divisible by downscale_factor={r}: got input shape "
                                 f"{tuple(shape)}")
     U = pixel_unshuffle_matrix(n, r, channels=shape[0], max_bytes=ctx.max_bytes)
     return _layer_map(U, shape, (shape[0] * r * r, n[0] // r, n[1] // r))
@@ -417,7 +422,7 @@ def _pad(m, shape, ctx, where):
     if kind in ("ReflectionPad", "ReplicationPad", "CircularPad"):
         _spatial(m, where, shape, nd)
     elif len(shape) < nd + 1:
-        raise _refuse(m, where, f"pads {nd} spatial axes: got input shape {tuple(shape)}")
+        raise _refuse_shape(m, where, f"pads {nd} spatial axes: got input shape {tuple(shape)}")
     return _pad_map(shape, m.padding, _PAD_MODES[kind], float(getattr(m, "value", 0.0)), ctx.max_bytes)
 
 
@@ -462,7 +467,7 @@ def _activation(m, shape, ctx, where, value):
         a = _numbers(m.weight)
         if a.size > 1:
             if len(shape) < 1 or shape[0] != a.size:
-                raise _refuse(m, where, f"has {a.size} parameters, one per channel: got input shape {tuple(shape)}")
+                raise _refuse_shape(m, where, f"has {a.size} parameters, one per channel: got input shape {tuple(shape)}")
             a = a.reshape((a.size,) + (1,) * (len(shape) - 1))
         return relu_like_map(shape, value, a)
     if isinstance(m, torch.nn.LeakyReLU):

@@ -839,6 +839,8 @@ def overlap_counts(
     padding: Padding = 0,
     output_padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
+    *,
+    max_bytes: int | None = None,
 ) -> np.ndarray:
     """How many input positions reach each output position of a transposed convolution.
 
@@ -852,6 +854,9 @@ def overlap_counts(
         Spatial sizes; the number of axes comes from the first tuple.
     stride, padding, output_padding, dilation : optional
         As :func:`convmatrix.conv_transpose_matrix`.
+    max_bytes : int, optional
+        Refuse, before making it, a counts array over this many bytes (see
+        :func:`convmatrix.conv_matrix`).
 
     Returns
     -------
@@ -894,7 +899,8 @@ def overlap_counts(
         (1, 1, *k), input_size, stride=stride, padding=padding, output_padding=output_padding,
         dilation=dilation,
     )
-    guard_bytes(8 * prod(tg.output_size), None, what=f"the overlap counts of output size {tg.output_size}")
+    as_max_bytes(max_bytes)
+    guard_bytes(8 * prod(tg.output_size), max_bytes, what=f"the overlap counts of output size {tg.output_size}")
     counts = np.ones((), dtype=np.int64)
     for axis in range(ndim):  # the rows of each axis's one-channel matrix, multiplied out
         t = conv_transpose_matrix(

@@ -33,8 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._display import Displayable
-from ._limits import as_max_bytes
-from ._sparse import canonical, structural_product
+from ._limits import as_format, as_max_bytes
+from ._sparse import finish, structural_product
 from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_choice, as_index, as_instance,
                           as_sample_shape, as_sequence)
 from .geometry import normalize_tuple
@@ -194,11 +194,14 @@ class ZeilerLayer(Displayable):
                 )
         return out
 
-    def F(self, map_size: int | Sequence[int], *, max_bytes: int | None = None) -> sp.csr_array:
+    def F(self, map_size: int | Sequence[int], *, format: str = "csr", max_bytes: int | None = None):
         """``F_l``: maps ``(K, *map_size)`` -> reconstruction ``(C, *input_size)``.
 
         ``conv_transpose_matrix(filters, map_size, padding=self.padding)``,
         i.e. torch's ``conv_transpose`` (stride 1) cropped by the border.
+
+        ``format`` and ``max_bytes`` are as :func:`convmatrix.conv_matrix`'s (output
+        format; refuse, before building, a matrix over that many bytes).
 
         Raises
         ------
@@ -216,10 +219,13 @@ class ZeilerLayer(Displayable):
                [0, 0, 1, 1, 1, 0, 0, 1, 1, 1]])
         """
         m = normalize_tuple(map_size, len(self.kernel_size), "map_size")
-        return conv_transpose_matrix(self.filters, m, padding=self.padding, max_bytes=max_bytes)
+        return conv_transpose_matrix(self.filters, m, padding=self.padding, format=format, max_bytes=max_bytes)
 
-    def Ft(self, input_size: int | Sequence[int], *, max_bytes: int | None = None) -> sp.csr_array:
+    def Ft(self, input_size: int | Sequence[int], *, format: str = "csr", max_bytes: int | None = None):
         """``F_lᵀ``, built directly: ``conv_matrix(filters, input_size, padding=self.padding)``.
+
+        ``format`` and ``max_bytes`` are as :func:`convmatrix.conv_matrix`'s (output
+        format; refuse, before building, a matrix over that many bytes).
 
         Raises
         ------
@@ -235,7 +241,7 @@ class ZeilerLayer(Displayable):
         0
         """
         n = normalize_tuple(input_size, len(self.kernel_size), "input_size")
-        return conv_matrix(self.filters, n, padding=self.padding, max_bytes=max_bytes)
+        return conv_matrix(self.filters, n, padding=self.padding, format=format, max_bytes=max_bytes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -290,7 +296,7 @@ class ZeilerStack(Displayable):
             if layer.filters.ndim - 2 != len(shape) - 1:
                 raise InputValueError(
                     f"layer {l} has {layer.filters.ndim - 2}-d filters but its input {shape} has "
-                    f"{len(shape) - 1} spatial axes"
+                    f"{len(shape) - 1} spatial axes (input_shape={inputs[0] if inputs else shape})"
                 )
             if layer.in_channels != shape[0]:
                 raise InputValueError(
@@ -388,8 +394,11 @@ class ZeilerStack(Displayable):
             out.append(None if pool is None else pool.switches(z))
         return out
 
-    def F(self, l: int, *, max_bytes: int | None = None) -> sp.csr_array:
+    def F(self, l: int, *, format: str = "csr", max_bytes: int | None = None):
         """``F_l``: layer ``l``'s maps -> its input (the pooled maps of layer ``l - 1``).
+
+        ``format`` and ``max_bytes`` are as :func:`convmatrix.conv_matrix`'s (output
+        format; refuse, before building, a matrix over that many bytes).
 
         Raises
         ------
@@ -404,10 +413,13 @@ class ZeilerStack(Displayable):
         (64, 400)
         """
         l = self._check_l(l)
-        return self.layers[l - 1].F(self.map_shapes[l - 1][1:], max_bytes=max_bytes)
+        return self.layers[l - 1].F(self.map_shapes[l - 1][1:], format=format, max_bytes=max_bytes)
 
-    def Ft(self, l: int, *, max_bytes: int | None = None) -> sp.csr_array:
+    def Ft(self, l: int, *, format: str = "csr", max_bytes: int | None = None):
         """``F_lᵀ``, built directly from ``conv_matrix`` (not by transposing ``F_l``).
+
+        ``format`` and ``max_bytes`` are as :func:`convmatrix.conv_matrix`'s (output
+        format; refuse, before building, a matrix over that many bytes).
 
         Raises
         ------
@@ -422,9 +434,10 @@ class ZeilerStack(Displayable):
         0
         """
         l = self._check_l(l)
-        return self.layers[l - 1].Ft(self.input_shapes[l - 1][1:], max_bytes=max_bytes)
+        return self.layers[l - 1].Ft(self.input_shapes[l - 1][1:], format=format, max_bytes=max_bytes)
 
-    def R(self, l: int, switches: Sequence[Switches | None] = (), *, max_bytes: int | None = None) -> sp.csr_array:
+    def R(self, l: int, switches: Sequence[Switches | None] = (), *, format: str = "csr",
+          max_bytes: int | None = None):
         """``R_l = F_1 U_s1 F_2 U_s2 … F_l``: layer ``l``'s maps -> the image.
 
         Parameters
@@ -434,6 +447,11 @@ class ZeilerStack(Displayable):
         switches : sequence of Switches or None
             Of layers ``1 … l-1`` (``None`` for unpooled layers), or only of the
             pooling layers below ``l``.
+        format : str, optional
+            Output format, as :func:`convmatrix.conv_matrix`'s.
+        max_bytes : int, optional
+            Refuse, as soon as the product passes this many bytes (it is formed a
+            block of rows at a time), and every factor before it is built.
 
         Returns
         -------
@@ -460,15 +478,18 @@ class ZeilerStack(Displayable):
         """
         l = self._check_l(l)
         sw = self._check_switches(l, switches)
+        format = as_format(format)
         as_max_bytes(max_bytes)
         factors = [self.F(1, max_bytes=max_bytes)]
         for i in range(1, l):
             if i in sw:
                 factors.append(unpool_matrix(sw[i], max_bytes=max_bytes))
             factors.append(self.F(i + 1, max_bytes=max_bytes))
-        return structural_product(factors, 8, max_bytes, what=f"reconstruction operator R_{l}")
+        R = structural_product(factors, 8, max_bytes, what=f"reconstruction operator R_{l}")
+        return finish(R, format, max_bytes, what=f"reconstruction operator R_{l}")
 
-    def Rt(self, l: int, switches: Sequence[Switches | None] = (), *, max_bytes: int | None = None) -> sp.csr_array:
+    def Rt(self, l: int, switches: Sequence[Switches | None] = (), *, format: str = "csr",
+           max_bytes: int | None = None):
         """``R_lᵀ = F_lᵀ … P_s2 F_2ᵀ P_s1 F_1ᵀ``, the projection, built from its own factors.
 
         Same parameters as :meth:`R`; equals ``R(l, switches).T`` exactly.
@@ -489,13 +510,15 @@ class ZeilerStack(Displayable):
         """
         l = self._check_l(l)
         sw = self._check_switches(l, switches)
+        format = as_format(format)
         as_max_bytes(max_bytes)
         factors = [self.Ft(1, max_bytes=max_bytes)]
         for i in range(1, l):
             if i in sw:
                 factors.append(pool_matrix(sw[i], max_bytes=max_bytes))
             factors.append(self.Ft(i + 1, max_bytes=max_bytes))
-        return structural_product(factors[::-1], 8, max_bytes, what=f"projection operator R_{l}^T")
+        Rt = structural_product(factors[::-1], 8, max_bytes, what=f"projection operator R_{l}^T")
+        return finish(Rt, format, max_bytes, what=f"projection operator R_{l}^T")
 
     def infer(
         self,

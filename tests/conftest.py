@@ -58,3 +58,29 @@ def torch_conv_transpose(x, w, *, stride=1, padding=0, output_padding=0, groups=
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+class CliResult:
+    """What a command-line run gave: ``returncode``, ``stdout``, ``stderr`` (as ``subprocess.run``'s result)."""
+
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_cli(*args, check=True) -> CliResult:
+    """``convmatrix ARGS`` in process (argparse's exits included), its output captured."""
+    import contextlib
+    import io
+
+    from convmatrix.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as exc:
+            status = exc.code
+    result = CliResult(0 if status is None else status, out.getvalue(), err.getvalue())
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result

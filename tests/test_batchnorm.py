@@ -16,7 +16,8 @@ import torch
 
 import convmatrix as cm
 from convmatrix.cli import main
-from convmatrix.derivation import (Derivation, DerivationError, Step, expand_sums, is_zero, latex_sentence,
+from convmatrix.export.latex import latex_sentence
+from convmatrix.derivation import (Derivation, DerivationError, Step, expand_sums, is_zero,
                                    reduce_sums)
 
 RNG = np.random.default_rng(5)
@@ -185,16 +186,23 @@ def test_one_value_torch_refuses_training():
 def test_latex_uses_readable_names():
     d = cm.batchnorm_derivation(None)
     tex = d.latex()
-    assert tex.startswith(r"\begin{align*}") and tex.endswith(r"\end{align*}")
     for needle in (r"\sigma^{2}_{B}", r"\hat{x}_{i}", r"\mu_{B}", r"\frac{\partial L}{\partial \hat{x}_{j}}",
                    r"\frac{\partial L}{\partial y_{i}}", r"\sum_{j=1}^{m}", r"\sigma_{\epsilon}", r"\epsilon",
-                   r"\left.\frac{\partial L}{\partial \tilde{x}_{i}}\right|_{\hat{x}}", r"\text{(31) Closed form"):
+                   r"\left.\frac{\partial L}{\partial \tilde{x}_{i}}\right|_{\hat{x}}",
+                   r"\paragraph{Closed form and matrix form.} Closed form", r"\label{closed_form}", r"\boxed{",
+                   r"\tilde{x}_{i} = x_{i} - \mu_{B}"):
         assert needle in tex, needle
-    assert "dL/d" not in tex and "xhat" not in tex and "xtilde" not in tex
-    assert not re.search(r"(?<![\\a-z])(sigma|epsilon|gamma|beta|mu)(?![a-z])", tex)
-    assert tex.count("&=") == 32
-    assert d._repr_latex_().startswith("$$\\begin{aligned}")
-    assert sympy.latex(d) == d.latex(environment="aligned")
+    printed = re.sub(r"\\label\{\w+\}", "", tex)  # the labels are the steps' names
+    assert "dL/d" not in printed and "xhat" not in printed and "xtilde" not in printed
+    assert not re.search(r"(?<![\\a-z])(sigma|epsilon|gamma|beta|mu)(?![a-z])", printed)
+    # every step a display; numbers on the 23 claims only, each labelled by its step's name
+    assert tex.count(r"\begin{equation}") == 23 and tex.count(r"\begin{equation*}") == 9
+    assert all(rf"\label{{{s.name}}}" in tex for s in d.steps if s.kind == "equality")
+    assert d._repr_latex_().startswith("$$ \\begin{aligned}")
+    assert sympy.latex(d).startswith(r"\begin{aligned}") and sympy.latex(d).count("&=") == 32
+    # the symbols carry their names: plain sympy.latex prints any expression of the derivation readably
+    closed = sympy.latex(d.step("closed_form").rhs)
+    assert r"\frac{\partial L}{\partial y_{i}}" in closed and r"\hat{x}_{j}" in closed and "xhat" not in closed
 
 
 def test_dummy_index_distinct_from_free_index():
@@ -238,7 +246,8 @@ def test_generic_derivation_api():
     d = Derivation("t", [Step.from_eq(sympy.Eq(s, a + b), "def", kind="definition"),
                          Step(s**2 - a**2, b * (2 * a + b), "square")], values={s: a + b})
     assert d.check().checked
-    assert r"\begin{align*}" in d.latex() and "\\text{(1) def}" in d.latex()
+    tex = d.latex()
+    assert r"\noindent def" in tex and r"\begin{equation*}" in tex and r"\begin{equation}" in tex  # a claim: numbered
     d.steps.append(Step(s, a, "wrong"))
     with pytest.raises(DerivationError, match=r"step \(3\).*wrong"):
         d.check()
@@ -370,17 +379,20 @@ def test_cli_tour_uses_the_named_step():
 
 # --------------------------------------------------------------------------- sentences in LaTeX
 @pytest.mark.parametrize("text,tex", [
-    ("∂L/∂x̂", r"$\partial L/\partial \hat{x}$"),
-    ("∂L/∂σ²", r"$\partial L/\partial \sigma^2$"),
-    ("∂L/∂μ", r"$\partial L/\partial \mu$"),
-    ("so ∂L/∂μ_B keeps", r"so $\partial L/\partial \mu_B$ keeps"),
+    ("∂L/∂x̂", r"$\partial L/\partial\hat{x}$"),
+    ("∂L/∂σ²", r"$\partial L/\partial\sigma^2$"),
+    ("∂L/∂μ", r"$\partial L/\partial\mu$"),
+    ("so ∂L/∂μ_B keeps", r"so $\partial L/\partial\mu_B$ keeps"),
     ("∂L/∂σ²_B and ∂L/∂x̂_i = γ ∂L/∂y_i.",
-     r"$\partial L/\partial \sigma^2_B$ and $\partial L/\partial \hat{x}_i$ = $\gamma$ $\partial L/\partial y_i$."),
+     r"$\partial L/\partial\sigma^2_B$ and $\partial L/\partial\hat{x}_i = \gamma\,\partial L/\partial y_i$."),
+    # one formula, not words between formulas; lone letters (J, m) are mathematics too
     ("∂L/∂x = γ J ∂L/∂y with J = ∂x̂/∂x",
-     r"$\partial L/\partial x$ = $\gamma$ J $\partial L/\partial y$ with J = $\partial \hat{x}/\partial x$"),
-    ("σ_ε⁻¹(I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m)",
-     r"$\sigma_\epsilon^{-1}$(I $-$ $\mathbb{1} \mathbb{1}^T$/m $-$ $\hat{x} \hat{x}^T$/m)"),
-    ("−1/σ_ε², with v_i = x̃_i²", r"$-$1/$\sigma_\epsilon^2$, with $v_i$ = $\tilde{x}_i^2$"),
+     r"$\partial L/\partial x = \gamma\,J\,\partial L/\partial y$ with $J = \partial\hat{x}/\partial x$"),
+    ("σ_ε⁻¹(I − 𝟙𝟙ᵀ/m − x̂x̂ᵀ/m)", r"$\sigma_{\epsilon}^{-1}(I - \mathbf{1}\mathbf{1}^T/m - \hat{x}\hat{x}^T/m)$"),
+    ("−1/σ_ε², with v_i = x̃_i²", r"$-1/\sigma_{\epsilon}^2$, with $v_i = \tilde{x}_i^2$"),
+    ("the m values (divided by m, not m − 1).", r"the $m$ values (divided by $m$, not $m - 1$)."),
+    ("the derivative of √(σ²_B + ε) is 1/(2√(σ²_B + ε)).",
+     r"the derivative of $\sqrt{\sigma^2_B + \epsilon}$ is $1/(2\sqrt{\sigma^2_B + \epsilon})$."),
     ("Ioffe & Szegedy: 50% of a_bc, {x} #1 $", r"Ioffe \& Szegedy: 50\% of a\_bc, \{x\} \#1 \$"),
 ])
 def test_latex_sentence(text, tex):
@@ -390,8 +402,9 @@ def test_latex_sentence(text, tex):
 def test_derivation_latex_has_no_broken_derivatives():
     tex = cm.batchnorm_derivation(None).latex()
     assert r"\partial$" not in tex and "∂" not in tex
-    assert r"\text{(32) Matrix form: $\partial L/\partial x$ = $\gamma$ J $\partial L/\partial y$" in tex
-    assert r"the second term of $\partial L/\partial \mu_B$ vanishes" in tex
+    assert r"Matrix form: $\partial L/\partial x = \gamma\,J\,\partial L/\partial y$" in tex
+    assert r"the second term of $\partial L/\partial\mu_B$ vanishes" in tex
+    assert r"\mathbb" not in tex and r"\mathbf{1}\mathbf{1}^T" in tex
 
 
 # --------------------------------------------------------------------------- refusals
@@ -427,8 +440,10 @@ def test_refuses_bad_steps_and_environment():
         Step.from_eq((1, 1), "x")
     with pytest.raises(TypeError, match="steps"):
         Derivation("t", ["not a step"])
-    with pytest.raises(ValueError, match="environment"):
+    with pytest.raises(TypeError, match="environment"):  # not a setting: the layout is the printer's
         cm.batchnorm_derivation(2).latex(environment="")
+    with pytest.raises(ValueError, match="zero='none'"):
+        cm.batchnorm_derivation(2).latex(zero="none")
 
 
 # --------------------------------------------------------------------------- CLI
@@ -443,7 +458,7 @@ def test_cli_subprocess_text_and_latex():
     assert "∂L/∂x_i = γ*(4*∂L/∂y_i" in r.stdout and "23 equalities proved" in r.stdout
     r = subprocess.run([sys.executable, "-m", "convmatrix", "batchnorm", "--batch", "m", "--format", "latex"],
                        capture_output=True, text=True, encoding="utf-8", env=_env())
-    assert r.returncode == 0 and r"\begin{align*}" in r.stdout and r"\sum_{j=1}^{m}" in r.stdout
+    assert r.returncode == 0 and r"\begin{equation}" in r.stdout and r"\sum_{j=1}^{m}" in r.stdout
 
 
 def test_cli_subprocess_refuses():
@@ -455,7 +470,7 @@ def test_cli_subprocess_refuses():
 def test_cli_in_process(capsys):
     assert main(["batchnorm", "--batch", "2", "--format", "latex", "--eps", "0.001"]) == 0
     out = capsys.readouterr().out
-    assert r"\end{align*}" in out and r"\frac{1}{1000}" in out  # the number, exactly, replaces ε
+    assert r"\end{equation}" in out and r"\frac{1}{1000}" in out  # the number, exactly, replaces ε
     assert main(["batchnorm", "--batch", "3"]) == 0
     assert "m = 3" in capsys.readouterr().out
     assert main(["batchnorm", "--batch", "2", "--eps", "-1"]) == 2

@@ -3,6 +3,8 @@ Jacobian; eval mode as a diagonal affine matrix; conv + BN folding; the NumPy re
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -55,7 +57,7 @@ def _compare(tb, bn, x, dy):
 @pytest.mark.parametrize("track", [True, False])
 @pytest.mark.parametrize("affine", [True, False])
 def test_matches_torch_modules(shape, momentum, track, affine):
-    rng = np.random.default_rng(hash((shape, momentum, track, affine)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((shape, momentum, track, affine)).encode()))  # the same every run
     tb, bn = _pair(3, len(shape), rng, momentum=momentum, track_running_stats=track, affine=affine, eps=1e-3)
     for step in range(3):
         for training in (True, False):

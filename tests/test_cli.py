@@ -1,10 +1,8 @@
-"""The command line, end to end (as a subprocess) and in process."""
+"""The command line, in process (one subprocess smoke test per command is in test_cli_smoke.py)."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,12 +12,11 @@ import scipy.sparse as sp
 import convmatrix as cm
 from convmatrix.cli import main
 
+from conftest import run_cli
+
 
 def run(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "convmatrix", *args], capture_output=True, text=True, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+    return run_cli(*args, check=check)
 
 
 def test_tour_runs_and_starts_with_the_issue_example():

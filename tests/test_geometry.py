@@ -80,7 +80,7 @@ REFUSALS = [
     (lambda: cm.conv_matrix(W2, (5, 5), padding=-1), ValueError, r"padding=-1 must be non-negative"),
     (lambda: cm.conv_matrix(W2, (5, 5), padding=((0, -1), 0)), ValueError, r"padding=.*non-negative"),
     (lambda: cm.conv_matrix(W2, (5, 5), padding="full"), ValueError, r"padding='full' is not a padding"),
-    (lambda: cm.conv_matrix(W2, (5, 5), padding=(1, 2, 3)), ValueError, r"padding=\(1, 2, 3\) must have one entry per spatial axis: expected 2, got 3"),
+    (lambda: cm.conv_matrix(W2, (5, 5), padding=(1, 2, 3)), ValueError, r"padding=\(1, 2, 3\) must have one entry per spatial axis: expected 2 .*, got 3"),
     (lambda: cm.conv_matrix(W2, (5, 5), padding=((1, 2, 3), 0)), ValueError, r"padding=.*\(lo, hi\) pair"),
     (lambda: cm.conv_matrix(W2, (5, 5), groups=3), ValueError, r"groups=3 must divide out_channels=2"),
     (lambda: cm.conv_matrix(W2, (5, 5), groups=0), ValueError, r"groups=0 must be positive"),

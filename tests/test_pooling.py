@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convmatrix.testing import max_pool_configs
 from convmatrix.pooling import (
     MaxPool,
     max_pool_output_size,
@@ -47,21 +48,8 @@ def naive_switches(x, k, s, p, d, ceil, g=1):
     return res
 
 
-@st.composite
-def pool_configs(draw, max_nd=3):
-    nd = draw(st.integers(1, max_nd))
-    k = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    s = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    d = tuple(draw(st.integers(1, 2)) for _ in range(nd))
-    p = tuple(draw(st.integers(0, ka // 2)) for ka in k)
-    ceil = draw(st.booleans())
-    n = tuple(draw(st.integers(max(1, da * (ka - 1) + 1 - 2 * pa), 7)) for ka, pa, da in zip(k, p, d))
-    C = draw(st.integers(1, 3))
-    return C, n, k, s, p, d, ceil
-
-
 @settings(deadline=None, max_examples=120)
-@given(cfg=pool_configs(), seed=st.integers(0, 2**16), levels=st.sampled_from([2, 3, 100]))
+@given(cfg=max_pool_configs(), seed=st.integers(0, 2**16), levels=st.sampled_from([2, 3, 100]))
 def test_matches_torch_values_indices_and_ties(cfg, seed, levels):
     C, n, k, s, p, d, ceil = cfg
     rng = np.random.default_rng(seed)
@@ -119,7 +107,7 @@ def test_dtypes_match_torch(dtype, rng):
 
 
 @settings(deadline=None, max_examples=25)
-@given(cfg=pool_configs(max_nd=2), g=st.integers(1, 3), seed=st.integers(0, 1000))
+@given(cfg=max_pool_configs(max_nd=2), g=st.integers(1, 3), seed=st.integers(0, 1000))
 def test_naive_reference_including_channel_pool(cfg, g, seed):
     C, n, k, s, p, d, ceil = cfg
     x = np.random.default_rng(seed).integers(0, 3, size=(C * g, *n))
@@ -158,7 +146,7 @@ def test_absolute_pools_magnitude_keeps_sign():
 
 
 @settings(deadline=None, max_examples=60)
-@given(cfg=pool_configs(), seed=st.integers(0, 2**16))
+@given(cfg=max_pool_configs(), seed=st.integers(0, 2**16))
 def test_unpool_is_exactly_pool_transposed(cfg, seed):
     C, n, k, s, p, d, ceil = cfg
     x = np.random.default_rng(seed).integers(0, 3, size=(C, *n))
@@ -321,7 +309,7 @@ def test_absolute_integer_minimum_against_python_ints(dtype, rng):
 
 # --------------------------------------------------------------------------- one structure
 @settings(deadline=None, max_examples=40)
-@given(cfg=pool_configs())
+@given(cfg=max_pool_configs())
 def test_windows_are_the_rows_of_sum_pooling(cfg):
     """Max pooling's windows and sum pooling's rows come from the same tap map: same bounds."""
     from convmatrix.resample import sum_pool_matrix

@@ -8,7 +8,6 @@ structure; the identities between the maps are checked by exact sparse equality.
 from __future__ import annotations
 
 import itertools
-import subprocess
 import sys
 from math import prod
 
@@ -21,6 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convmatrix as cm
+from conftest import run_cli
+
+from convmatrix.testing import avg_pool_configs, pad_configs
 from convmatrix.resample import (
     avg_pool_matrix,
     pad_matrix,
@@ -96,38 +98,9 @@ def naive_pad(x: np.ndarray, widths, mode: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- strategies
-@st.composite
-def pad_cases(draw, torch_valid=True):
-    ndim = draw(st.integers(1, 3))
-    mode = draw(st.sampled_from(MODES))
-    channels = draw(st.integers(1, 3))
-    sizes, widths = [], []
-    for _ in range(ndim):
-        n = draw(st.integers(1, 5))
-        if mode == "reflect":
-            lo = draw(st.integers(max(-n, 2 - 2 * n), n - 1))
-            hi = draw(st.integers(max(-n, 1 - n - lo), n - 1))
-        elif mode == "circular":
-            lo = draw(st.integers(-(n - 1), n))
-            kept_lo = n - max(-lo, 0)
-            hi = draw(st.integers(-(kept_lo - 1), kept_lo))
-            kept = kept_lo - max(-hi, 0)
-            if lo > kept:  # keep lo within what is left after cropping the high side
-                lo = kept
-        elif mode == "zeros" and torch_valid:  # F.pad refuses crops deeper than the input
-            lo = draw(st.integers(-n, 3))
-            hi = draw(st.integers(max(-(n + min(lo, 0)), 1 - n - lo), 3))
-        else:
-            lo = draw(st.integers(-n - 2, 3))
-            hi = draw(st.integers(1 - n - lo, 3))
-        sizes.append(n)
-        widths.append((lo, hi))
-    return tuple(sizes), tuple(widths), mode, channels
-
-
 # --------------------------------------------------------------------------- pad_matrix
 @settings(deadline=None, max_examples=150)
-@given(pad_cases(), st.integers(0, 2**32 - 1))
+@given(pad_configs(), st.integers(0, 2**32 - 1))
 def test_pad_matches_torch(case, seed):
     n, widths, mode, channels = case
     x = rand_int_input(np.random.default_rng(seed), channels, n)
@@ -140,7 +113,7 @@ def test_pad_matches_torch(case, seed):
 
 
 @settings(deadline=None, max_examples=60)
-@given(pad_cases(torch_valid=False), st.integers(0, 2**32 - 1))
+@given(pad_configs(torch_valid=False), st.integers(0, 2**32 - 1))
 def test_pad_matches_naive(case, seed):
     n, widths, mode, channels = case
     x = rand_int_input(np.random.default_rng(seed), channels, n)
@@ -152,7 +125,7 @@ def test_pad_matches_naive(case, seed):
 
 
 @settings(deadline=None, max_examples=100)
-@given(pad_cases(torch_valid=False))
+@given(pad_configs(torch_valid=False))
 def test_crop_is_zero_pad_transposed(case):
     n, widths, _, channels = case
     out = tuple(na + lo + hi for na, (lo, hi) in zip(n, widths))
@@ -373,23 +346,6 @@ def test_upsample_refusals(kwargs, exc, pattern):
 
 
 # --------------------------------------------------------------------------- pooling
-@st.composite
-def pool_cases(draw):
-    ndim = draw(st.integers(1, 3))
-    k = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
-    s = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
-    p = tuple(draw(st.integers(0, ka // 2)) for ka in k)
-    # torch's avg_pool3d (CPU) also refuses inputs smaller than the kernel, padding aside
-    n = tuple(draw(st.integers(ka if ndim == 3 else max(1, ka - 2 * pa), 7)) for ka, pa in zip(k, p))
-    stride = None if draw(st.booleans()) else s
-    return dict(
-        input_size=n, kernel_size=k, stride=stride, padding=p,
-        ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
-        divisor_override=draw(st.one_of(st.none(), st.integers(1, 5), st.integers(-3, -1))),
-        channels=draw(st.integers(1, 3)),
-    )
-
-
 def torch_pool_output_size(kw) -> tuple[int, ...]:
     """From torch itself: the spatial shape of avg_pool on zeros."""
     x = np.zeros((1, *kw["input_size"]))
@@ -413,7 +369,7 @@ def torch_avg_pool(x: np.ndarray, kw: dict) -> np.ndarray:
 
 
 @settings(deadline=None, max_examples=200)
-@given(pool_cases(), st.integers(0, 2**32 - 1))
+@given(avg_pool_configs(), st.integers(0, 2**32 - 1))
 def test_avg_pool_matches_torch(kw, seed):
     x = rand_int_input(np.random.default_rng(seed), kw["channels"], kw["input_size"])
     A = avg_pool_matrix(**kw)
@@ -431,7 +387,7 @@ def test_avg_pool_matches_torch(kw, seed):
 
 
 @settings(deadline=None, max_examples=60)
-@given(pool_cases())
+@given(avg_pool_configs())
 def test_avg_pool_rows_sum_to_one_without_pad_count(kw):
     kw.update(count_include_pad=False, divisor_override=None)
     A = avg_pool_matrix(**kw)
@@ -439,7 +395,7 @@ def test_avg_pool_rows_sum_to_one_without_pad_count(kw):
 
 
 @settings(deadline=None, max_examples=60)
-@given(pool_cases(), st.integers(0, 2**32 - 1))
+@given(avg_pool_configs(), st.integers(0, 2**32 - 1))
 def test_sum_pool_matches_torch_and_naive(kw, seed):
     kw_sum = {k: v for k, v in kw.items() if k not in ("count_include_pad", "divisor_override")}
     S = sum_pool_matrix(**kw_sum)
@@ -560,12 +516,8 @@ def test_large_matrix_uses_int64_indices_only_when_needed():
 
 
 # --------------------------------------------------------------------------- CLI
-def test_cli_subprocess_pad_reflect():
-    out = subprocess.run(
-        [sys.executable, "-m", "convmatrix", "resample", "pad", "--input-size", "3",
-         "--padding", "((2,-1),)", "--mode", "reflect"],
-        capture_output=True, text=True, check=True,
-    ).stdout
+def test_cli_pad_reflect():
+    out = run_cli("resample", "pad", "--input-size", "3", "--padding", "((2,-1),)", "--mode", "reflect").stdout
     assert "resample pad: 4 x 3" in out
     assert "[[0 0 1]\n [0 1 0]\n [1 0 0]\n [0 1 0]]" in out
 
@@ -599,11 +551,7 @@ def test_cli_save(tmp_path, capsys):
 
 
 def test_cli_refusal_exit_status():
-    proc = subprocess.run(
-        [sys.executable, "-m", "convmatrix", "resample", "pad", "--input-size", "3", "--padding", "5",
-         "--mode", "reflect"],
-        capture_output=True, text=True,
-    )
+    proc = run_cli("resample", "pad", "--input-size", "3", "--padding", "5", "--mode", "reflect", check=False)
     assert proc.returncode == 2
     assert "padding=5 is too large for reflect mode" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -22,6 +22,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import convmatrix as cm
+from convmatrix.testing import transpose_configs
 from convmatrix import (
     TransposeArithmetic,
     avg_pool_matrix,
@@ -41,27 +42,6 @@ from conftest import torch_conv_transpose
 
 
 # --------------------------------------------------------------------------- strategies
-@st.composite
-def transpose_configs(draw, max_ndim=3, max_size=5):
-    """Any configuration ConvTransposeNd accepts, incl. asymmetric padding and output_padding >= stride."""
-    ndim = draw(st.integers(1, max_ndim))
-    groups = draw(st.sampled_from([1, 1, 2, 3]))
-    cin_g, cout_g = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    k = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
-    s = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
-    d = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
-    n = tuple(draw(st.integers(1, max_size)) for _ in range(ndim))
-    pad = tuple((draw(st.integers(0, 4)), draw(st.integers(0, 4))) for _ in range(ndim))
-    op = tuple(draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d))
-    config = dict(weight_shape=(cin_g * groups, cout_g, *k), input_size=n, stride=s, padding=pad,
-                  output_padding=op, groups=groups, dilation=d)
-    try:
-        ConvTransposeGeometry.from_weight_shape(**config)
-    except ValueError:
-        assume(False)
-    return config
-
-
 def _split(config, seed):
     config = dict(config)
     ws = config.pop("weight_shape")

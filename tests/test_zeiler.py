@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from convmatrix.cli import main
+from conftest import run_cli
 from convmatrix.pooling import MaxPool, max_pool_switches
 from convmatrix.deconvnet import ConvLayer, DeconvNet
 from convmatrix.scenes import filter_bank, psnr, synthetic_scene
@@ -360,10 +361,8 @@ def test_cli_in_process(capsys):
     assert "R_2" in out and "exact transpose: True" in out and "False" not in out
 
 
-def test_cli_subprocess():
-    proc = subprocess.run([sys.executable, "-m", "convmatrix", *CLI_ARGS, "--border", "same"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+def test_cli_border_same():
+    proc = run_cli(*CLI_ARGS, "--border", "same")
     assert "R_2^T" in proc.stdout and "exact transpose: True" in proc.stdout
 
 

@@ -23,7 +23,7 @@ import sys
 from typing import Sequence
 
 #: Modules of ``convmatrix.cli`` that register sub-commands, in help order.
-COMMAND_MODULES = ("tour", "conv", "transposed", "resample", "deconvnet", "batchnorm")
+COMMAND_MODULES = ("tour", "conv", "transposed", "resample", "deconvnet", "batchnorm", "animate")
 
 #: Exit status after a closed pipe (128 + SIGPIPE).
 BROKEN_PIPE_STATUS = 141
@@ -70,8 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except InputError as exc:
         option = option_of(args, exc.parameter)
-        prefix = f"{option}: " if option and option not in str(exc) else ""
-        print(f"convmatrix {args.command}: error: {prefix}{exc}", file=sys.stderr)
+        text = str(exc)
+        if exc.parameter == "max_bytes":  # the size guard: say how to raise the limit here
+            option = None
+            if hasattr(args, "max_bytes"):
+                text = text.replace("pass a larger max_bytes=", "pass a larger --max-bytes")
+        prefix = f"{option}: " if option and option not in text else ""
+        print(f"convmatrix {args.command}: error: {prefix}{text}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         _quiet_stdout()

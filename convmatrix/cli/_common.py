@@ -73,7 +73,7 @@ def add_weight_args(p: argparse.ArgumentParser, layout: str) -> None:
     src.add_argument("--random", type=int_tuple, metavar="SHAPE",
                      help=f"random integer weight of this shape {layout}, e.g. 2,1,3,3")
     src.add_argument("--symbolic", type=int_tuple, metavar="SHAPE", help="SymPy symbols w_{o,c,i,j} of this shape")
-    g.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
+    g.add_argument("--seed", type=seed_arg, default=0, help="seed for --random (default 0)")
 
 
 def read_array(path: Path, option: str, max_bytes=None) -> np.ndarray:
@@ -134,16 +134,37 @@ def weight_from_args(args, ndim_hint: int | None = None) -> np.ndarray:
         w = w[None, None]
     elif w.ndim != nd + 2:
         raise user_error("--kernel", f"{text!r} has {w.ndim} axes: give a bare {nd}-d kernel or a weight "
-                                     f"with {nd + 2} axes (torch layout) for input size {args.input_size}")
+                                     f"with {nd + 2} axes (torch layout) for --input-size {args.input_size}")
     return w
+
+
+def check_axes(args, w) -> None:
+    """The weight and ``--input-size`` must agree on the number of spatial axes (named both ways)."""
+    size = getattr(args, "input_size", None)
+    if isinstance(size, tuple) and w.ndim >= 3 and len(size) != w.ndim - 2:
+        option = getattr(args, "weight_option", "--kernel")
+        raise user_error(option, f"{option} gives a weight of shape {tuple(w.shape)} with {w.ndim - 2} spatial axes, "
+                                 f"but --input-size {','.join(map(str, size))} has {len(size)}")
+
+
+def seed_arg(text: str) -> int:
+    """A non-negative integer seed."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative integer")
+    return value
 
 
 # --------------------------------------------------------------------------- output
 def add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", type=Path,
-                   help="save instead of printing: .npz, .mtx or .npy (numbers) or .png (a picture)")
+                   help="save instead of printing: .npz, .mtx or .npy (numbers) or .png, .svg, .pdf (a picture)")
     p.add_argument("--summary", action="store_true", help="print a one-line summary even when small")
     add_max_bytes_arg(p)
+    add_format_arg(p)
 
 
 def add_max_bytes_arg(p: argparse.ArgumentParser) -> None:
@@ -163,11 +184,22 @@ def save(A, path: Path, max_bytes=None):
         raise user_error("--output", f"{str(path)!r} could not be written: {exc.strerror or exc}") from None
 
 
-def emit(A, args, header: str) -> None:
-    """Print the header and the matrix's summary, then the grid (small matrices) or save it."""
-    from ..export import format_matrix, summarize_matrix
+def emit(A, args, header: str, *, geometry=None, **latex_settings) -> None:
+    """Print the header and the matrix's summary, then the grid (small matrices) or save it.
 
+    ``geometry`` (what built ``A``) gives a picture its channel blocks; ``latex_settings`` go to
+    :func:`~convmatrix.to_latex` with ``--format latex``.
+    """
+    from ..export import format_matrix, summarize_matrix
+    from ._pictures import is_picture, save_picture
+
+    if wants_latex(args):  # --format latex, or -o FILE.tex: see emit_latex
+        return emit_latex(A, args, comment=header, **latex_settings)
     print(header)
+    if is_picture(args):  # -o x.png, .svg, .pdf: a picture (matplotlib, or the plain PNG)
+        path = save_picture(A, args.output, geometry=geometry)
+        print(f"saved a picture of the {summarize_matrix(A)} to {path}")
+        return
     if args.output is not None:
         path = save(A, args.output, args.max_bytes)
         print(f"saved {summarize_matrix(A)} to {path}")
@@ -178,3 +210,62 @@ def emit(A, args, header: str) -> None:
         text = format_matrix(A)
         if text != summary:
             print(text)
+
+
+# --------------------------------------------------------------------------- LaTeX
+LATEX_SUFFIXES = (".tex", ".pdf")
+
+
+def add_format_arg(p: argparse.ArgumentParser, *, output: bool = False) -> None:
+    """``--format text|latex`` (and, for commands that save nothing else, ``--output`` for the document)."""
+    p.add_argument("--format", choices=("text", "latex"), default="text",
+                   help="text (default) or latex: LaTeX on stdout, or with -o FILE.tex a whole document and with "
+                        "-o FILE.pdf that document compiled by pdflatex")
+    if output:
+        p.add_argument("--output", "-o", type=Path, metavar="FILE",
+                       help="write the LaTeX document: FILE.tex, or FILE.pdf (compiled with pdflatex)")
+
+
+def wants_latex(args: argparse.Namespace, *, document_output: bool = False) -> bool:
+    """``--format latex``, or an output file ending in ``.tex``; any output file where ``-o`` can only be the
+    LaTeX document (``document_output``: commands that save no matrix)."""
+    path = getattr(args, "output", None)
+    if getattr(args, "format", "text") == "latex" or (path is not None and path.suffix.lower() == ".tex"):
+        return True
+    return document_output and path is not None
+
+
+def emit_latex(obj, args: argparse.Namespace, *, comment: str | None = None, **settings) -> None:
+    """LaTeX of a result: on stdout (a body to include), or a whole document to ``-o FILE.tex`` / ``FILE.pdf``."""
+    from ..export.latex import to_latex
+
+    path = getattr(args, "output", None)
+    if path is None:
+        if comment:
+            print("% " + comment.replace("\n", "\n% "))
+        print(to_latex(obj, **settings).rstrip())
+        return
+    suffix = path.suffix.lower()
+    if suffix not in LATEX_SUFFIXES:
+        raise user_error("--output", f"{str(path)!r}: with --format latex, -o takes a .tex or a .pdf file")
+    write_document(to_latex(obj, standalone=True, **settings), path)
+    print(f"wrote {path}" + (" (compiled with pdflatex)" if suffix == ".pdf" else ""))
+
+
+def write_document(tex: str, path: Path) -> None:
+    """A standalone LaTeX document to ``path``: as it is (``.tex``) or compiled (``.pdf``); file errors name -o."""
+    from ..export.files import atomic_write
+    from ..export.latex import compile_pdf
+
+    if not path.parent.exists():
+        raise user_error("--output", f"{str(path)!r}: the folder {str(path.parent)!r} does not exist")
+    try:
+        if path.suffix.lower() == ".pdf":
+            compile_pdf(tex, path)
+        else:
+            with atomic_write(path, "w") as fh:
+                fh.write(tex)
+    except FileNotFoundError as exc:
+        raise user_error("--output", str(exc)) from None  # pdflatex is missing: the message says what to install
+    except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        raise user_error("--output", f"{str(path)!r}: {exc.strerror}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import user_error
+from ._common import add_format_arg, emit_latex, user_error, wants_latex
 
 
 def batch_arg(text: str) -> int | None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "every equality proved by SymPy first.")
     p.add_argument("--batch", type=batch_arg, default=4, metavar="N",
                    help="number of values per channel m (default 4), or 'm' for general m")
-    p.add_argument("--format", choices=("text", "latex"), default="text", help="output format (default text)")
+    add_format_arg(p, output=True)
     p.add_argument("--eps", default=None, help="a number for ε (default: the symbol ε)")
     p.set_defaults(func=run)
 
@@ -42,9 +42,8 @@ def run(args) -> int:
         raise user_error("--batch", f"--batch {args.batch} must be positive (at least 1)")
     d = batchnorm_derivation(args.batch, eps=eps)
     proved = sum(1 for s in d.steps if s.kind == "equality")
-    if args.format == "latex":
-        print(f"% {d.title}: {proved} equalities proved by SymPy and checked in numbers")
-        print(d.latex())
+    if wants_latex(args, document_output=True):
+        emit_latex(d, args, comment=f"{d.title}: {proved} equalities proved by SymPy and checked in numbers")
     else:
         print(d.text())
         print(f"-- {proved} equalities proved by SymPy (lhs - rhs reduced to 0 exactly) and checked in numbers")

@@ -6,7 +6,7 @@ import argparse
 
 from ..geometry import PADDING_MODES, ConvGeometry, ConvTransposeGeometry
 from ..matrices import conv_matrix, conv_transpose_matrix
-from ._common import add_output_args, add_weight_args, emit, int_tuple, padding_arg, weight_from_args
+from ._common import add_output_args, add_weight_args, check_axes, emit, int_tuple, padding_arg, weight_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,18 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_conv(args) -> int:
     w = weight_from_args(args)
+    check_axes(args, w)
     params = dict(stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
                   padding_mode=args.padding_mode)
     g = ConvGeometry.from_weight_shape(w.shape, args.input_size, **params)
     A = conv_matrix(w, args.input_size, flip=args.flip, max_bytes=args.max_bytes, **params)
     header = (f"conv: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> "
               f"output {(g.out_channels, *g.output_size)}")
-    emit(A, args, header)
+    emit(A, args, header, geometry=g)
     return 0
 
 
 def run_transpose(args) -> int:
     w = weight_from_args(args)
+    check_axes(args, w)
     params = dict(stride=args.stride, padding=args.padding, output_padding=args.output_padding,
                   groups=args.groups, dilation=args.dilation)
     g = ConvTransposeGeometry.from_weight_shape(w.shape, args.input_size, **params)
@@ -57,5 +59,5 @@ def run_transpose(args) -> int:
     header = (f"transpose: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> output "
               f"{(g.out_channels, *g.output_size)}; the transpose of the conv matrix over input size "
               f"{g.output_size}")
-    emit(T, args, header)
+    emit(T, args, header, geometry=g)
     return 0

@@ -17,7 +17,7 @@ from .._limits import guard_bytes
 from ..export import summarize_matrix
 from ..pooling import MaxPool, pool_matrix
 from ..zeiler import BORDERS, ZeilerLayer, ZeilerStack
-from ._common import add_max_bytes_arg, int_tuple, user_error
+from ._common import add_format_arg, add_max_bytes_arg, emit_latex, int_tuple, seed_arg, user_error, wants_latex
 
 
 def pool_arg(text: str) -> tuple[int, ...] | None:
@@ -44,8 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pool", type=pool_arg, nargs="+", default=[(2, 2, 2)], metavar="GxKxK",
                    help="pooling of each layer's maps as channel_pool x spatial kernel (e.g. 2x2x2, "
                         "1x2x2 for spatial only) or 'none'; one for all or one per layer (default 2x2x2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the filters and maps (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the filters and maps (default 0)")
     add_max_bytes_arg(p)
+    add_format_arg(p, output=True)
     p.set_defaults(func=run)
 
 
@@ -70,10 +71,11 @@ def build_stack(input_size, channels, maps, kernels, borders, pools, seed=0, max
     rng = np.random.default_rng(seed)
     layers, c = [], channels
     for l, (K, k, border, pool) in enumerate(zip(maps, kernels, borders, pools), start=1):
-        guard_bytes(8 * K * c * k ** len(n), max_bytes, what=f"the {K} x {c} filters of layer {l}")
+        guard_bytes(8 * K * c * k ** len(n), max_bytes,
+                    what=f"the filters of layer {l} (--maps {K} x {c} channels below x --kernel {k} ** {len(n)})")
         if pool is not None and len(pool) != len(n) + 1:
             raise user_error("--pool", f"--pool {'x'.join(map(str, pool))} for layer {l} must have {len(n) + 1} numbers: "
-                             f"channel_pool then the {len(n)}-d spatial kernel")
+                             f"channel_pool then the {len(n)}-d spatial kernel of --input-size {','.join(map(str, n))}")
         mp = None if pool is None else MaxPool(pool[1:], channel_pool=pool[0])
         layers.append(ZeilerLayer(rng.integers(-3, 4, size=(K, c, *(k,) * len(n))), border, mp))
         c = K if mp is None else K // mp.channel_pool  # ZeilerStack refuses a channel_pool not dividing K
@@ -124,6 +126,13 @@ def run(args) -> int:
     stack = build_stack(args.input_size, args.channels, args.maps, args.kernel, args.border, args.pool, args.seed,
                         args.max_bytes)
     lines, ok = report(stack, args.seed, args.max_bytes)
+    if wants_latex(args, document_output=True):
+        checks = [line.strip() for line in lines if "exact transpose" in line]
+        note = ("Built separately from their factors (random integer filters, switches from random integer maps), "
+                "each R_lᵀ equals R_l transposed exactly: " + "; ".join(
+                    f"l = {n}: {'yes' if 'True' in c else 'no'}" for n, c in enumerate(checks, start=1)) + ".")
+        emit_latex([stack, note], args, comment="deconvnet: " + lines[0])
+        return 0 if ok else 1
     print("deconvnet: " + lines[0])
     print("\n".join(lines[1:]))
     return 0 if ok else 1

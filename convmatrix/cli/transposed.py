@@ -11,10 +11,12 @@ of Odena, Dumoulin & Olah).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
-from ._common import add_max_bytes_arg, add_weight_args, int_tuple, padding_arg, weight_from_args
+from ._common import (add_format_arg, add_max_bytes_arg, add_weight_args, check_axes, emit_latex, int_tuple,
+                      padding_arg, wants_latex, weight_from_args)
 
 #: ``overlap`` prints the grid of counts up to this many output positions, else a summary.
 OVERLAP_GRID_LIMIT = 4096
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--literal", action="store_true",
                    help="also multiply C @ P @ Z as written, however large")
     add_max_bytes_arg(v)
+    add_format_arg(v, output=True)
     v.set_defaults(func=run_verify)
 
     o = sub.add_parser(
@@ -45,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     # No --groups: the counts are those of one channel pair, which groups do not change
     # (a grouped layer's output channel sees C_in/groups input channels, each with these counts).
     _add_transpose_args(o, groups=False)
+    add_format_arg(o)
+    o.add_argument("--output", "-o", type=Path, metavar="FILE",
+                   help="save the map as a picture (.png, .svg or .pdf), or as a LaTeX document (FILE.tex, or "
+                        "FILE.pdf with --format latex)")
+    add_max_bytes_arg(o)
     o.set_defaults(func=run_overlap)
 
 
@@ -71,9 +79,14 @@ def run_verify(args) -> int:
     from ..transposed import LITERAL_CHAIN_LIMIT, transposed_conv_as_direct, verify_transpose_equivalence
 
     w = weight_from_args(args)
+    check_axes(args, w)
     params = dict(stride=args.stride, padding=args.padding, output_padding=args.output_padding,
                   groups=args.groups, dilation=args.dilation, max_bytes=args.max_bytes)
     d = transposed_conv_as_direct(w, args.input_size, **params)
+    if wants_latex(args, document_output=True):
+        report = verify_transpose_equivalence(w, args.input_size, literal=True if args.literal else None, **params)
+        emit_latex([d, report], args, comment=f"verify: transposed convolution, weight {tuple(w.shape)}")
+        return 0 if report.exact else 1
     print(f"verify: transposed convolution, weight {tuple(w.shape)}, input {(d.in_channels, *d.input_size)} "
           f"-> output {(d.out_channels, *d.output_size)}")
     print(d.arithmetic)
@@ -107,8 +120,10 @@ def run_overlap(args) -> int:
     from ..transposed import has_uneven_overlap, overlap_counts
 
     counts = overlap_counts(args.input_size, args.kernel_size, stride=args.stride, padding=args.padding,
-                            output_padding=args.output_padding, dilation=args.dilation)
+                            output_padding=args.output_padding, dilation=args.dilation, max_bytes=args.max_bytes)
     nd = counts.ndim
+    if wants_latex(args):
+        return _overlap_latex(counts, args)
     k = args.kernel_size if isinstance(args.kernel_size, tuple) else (args.kernel_size,) * nd
     s = args.stride if isinstance(args.stride, tuple) else (args.stride,) * nd
     dil = args.dilation if isinstance(args.dilation, tuple) else (args.dilation,) * nd
@@ -127,7 +142,40 @@ def run_overlap(args) -> int:
         print(f"interior overlap: uneven (checkerboard): {'; '.join(dict.fromkeys(why))}")
     else:
         print("interior overlap: even (no checkerboard): the stride divides the kernel size along every axis")
+    if args.output is not None:
+        _save_overlap(args, counts, uneven, k, s)
     return 0
+
+
+def _overlap_latex(counts: np.ndarray, args) -> int:
+    """The overlap counts as a LaTeX matrix (N-d counts with N > 2: one row per position of the leading axes)."""
+    from ..transposed import has_uneven_overlap
+
+    nd = counts.ndim
+    grid = counts if nd <= 2 else counts.reshape(-1, counts.shape[-1])
+    k, s, dil = (v if isinstance(v, tuple) else (v,) * nd for v in (args.kernel_size, args.stride, args.dilation))
+    uneven = has_uneven_overlap(k, s, dil)
+    shape = " × ".join(map(str, counts.shape))
+    note = (f"How many input positions reach each of the {shape} output positions of the transposed convolution "
+            f"(kernel {k}, stride {s}): the interior overlap is "
+            + ("uneven, a checkerboard." if uneven else "even: the stride divides the kernel size along every axis."))
+    if nd > 2:
+        note += f" Rows are the positions of the first {nd - 1} axes, in C order."
+    emit_latex([note, grid], args, comment="overlap counts", name="N", caption=False)
+    return 0
+
+
+def _save_overlap(args, counts, uneven: bool, k, s) -> None:
+    """``-o map.png``: the counts as a picture, titled with the layer and its verdict."""
+    from ._common import user_error
+    from ._pictures import PICTURE_SUFFIXES, save_map_picture
+
+    if args.output.suffix.lower() not in PICTURE_SUFFIXES:
+        raise user_error("--output", f"{str(args.output)!r} must end in one of {', '.join(PICTURE_SUFFIXES)} "
+                                     "(a picture of the counts)")
+    path = save_map_picture(counts, args.output, uneven=uneven,
+                            title=f"transposed convolution k={k}, s={s}: inputs reaching each output position")
+    print(f"saved a picture of the {counts.shape} counts to {path}")
 
 
 def section_equivalence() -> str:

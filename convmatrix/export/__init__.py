@@ -2,7 +2,10 @@
 
 * :mod:`~convmatrix.export.text` — summaries and small grids for terminals;
 * :mod:`~convmatrix.export.latex` — LaTeX;
-* :mod:`~convmatrix.export.png` — pictures with no imaging library;
+* :mod:`~convmatrix.export.png` — pictures with no imaging library (the fallback of :mod:`convmatrix.plot`);
+* :mod:`~convmatrix.export.layout` — channel blocks of a matrix read off its geometry, and the shared colours;
+* :mod:`~convmatrix.export.html` — the HTML summaries notebooks show; :mod:`~convmatrix.export.view` —
+  ``convmatrix.show(A)``;
 * :mod:`~convmatrix.export.files` — ``.npz``, Matrix Market, ``.npy`` and ``.png`` files,
   written whole or not at all;
 * :mod:`~convmatrix.export.display` — what the notebook and SymPy-printer hooks of every

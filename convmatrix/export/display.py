@@ -13,7 +13,8 @@ import dataclasses
 import html as _html
 from typing import Any, Callable
 
-__all__ = ["LATEX", "HTML", "PNG", "register", "latex", "repr_latex", "repr_html", "repr_png", "fields"]
+__all__ = ["LATEX", "HTML", "PNG", "register", "latex", "repr_latex", "repr_html", "repr_png", "fields", "short",
+           "load_pictures"]
 
 #: Class name -> function(obj, printer) -> LaTeX (math mode, no delimiters).
 LATEX: dict[str, Callable] = {}
@@ -72,7 +73,8 @@ def fields(obj: Any) -> list[tuple[str, Any]]:
     return [(n, getattr(obj, n)) for n in names]
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
+    """A value in a few words: an array by its type and shape, anything else by its ``repr`` (cut at 80)."""
     shape = getattr(value, "shape", None)
     if shape is not None and not isinstance(value, type) and getattr(value, "ndim", 0) != 0:
         return f"{type(value).__name__} of shape {tuple(shape)}"
@@ -80,17 +82,29 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def load_pictures() -> None:
+    """Import the modules whose renderers fill :data:`HTML` and :data:`PNG` (once; cheap afterwards).
+
+    Neither imports matplotlib: a PNG renderer imports it when it draws, and
+    gives ``None`` (or the dependency-free PNG, for matrices) without it.
+    """
+    from .. import plot  # noqa: F401  (registers the PNG renderers)
+    from . import html, view  # noqa: F401  (register the HTML renderers and the matrix view's)
+
+
 def repr_html(obj: Any) -> str:
     """A compact HTML summary: the registered renderer, else the class name and a table of its fields."""
+    load_pictures()
     func = _lookup(HTML, obj)
     if func is not None:
         return func(obj)
-    rows = "".join(f"<tr><th style='text-align:left'>{_html.escape(n)}</th><td><code>{_html.escape(_short(v))}"
+    rows = "".join(f"<tr><th style='text-align:left'>{_html.escape(n)}</th><td><code>{_html.escape(short(v))}"
                    f"</code></td></tr>" for n, v in fields(obj))
     return f"<div><b>{_html.escape(type(obj).__name__)}</b><table>{rows}</table></div>"
 
 
 def repr_png(obj: Any):
     """PNG bytes where a picture is the natural view (a registered renderer), else ``None``."""
+    load_pictures()
     func = _lookup(PNG, obj)
     return None if func is None else func(obj)
