@@ -65,6 +65,13 @@ _EXPORTS = {
     "max_pool_switches": "pooling",
     "pool_matrix": "pooling",
     "unpool_matrix": "pooling",
+    "adaptive_avg_pool_matrix": "interpolate",
+    "fold_matrix": "interpolate",
+    "interpolate_matrix": "interpolate",
+    "interpolate_output_size": "interpolate",
+    "pixel_shuffle_matrix": "interpolate",
+    "pixel_unshuffle_matrix": "interpolate",
+    "unfold_matrix": "interpolate",
     # layer 5: derived operators
     "TransposedConvAsDirect": "transposed",
     "TransposeEquivalenceReport": "transposed",
@@ -74,6 +81,8 @@ _EXPORTS = {
     "verify_transpose_equivalence": "transposed",
     "OverlapMap": "overlap",
     "overlap_map": "overlap",
+    "AffineMap": "affine",
+    "from_torch": "torch_bridge",
     "ZeilerLayer": "zeiler",
     "ZeilerStack": "zeiler",
     "ConvLayer": "deconvnet",
@@ -123,6 +132,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
                            conv_output_size, conv_transpose_output_size, transpose_arithmetic)
     from .im2col import im2col_matrix
     from .export.view import show
+    from .interpolate import (adaptive_avg_pool_matrix, fold_matrix, interpolate_matrix, interpolate_output_size,
+                              pixel_shuffle_matrix, pixel_unshuffle_matrix, unfold_matrix)
     from .matrices import (affine_matrix, conv_bias_vector, conv_matrix, conv_transpose_matrix, estimate_size,
                            symbolic_weight)
     from .pooling import MaxPool, Switches, max_pool_output_size, max_pool_switches, pool_matrix, unpool_matrix
@@ -132,6 +143,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
     from .overlap import OverlapMap, overlap_map
     from .structure import TapMap, tap_map
+    from .affine import AffineMap
+    from .torch_bridge import from_torch
     from .transposed import (TransposedConvAsDirect, TransposeEquivalenceReport, has_uneven_overlap, overlap_counts,
                              transposed_conv_as_direct, verify_transpose_equivalence)
     from .zeiler import ZeilerLayer, ZeilerStack

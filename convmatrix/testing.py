@@ -18,11 +18,12 @@ import numpy as np
 import reprlib
 from typing import Any
 
-from ._validation import InputTypeError, InputValueError, as_channel_values, as_real, as_real_array
+from ._validation import InputTypeError, InputValueError, as_channel_values, as_int, as_real, as_real_array
 from .geometry import ConvGeometry
 
 __all__ = ["naive_conv_matrix", "reflect_index", "conv_configs", "transpose_configs", "pad_configs",
-           "avg_pool_configs", "max_pool_configs", "reference_batchnorm_forward", "reference_batchnorm_backward"]
+           "avg_pool_configs", "max_pool_configs", "reference_batchnorm_forward", "reference_batchnorm_backward",
+           "assert_matches", "vgg_block", "dcgan_generator", "unet_like", "randomize_batchnorm"]
 
 
 def reflect_index(p: int, n: int, mode: str) -> int | None:
@@ -419,3 +420,228 @@ def reference_batchnorm_backward(dout: Any, cache: tuple) -> tuple:
     dgamma = np.sum(dout * X_norm, axis=0)
     dbeta = np.sum(dout, axis=0)
     return dX, dgamma, dbeta
+
+
+# --------------------------------------------------------------------------- torch modules against their maps
+def _largest_difference(expected: np.ndarray, got: np.ndarray, atol: float, rtol: float):
+    """``(excess, index)``: how far the worst entry is beyond ``atol + rtol |expected|``, and where."""
+    diff = np.abs(got - expected)
+    excess = diff - (atol + rtol * np.abs(expected))
+    flat = int(np.argmax(excess))
+    return float(excess.reshape(-1)[flat]), np.unravel_index(flat, expected.shape), float(diff.reshape(-1)[flat])
+
+
+def _fail(what: str, expected: np.ndarray, got: np.ndarray, atol: float, rtol: float, module,
+          index: str = "output") -> None:
+    excess, where, diff = _largest_difference(expected, got, atol, rtol)
+    if excess > 0:
+        raise AssertionError(
+            f"from_torch({type(module).__name__}) differs from the module {what}: largest difference {diff:.3g} at "
+            f"{index} index {tuple(int(i) for i in where)} (module {float(expected[where]):.17g}, map "
+            f"{float(got[where]):.17g}; atol={atol:g}, rtol={rtol:g})")
+
+
+def assert_matches(module: Any, input_size: Any, *, x: Any = None, samples: int = 3, seed: int = 0,
+                   rtol: float = 1e-7, atol: float = 1e-9, max_bytes: int | None = None):
+    """Check :func:`convmatrix.from_torch` of ``module`` against the module itself; return the map.
+
+    For a use in your own tests: it builds the map, runs a float64 copy of the
+    module (``copy.deepcopy(module).double()``; ``module`` is left as it is)
+    and fails with the largest difference and where it is.
+
+    * Without ``x`` (an affine module), the map and the module are compared on
+      ``samples`` random standard-normal inputs.
+    * With ``x`` (a piecewise-linear module, linearised at ``x``), they are
+      compared at ``x`` itself, and the transposed matrix times ``samples``
+      random vectors ``u`` is compared with torch's vector–Jacobian product at
+      ``x`` (reverse mode, ``torch.autograd``, the convention of
+      ``torch.func.jacrev`` at the kinks): the matrix is the Jacobian.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    input_size : tuple of int
+        One sample's shape, as :func:`~convmatrix.from_torch`.
+    x : array_like or tensor, optional
+        The point of a piecewise-linear module.
+    samples : int, optional
+        Random inputs (or directions) to compare on.
+    seed : int, optional
+        Of the random inputs.
+    rtol, atol : float, optional
+        An entry fails when ``|map - module| > atol + rtol * |module|``.
+    max_bytes : int, optional
+        As :func:`~convmatrix.from_torch`.
+
+    Returns
+    -------
+    AffineMap
+
+    Raises
+    ------
+    AssertionError
+        Naming the module's class, the largest difference, the output index where
+        it is and both values.
+    TypeError, ValueError, MatrixTooLargeError
+        As :func:`~convmatrix.from_torch`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from convmatrix.testing import assert_matches
+    >>> f = assert_matches(torch.nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect"), (2, 6))
+    >>> f.shape
+    (18, 12)
+    >>> net = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.ReLU(), torch.nn.MaxPool1d(2))
+    >>> J = assert_matches(net, (1, 8), x=torch.randn(1, 8))
+    >>> J.output_shape
+    (2, 3)
+    """
+    import copy
+
+    import torch
+
+    from .torch_bridge import from_torch
+
+    samples = as_int(samples, "samples", minimum=1)
+    rtol = as_real(rtol, "rtol")
+    atol = as_real(atol, "atol")
+    ref = copy.deepcopy(module).double()
+    f = from_torch(module, input_size, x=x, max_bytes=max_bytes)
+    rng = np.random.default_rng(seed)
+    run = lambda v: ref(torch.as_tensor(v, dtype=torch.float64).reshape(1, *f.input_shape))[0]  # noqa: E731
+    with torch.no_grad():
+        if x is None:
+            for k in range(samples):
+                v = rng.standard_normal(f.input_shape)
+                _fail(f"on random sample {k}", run(v).numpy(), f(v), atol, rtol, module)
+            return f
+        point = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64).reshape(f.input_shape)
+        _fail("at x", run(point).numpy(), f(point), atol, rtol, module)
+    at = torch.as_tensor(point).requires_grad_(True)
+    y = run(at)
+    for k in range(samples):
+        u = rng.standard_normal(f.output_shape)
+        (uj,) = torch.autograd.grad(y, at, torch.as_tensor(u), retain_graph=True, allow_unused=True)
+        uj = np.zeros(f.input_shape) if uj is None else uj.detach().numpy()
+        got = (f.matrix.T @ u.reshape(-1)).reshape(f.input_shape)
+        _fail(f"in its Jacobian at x (u^T J for random u number {k})", uj, got, atol, rtol, module, "input")
+    return f
+
+
+
+# --------------------------------------------------------------------------- example networks (torch)
+def vgg_block(in_channels: int = 3, width: int = 16):
+    """A VGG-style block (Simonyan & Zisserman 2015): two 3x3 convs with batch norm and ReLU, max pooling,
+    a third conv, pooling and a flatten; piecewise linear in eval mode.
+
+    Examples
+    --------
+    >>> net = vgg_block(3, 4)
+    >>> type(net).__name__, len(net)
+    ('Sequential', 12)
+    """
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5),
+    )
+
+
+def dcgan_generator(nz: int = 16, ngf: int = 8, nc: int = 3, image_size: int = 32):
+    """The DCGAN generator (Radford, Metz & Chintala 2016; PyTorch's example) for ``(nz, 1, 1) -> (nc, image_size,
+    image_size)``, with the final ``Tanh`` replaced by ``Hardtanh`` so that it is piecewise linear.
+
+    A 4x4 transposed convolution from the latent vector, then stride-2 transposed convolutions (4x4, padding
+    1) that double the size, halving the channels, each with batch norm and ReLU, down to ``nc`` channels at
+    ``image_size`` (a power of two, at least 8).
+
+    Examples
+    --------
+    >>> import torch
+    >>> dcgan_generator(4, 2)(torch.zeros(1, 4, 1, 1)).shape
+    torch.Size([1, 3, 32, 32])
+    >>> len(dcgan_generator(4, 2, image_size=8))   # 4 -> 8: two transposed convolutions
+    5
+    """
+    from torch import nn
+
+    from ._validation import as_int
+
+    size = as_int(image_size, "image_size", minimum=8)
+    stages = size.bit_length() - 3  # 4 -> 8 -> ... -> size
+    if size != 1 << (stages + 2):
+        raise InputValueError(f"image_size={size} must be a power of two (at least 8)", "image_size")
+    channels = [ngf * 2 ** (stages - 1 - k) for k in range(stages)] + [nc]
+    layers = [nn.ConvTranspose2d(nz, channels[0], 4, 1, 0, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU(True)]
+    for k in range(stages):
+        layers.append(nn.ConvTranspose2d(channels[k], channels[k + 1], 4, 2, 1, bias=False))
+        layers += [nn.BatchNorm2d(channels[k + 1]), nn.ReLU(True)] if k < stages - 1 else [nn.Hardtanh()]
+    return nn.Sequential(*layers)
+
+
+def unet_like(in_channels: int = 3, width: int = 8, out_channels: int = 2):
+    """A small U-Net-like encoder–decoder (Ronneberger et al. 2015, SegNet's unpooling): two levels of conv +
+    ReLU and 2x2 max pooling with indices, a bottleneck, max unpooling by those indices, skip connections
+    concatenated along the channels, and a 1x1 head.  Its forward is traced by ``torch.fx``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> unet_like(1, 2)(torch.zeros(1, 1, 8, 8)).shape
+    torch.Size([1, 2, 8, 8])
+    """
+    import torch
+    from torch import nn
+
+    class UNetLike(nn.Module):
+        def __init__(self):
+            super().__init__()
+            w = width
+            self.enc1 = nn.Sequential(nn.Conv2d(in_channels, w, 3, padding=1), nn.ReLU())
+            self.enc2 = nn.Sequential(nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU())
+            self.pool = nn.MaxPool2d(2, return_indices=True)
+            self.unpool = nn.MaxUnpool2d(2)
+            self.bottleneck = nn.Sequential(nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU())
+            self.dec2 = nn.Sequential(nn.Conv2d(4 * w, w, 3, padding=1), nn.ReLU())
+            self.dec1 = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.LeakyReLU(0.1))
+            self.head = nn.Conv2d(w, out_channels, 1)
+
+        def forward(self, x):
+            e1 = self.enc1(x)
+            p1, i1 = self.pool(e1)
+            e2 = self.enc2(p1)
+            p2, i2 = self.pool(e2)
+            d2 = self.dec2(torch.cat([self.unpool(self.bottleneck(p2), i2), e2], dim=1))
+            d1 = self.dec1(torch.cat([self.unpool(d2, i1), e1], dim=1))
+            return self.head(d1)
+
+    return UNetLike()
+
+
+def randomize_batchnorm(net, seed: int = 0):
+    """Give every batch norm of ``net`` random running statistics and affine parameters (in place), so that
+    its eval-mode map is not the identity; returns ``net`` in eval mode.
+
+    Examples
+    --------
+    >>> net = randomize_batchnorm(vgg_block(3, 2))
+    >>> net.training
+    False
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=gen) - 0.5)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) * 1.5 + 0.5)
+                if m.affine:
+                    m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                    m.bias.copy_(torch.rand(m.bias.shape, generator=gen) * 0.4 - 0.2)
+    return net.eval()

@@ -27,6 +27,31 @@ convolution sits at position ``j = i s + p'_lo`` of C's padded input, so C's
 ``(output, j, tap)`` triples become ``(output, i, tap)`` triples where ``j`` is
 such a position, and the product of the axes is the spatial pattern of
 ``C P Z``, exactly as :mod:`convmatrix.structure` makes every other pattern.
+
+**Every padding mode.**  PyTorch's ``ConvTransposeNd`` takes only zero
+padding; :func:`~convmatrix.conv_transpose_matrix` takes the others as the
+literal transpose of the padded convolution.  That convolution is a valid
+(unpadded) convolution ``C_0`` of the padded input, ``A_m = C_0 P_m`` with
+``P_m = pad_matrix(o', p, mode=m)``, so its transpose is
+``A_mᵀ = P_mᵀ C_0ᵀ``, and ``C_0ᵀ`` is the transposed convolution with
+``padding=0`` (same stride, dilation and ``output_padding``), which the
+zero-padding identity above writes as ``C P Z`` with ``p'_lo = d (k - 1)``,
+``p'_hi = d (k - 1) + a``::
+
+    conv_transpose_matrix(w, i', ..., padding=p, padding_mode=m) == F @ C @ P @ Z
+        C @ P @ Z   the transposed convolution with padding 0:  i' -> n_p = o' + p_lo + p_hi
+        F = pad_matrix(o', p, mode=m).T                          n_p -> o'   (the fold)
+
+Along one axis, position ``u`` (``0 <= u < n_p``) of the unpadded output is
+padded position ``u`` of the convolution being transposed, which copies pixel
+``π_m(u - p_lo)`` (reflect: mirrored at ``0`` and ``o' - 1``; replicate: the
+nearest end; circular: ``mod o'``), so ``F[j, u] = 1`` exactly when
+``π_m(u - p_lo) = j``: the border of the unpadded output *folds* back onto the
+pixels it copied, adding there (zeros mode: the border is dropped, a crop that
+the zero-padding chain absorbs into ``P``).  The N-d fold is the product of the
+axes'.  :func:`transposed_conv_as_direct` and
+:func:`verify_transpose_equivalence` take ``padding_mode=`` and check this
+exactly with integer kernels.
 """
 
 from __future__ import annotations
@@ -119,9 +144,24 @@ class TransposedConvAsDirect(Displayable):
         with dilation ``d`` and ``groups``.  It has about ``prod(s)`` times as
         many entries as the transposed convolution: build it for small layers
         only (:attr:`conv_nnz` tells its size without building it).
+    direct_matrix : csr_array
+        ``C @ P @ Z``, ``(C_out * prod(direct_output_size), C_in * prod(i'))``,
+        computed without building ``C`` (see Notes).
+    padding_mode : str
+        ``"zeros"``, or the padding mode of the convolution this layer
+        transposes (``reflect``, ``replicate``, ``circular``); then :attr:`arithmetic`
+        is that of the unpadded transposed convolution (``p = 0``) and :attr:`F`
+        folds its border back.
+    border : tuple of (int, int) or None
+        The layer's padding ``(lo, hi)`` per axis that :attr:`F` folds back
+        (``None`` in zeros mode, where ``P`` absorbs it).
+    F : csr_array
+        The fold ``pad_matrix(o', border, mode=padding_mode).T``,
+        ``(C_out * prod(o'), C_out * prod(direct_output_size))``, integer 0/1; the
+        identity in zeros mode.
     matrix : csr_array
-        ``C @ P @ Z``, ``(C_out * prod(o'), C_in * prod(i'))``, computed without
-        building ``C`` (see Notes).
+        ``F @ C @ P @ Z``, ``(C_out * prod(o'), C_in * prod(i'))``: the
+        transposed convolution's matrix (``C @ P @ Z`` itself in zeros mode).
     max_bytes : int or None
         Every matrix above is refused with :class:`~convmatrix.MatrixTooLargeError`
         beyond this many bytes (``None``: ``CONVMATRIX_MAX_BYTES``, else
@@ -133,6 +173,9 @@ class TransposedConvAsDirect(Displayable):
     >>> d = transposed_conv_as_direct(np.ones((1, 1, 3)), 4, stride=2)
     >>> d.shape, d.stretched_size, d.pad_widths
     ((9, 4), (7,), ((2, 2),))
+    >>> r = transposed_conv_as_direct(np.ones((1, 1, 3)), 4, stride=2, padding=1, padding_mode="reflect")
+    >>> r.direct_shape, r.shape, r.border
+    ((9, 4), (7, 4), ((1, 1),))
 
     Notes
     -----
@@ -145,6 +188,10 @@ class TransposedConvAsDirect(Displayable):
     the row pattern and the filling with :attr:`weight` are the structure
     layer's, as for any convolution.  The tests check
     ``matrix == C @ P @ Z`` literally.
+
+    In the other padding modes ``matrix = F @ (C P Z)``: ``F`` has one 1 per
+    column, so its product adds rows of ``C P Z`` (the border rows onto the
+    pixels they copied), and ``F C P Z`` has at most the entries of ``C P Z``.
     """
 
     weight: np.ndarray
@@ -152,6 +199,8 @@ class TransposedConvAsDirect(Displayable):
     arithmetic: TransposeArithmetic
     groups: int
     max_bytes: int | None = None
+    padding_mode: str = "zeros"
+    border: tuple[tuple[int, int], ...] | None = None
 
     @property
     def in_channels(self) -> int:
@@ -170,7 +219,14 @@ class TransposedConvAsDirect(Displayable):
 
     @property
     def output_size(self) -> tuple[int, ...]:
-        """``o'``."""
+        """``o'``, the layer's output size."""
+        if self.border is None:
+            return self.arithmetic.o_prime
+        return tuple(n - lo - hi for n, (lo, hi) in zip(self.arithmetic.o_prime, self.border))
+
+    @property
+    def direct_output_size(self) -> tuple[int, ...]:
+        """Output size of ``C P Z``: ``o'`` in zeros mode, ``o' + p_lo + p_hi`` before the fold otherwise."""
         return self.arithmetic.o_prime
 
     @property
@@ -204,6 +260,11 @@ class TransposedConvAsDirect(Displayable):
         return (self.out_channels * prod(self.output_size), self.in_channels * prod(self.input_size))
 
     @property
+    def direct_shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of :attr:`direct_matrix`, ``C @ P @ Z``."""
+        return (self.out_channels * prod(self.direct_output_size), self.in_channels * prod(self.input_size))
+
+    @property
     def symbolic(self) -> bool:
         """Whether the kernel is SymPy expressions (then :attr:`C` and :attr:`matrix` are SymPy matrices)."""
         return self.weight.dtype == object
@@ -227,7 +288,8 @@ class TransposedConvAsDirect(Displayable):
 
     @property
     def nnz(self) -> int:
-        """Stored entries of :attr:`matrix` for a kernel without zero entries (nothing is built)."""
+        """Stored entries of :attr:`direct_matrix` for a kernel without zero entries (nothing is built);
+        an upper bound of :attr:`matrix`'s in the folding modes."""
         return self.out_channels * int(self.pattern[1].size)
 
     # -- the factors
@@ -241,6 +303,17 @@ class TransposedConvAsDirect(Displayable):
     def P(self) -> sp.csr_array:
         """The padding ``P`` (crops where a width is negative)."""
         return pad_matrix(self.stretched_size, self.pad_widths, channels=self.in_channels, max_bytes=self.max_bytes)
+
+    @cached_property
+    def F(self) -> sp.csr_array:
+        """The fold ``F = pad_matrix(o', border, mode).T`` (the identity in zeros mode)."""
+        if self.border is None:
+            n = self.shape[0]
+            guard((n, n), n, 8, "csr", self.max_bytes, what="fold F")
+            return sp.csr_array(sp.identity(n, dtype=np.int64, format="csr"))
+        pm = pad_matrix(self.output_size, self.border, mode=self.padding_mode, channels=self.out_channels,
+                        max_bytes=self.max_bytes)
+        return canonical(sp.csr_array(pm.T))
 
     @cached_property
     def C(self):
@@ -277,15 +350,22 @@ class TransposedConvAsDirect(Displayable):
         tg = ConvTransposeGeometry.from_weight_shape(
             self.transposed_weight.shape, self.input_size, stride=self.stride, padding=self.arithmetic.p,
             output_padding=self.arithmetic.a, groups=self.groups, dilation=self.dilation)
-        nnz = pattern_nnz(tg.conv)  # C P Z has the entries of T = the transposed convolution's matrix
-        guard(self.shape, nnz, 8 if self.symbolic else self.weight.dtype.itemsize, "sympy" if self.symbolic else "csr",
-              self.max_bytes, what="matrix C @ P @ Z")
+        nnz = pattern_nnz(tg.conv)  # C P Z has the entries of the unfolded transposed convolution's matrix
+        guard(self.direct_shape, nnz, 8 if self.symbolic else self.weight.dtype.itemsize,
+              "sympy" if self.symbolic else "csr", self.max_bytes, what="matrix C @ P @ Z")
 
     @cached_property
-    def matrix(self):
+    def direct_matrix(self):
         """``C @ P @ Z``, from C's tap map read through the selection ``P Z`` (``C`` is not built)."""
         self._guard_matrix()
         return _lift(self.pattern, self.weight, self.groups, self.in_channels, prod(self.input_size))
+
+    @cached_property
+    def matrix(self):
+        """The transposed convolution's matrix: ``F @ C @ P @ Z`` (``C @ P @ Z`` in zeros mode)."""
+        if self.border is None:
+            return self.direct_matrix
+        return _fold(self.F, self.direct_matrix, self.weight.dtype.itemsize, self.max_bytes)
 
     def literal_matrix(self):
         """``C @ P @ Z``, multiplied as written (small layers).
@@ -297,13 +377,36 @@ class TransposedConvAsDirect(Displayable):
         """
         pz = structural_product([self.P, self.Z], 8, self.max_bytes, what="product P @ Z")
         if self.symbolic:
-            import sympy
+            cpz = self.C * _sympy_selection(pz)
+            return sympy_matrix(cpz if self.border is None else _sympy_selection(self.F) * cpz)
+        factors = [self.C, pz] if self.border is None else [self.F, self.C, pz]
+        return structural_product(factors, self.weight.dtype.itemsize, self.max_bytes,
+                                  what="product C @ P @ Z" if self.border is None else "product F @ C @ P @ Z")
 
-            pz.sort_indices()
-            ones = np.array([sympy.Integer(int(v)) for v in pz.data], dtype=object)
-            return sympy.ImmutableSparseMatrix(self.C * sympy_csr(pz.shape, ones, pz.indices, pz.indptr))
-        return structural_product([self.C, pz], self.weight.dtype.itemsize, self.max_bytes,
-                                  what="product C @ P @ Z")
+
+def sympy_matrix(m):
+    """An immutable SymPy sparse matrix of ``m``."""
+    import sympy
+
+    return sympy.ImmutableSparseMatrix(m)
+
+
+def _sympy_selection(a: sp.csr_array):
+    """A 0/1 scipy matrix as a SymPy sparse matrix of integers."""
+    import sympy
+
+    a = canonical(a)
+    ones = np.array([sympy.Integer(int(v)) for v in a.data], dtype=object)
+    return sympy_csr(a.shape, ones, a.indices, a.indptr)
+
+
+def _fold(f: sp.csr_array, m, itemsize: int, max_bytes):
+    """``F @ m`` for the fold ``F`` (one 1 per column: at most ``m``'s entries), guarded first."""
+    if not sp.issparse(m):  # a SymPy matrix
+        return sympy_matrix(_sympy_selection(f) * m)
+    guard((f.shape[0], m.shape[1]), m.nnz, itemsize, "csr", max_bytes, what="matrix F @ C @ P @ Z")
+    out = canonical(sp.csr_array(f @ m))
+    return out
 
 
 def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int):
@@ -382,6 +485,7 @@ def transposed_conv_as_direct(
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
+    padding_mode: str = "zeros",
     max_bytes: int | None = None,
 ) -> TransposedConvAsDirect:
     """A transposed convolution as a direct convolution of a zero-inserted, padded input.
@@ -396,6 +500,11 @@ def transposed_conv_as_direct(
         Spatial input size ``i'``.
     stride, padding, output_padding, groups, dilation : optional
         As :func:`convmatrix.conv_transpose_matrix` (padding may be ``(lo, hi)`` pairs).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, optional
+        The padding mode of the convolution this layer transposes.  In the
+        modes other than zeros the chain is ``F @ C @ P @ Z``: ``C P Z`` the
+        transposed convolution with ``padding=0`` and ``F`` the fold of the
+        padded border (see the module notes).
     max_bytes : int, optional
         Size limit for every matrix the object builds (see
         :func:`convmatrix.conv_matrix`); kept as its :attr:`max_bytes`.
@@ -403,9 +512,9 @@ def transposed_conv_as_direct(
     Returns
     -------
     TransposedConvAsDirect
-        With ``Z``, ``P``, ``C``, ``matrix``, ``weight`` and ``pad_widths``;
-        ``matrix == C @ P @ Z`` equals ``conv_transpose_matrix(weight,
-        input_size, ...)`` entry for entry.
+        With ``Z``, ``P``, ``C``, ``F``, ``matrix``, ``weight`` and ``pad_widths``;
+        ``matrix == F @ C @ P @ Z`` (``C @ P @ Z`` in zeros mode) equals
+        ``conv_transpose_matrix(weight, input_size, ...)`` entry for entry.
 
     Raises
     ------
@@ -442,15 +551,35 @@ def transposed_conv_as_direct(
     0
     >>> (d.matrix != conv_transpose_matrix(w, 3, stride=2, padding=1)).nnz
     0
+
+    A circular border folds back onto the opposite edge:
+
+    >>> c = transposed_conv_as_direct(w, 3, stride=2, padding=1, padding_mode="circular")
+    >>> c.F.toarray()
+    array([[0, 1, 0, 0, 0, 0, 1],
+           [0, 0, 1, 0, 0, 0, 0],
+           [0, 0, 0, 1, 0, 0, 0],
+           [0, 0, 0, 0, 1, 0, 0],
+           [1, 0, 0, 0, 0, 1, 0]])
+    >>> (c.F @ c.C @ c.P @ c.Z != conv_transpose_matrix(w, 3, stride=2, padding=1, padding_mode="circular")).nnz
+    0
     """
     w, _ = as_numbers(weight, "weight")  # numbers or SymPy expressions; the shape is checked by the geometry
     as_max_bytes(max_bytes)  # refuse a bad limit now, not when a matrix is first asked for
     tg = ConvTransposeGeometry.from_weight_shape(
         w.shape, input_size, stride=stride, padding=padding, output_padding=output_padding,
-        groups=groups, dilation=dilation,
+        groups=groups, dilation=dilation, padding_mode=padding_mode,
     )
-    arithmetic = TransposeArithmetic(tg.input_size, tg.kernel_size, tg.stride, tg.padding, tg.output_padding, tg.dilation)
-    return TransposedConvAsDirect(_direct_weight(w, tg.groups), w, arithmetic, tg.groups, max_bytes)
+    if tg.padding_mode == "zeros":
+        arithmetic = TransposeArithmetic(tg.input_size, tg.kernel_size, tg.stride, tg.padding, tg.output_padding,
+                                         tg.dilation)
+        return TransposedConvAsDirect(_direct_weight(w, tg.groups), w, arithmetic, tg.groups, max_bytes)
+    # A_m = C_0 P_m, so A_m^T = P_m^T C_0^T: the unpadded transposed convolution, then the fold
+    unpadded = ((0, 0),) * tg.ndim
+    arithmetic = TransposeArithmetic(tg.input_size, tg.kernel_size, tg.stride, unpadded, tg.output_padding,
+                                     tg.dilation)
+    return TransposedConvAsDirect(_direct_weight(w, tg.groups), w, arithmetic, tg.groups, max_bytes,
+                                  tg.padding_mode, tg.padding)
 
 
 # =========================================================================== verification
@@ -483,9 +612,15 @@ class TransposeEquivalenceReport(Displayable):
     arithmetic : TransposeArithmetic
         Stretched size, pad widths, kernel, stride 1, dilation of the direct convolution.
     literal_checked : bool
-        Whether the literal product ``C @ P @ Z`` was formed too.
+        Whether the literal product ``C @ P @ Z`` (``F @ C @ P @ Z``) was formed too.
     seconds : float
         Wall time of the verification.
+    padding_mode : str
+        ``"zeros"``, or the mode whose border the fold ``F`` adds back.
+    fold_shape : (int, int) or None
+        Shape of ``F`` (``None`` in zeros mode, where there is no fold).
+    border : tuple of (int, int) or None
+        The padding ``F`` folds back.
 
     Examples
     --------
@@ -510,6 +645,9 @@ class TransposeEquivalenceReport(Displayable):
     arithmetic: TransposeArithmetic
     literal_checked: bool
     seconds: float
+    padding_mode: str = "zeros"
+    fold_shape: tuple[int, int] | None = None
+    border: tuple[tuple[int, int], ...] | None = None
 
     def __bool__(self) -> bool:
         return self.exact
@@ -518,25 +656,34 @@ class TransposeEquivalenceReport(Displayable):
         a = self.arithmetic
         verdict = "EXACT" if self.exact else "NOT EQUAL"
         dims = lambda shape: f"{shape[0]} x {shape[1]}"  # noqa: E731
+        folded = self.fold_shape is not None
+        chain = "F @ C @ P @ Z" if folded else "C @ P @ Z"
+        o_layer = tuple(n - lo - hi for n, (lo, hi) in zip(a.o_prime, self.border)) if folded else a.o_prime
         rows = [
-            ("T", self.shape, f"{self.nnz_transposed:,} stored entries; conv_transpose_matrix, "
-                              f"input i' = {a.i_prime} -> o' = {a.o_prime}"),
+            ("T", self.shape, f"{self.nnz_transposed:,} stored entries; conv_transpose_matrix"
+                              + (f" (padding_mode={self.padding_mode!r})" if folded else "")
+                              + f", input i' = {a.i_prime} -> o' = {o_layer}"),
             ("Z", self.zero_insertion_shape, f"zero insertion, stride {a.s}: i' = {a.i_prime} -> ĩ' = {a.i_tilde_prime}"),
             ("P", self.padding_shape, f"pad {_pairs(a.pad_widths)}" + (" (negative = crop)" if any(
                 min(p) < 0 for p in a.pad_widths) else "") + f": {a.i_tilde_prime} -> {a.padded_size}"),
             ("C", self.conv_shape, f"{self.conv_nnz:,} stored entries; stride-1 conv, weight "
                                    f"{self.direct_weight_shape} (flipped, channels swapped), dilation {a.d}, "
                                    f"groups {self.groups}"),
-            ("C @ P @ Z", self.direct_shape, f"{self.nnz_direct:,} stored entries"
-                                             + (" (the literal product was formed too)" if self.literal_checked else "")),
         ]
+        if folded:
+            rows.append(("F", self.fold_shape, f"fold of the {self.padding_mode} border {_pairs(self.border)}: "
+                                               f"{a.o_prime} -> {o_layer}"))
+        rows.append((chain, self.direct_shape, f"{self.nnz_direct:,} stored entries"
+                     + (" (the literal product was formed too)" if self.literal_checked else "")))
         width = max(len(dims(shape)) for _, shape, _ in rows)
-        lines = [f"transposed conv == C @ P @ Z: {verdict} (max |difference| = {self.max_abs_difference:g}), "
+        name_width = max(9, len(chain))
+        lines = [f"transposed conv == {chain}: {verdict} (max |difference| = {self.max_abs_difference:g}), "
                  f"checked in {self.seconds:.3g} s"]
-        lines += [f"  {name:<9}  {dims(shape):<{width}}  {text}" for name, shape, text in rows]
+        lines += [f"  {name:<{name_width}}  {dims(shape):<{width}}  {text}" for name, shape, text in rows]
         lines.append(
             f"  equivalent direct convolution: ĩ' = {a.i_tilde_prime} padded by {_pairs(a.pad_widths)} to "
             f"{a.padded_size}, k' = {a.k_prime}, s' = {a.s_prime}, d' = {a.d_prime}, flipped kernel -> o' = {a.o_prime}"
+            + (f", folded by F to {o_layer}" if folded else "")
         )
         return "\n".join(lines)
 
@@ -582,6 +729,7 @@ def verify_transpose_equivalence(
     output_padding: IntOrTuple = 0,
     groups: int = 1,
     dilation: IntOrTuple = 1,
+    padding_mode: str = "zeros",
     literal: bool | None = None,
     max_bytes: int | None = None,
 ) -> TransposeEquivalenceReport:
@@ -593,8 +741,9 @@ def verify_transpose_equivalence(
 
     Parameters
     ----------
-    weight, input_size, stride, padding, output_padding, groups, dilation
-        As :func:`convmatrix.conv_transpose_matrix`.
+    weight, input_size, stride, padding, output_padding, groups, dilation, padding_mode
+        As :func:`convmatrix.conv_transpose_matrix`; in the modes other than
+        zeros the chain is ``F @ C @ P @ Z`` (see :func:`transposed_conv_as_direct`).
     literal : bool, optional
         Also form ``C @ P @ Z`` as written and compare it
         (it has ``prod(stride)`` times the entries of ``T``).  Default: when
@@ -634,14 +783,14 @@ def verify_transpose_equivalence(
         literal = as_bool(literal, "literal")
     d = transposed_conv_as_direct(
         weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
-        groups=groups, dilation=dilation, max_bytes=max_bytes,
+        groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
     )
     t = conv_transpose_matrix(
         d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
-        groups=groups, dilation=dilation, max_bytes=max_bytes,
+        groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
     )
-    streamable = (not d.symbolic and "matrix" not in d.__dict__ and isinstance(t, sp.csr_array)
-                  and t.has_canonical_format and np.all(d.weight))
+    streamable = (d.border is None and not d.symbolic and "direct_matrix" not in d.__dict__
+                  and isinstance(t, sp.csr_array) and t.has_canonical_format and np.all(d.weight))
     if streamable and _streamed_equal(d, t):  # the usual case: no second big matrix is built
         m, exact, diff = None, True, 0.0
     else:
@@ -676,6 +825,9 @@ def verify_transpose_equivalence(
         arithmetic=d.arithmetic,
         literal_checked=use_literal,
         seconds=time.perf_counter() - start,
+        padding_mode=padding_mode if d.border is not None else "zeros",
+        fold_shape=None if d.border is None else d.F.shape,
+        border=d.border,
     )
 
 

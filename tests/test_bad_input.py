@@ -97,6 +97,9 @@ def _baselines():
     nodes = [cm.GraphNode("a", a), cm.GraphNode("b", b, a**2, "square", {"a": "the derivative of a² is 2a"})]
     graph = cm.ComputationalGraph("b = a^2", nodes, output="b", index=sympy.Symbol("i"), dummy=sympy.Symbol("j"),
                                   size=1)
+    import torch
+
+    fmap = cm.AffineMap(A, np.ones(6), (1, 5), (2, 3))
     return [
         # layer 1
         (cm.conv_output_size, (5, 3), {}),
@@ -142,6 +145,13 @@ def _baselines():
         (cm.unpool_matrix, (sw,), {}),
         (sw.pool, (np.arange(8.0),), {}),
         (sw.unpool, (np.arange(4.0),), {}),
+        (cm.interpolate_matrix, (4, 6), {"mode": "linear"}),
+        (cm.interpolate_output_size, (4,), {"scale_factor": 1.5}),
+        (cm.pixel_shuffle_matrix, ((2, 2), 2), {}),
+        (cm.pixel_unshuffle_matrix, ((2, 2), 2), {}),
+        (cm.adaptive_avg_pool_matrix, (5, 2), {}),
+        (cm.unfold_matrix, ((3, 3), 2), {}),
+        (cm.fold_matrix, ((3, 3), 2), {}),
         # layer 5
         (cm.has_uneven_overlap, (3, 2), {}),
         (cm.overlap_counts, (4, 3), {}),
@@ -178,6 +188,17 @@ def _baselines():
         (cm.batchnorm_backward, (np.ones((4, 2)), cache), {}),
         (cm.batchnorm_eval_matrix, ([0.0, 1.0], [1.0, 2.0]), {}),
         (cm.fold_conv_batchnorm, (np.ones((2, 1, 3)), None, [0.0, 1.0], [1.0, 2.0]), {}),
+        (cm.AffineMap, (A, np.ones(6), (1, 5), (2, 3)), {}),
+        (fmap, (np.ones(5),), {}),
+        (fmap.asformat, ("csc",), {}),
+        (fmap.reshaped, ((6,),), {}),
+        (fmap.shifted, (1.0,), {}),
+        (fmap.scaled, (2.0,), {}),
+        (fmap.homogeneous, (), {}),
+        (cm.AffineMap.identity, ((2, 3),), {}),
+        (cm.from_torch, (torch.nn.Conv1d(1, 2, 3), (1, 5)), {}),
+        (cm.from_torch, (torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.ReLU()), (1, 5)),
+         {"x": np.ones((1, 5))}),
         # layer 6
         (cm.batchnorm_derivation, (2,), {"check": False}),
         (cm.batchnorm_jacobian, (2,), {}),
