@@ -156,16 +156,21 @@ def fill(tm, weight: np.ndarray) -> sp.csr_array:
     """The tap map ``tm`` filled with ``weight`` as a canonical ``csr_array``, without stored zeros.
 
     A zero can only come from a zero kernel entry or, where taps are summed
-    (non-zero padding modes), from taps that cancel; only then is the data scanned.
+    (non-zero padding modes), from taps that cancel.  A map written box by box
+    knows whether any value it wrote is zero; otherwise the data is scanned
+    when the kernel has a zero entry or taps are summed.
     """
     if tm.nnz >= PARALLEL_FILL_NNZ and threads() > 1:
         with ThreadPoolExecutor(1) as pool:
             indices = pool.submit(lambda: tm.indices)
-            data = tm.fill(weight)
+            data, zeros = tm.fill_data(weight)
             a = csr_arrays(tm.shape, data, indices.result(), tm.indptr)
     else:
-        a = csr_arrays(tm.shape, tm.fill(weight), tm.indices, tm.indptr)
-    if tm.has_duplicates or not np.all(weight):
+        data, zeros = tm.fill_data(weight)
+        a = csr_arrays(tm.shape, data, tm.indices, tm.indptr)
+    if zeros is None:
+        zeros = tm.has_duplicates or not np.all(weight)
+    if zeros:
         a.eliminate_zeros()
     return a
 

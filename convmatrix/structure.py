@@ -32,7 +32,6 @@ transpose read column by column); :func:`tap_map` takes them where they apply,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from math import prod
 
@@ -41,7 +40,7 @@ import numpy as np
 from ._display import Displayable
 from . import _fastpaths
 from ._limits import guard, index_dtype
-from ._sparse import shifted_cols, tiled_indptr
+from ._sparse import shifted_cols, tiled_pointer
 from ._validation import as_bool, as_instance
 from .geometry import ConvGeometry
 
@@ -116,11 +115,18 @@ def _axis_count(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str, ch
     """
     if mode != "zeros":
         return out * k
+    if k <= 64:  # tap by tap, in Python integers
+        total = 0
+        for t in range(k):
+            first = max(0, -((t * d - lo) // s))  # smallest o with o s - lo + t d >= 0
+            last = min(out - 1, (n - 1 + lo - t * d) // s)  # largest o with o s - lo + t d <= n - 1
+            total += max(last - first + 1, 0)
+        return total
     total = 0
     for t0 in range(0, k, chunk):
         t = np.arange(t0, min(k, t0 + chunk), dtype=np.int64)
-        first = np.maximum(0, -((t * d - lo) // s))  # smallest o with o s - lo + t d >= 0
-        last = np.minimum(out - 1, (n - 1 + lo - t * d) // s)  # largest o with o s - lo + t d <= n - 1
+        first = np.maximum(0, -((t * d - lo) // s))
+        last = np.minimum(out - 1, (n - 1 + lo - t * d) // s)
         total += int(np.maximum(last - first + 1, 0).sum())
     return total
 
@@ -260,7 +266,6 @@ def row_pattern(sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts, cg: int, q: int
     return cg * sp_indptr, row_cols, row_taps, row_starts
 
 
-@dataclass(frozen=True, eq=False)
 class TapMap(Displayable):
     """The tap map of a convolution geometry, in factored form.
 
@@ -278,9 +283,13 @@ class TapMap(Displayable):
     row_starts : ndarray or None
         Start of each entry's run in ``row_taps`` (for ``np.add.reduceat``);
         ``None`` when every entry has exactly one tap.
+    boxes : BoxPlan or None
+        The map as boxes of output positions with the same entries (see
+        :func:`convmatrix._fastpaths.box_plan`): the CSR arrays are then written
+        box by box, and the row arrays above are made only when asked for.
     lattices : tuple or None
-        Boxes of output positions with equal taps (a fast fill, see
-        :func:`convmatrix._fastpaths.lattices`); ``None`` fills entry by entry.
+        The boxes position by position, ``(base, box, strides, taps)`` each,
+        for a map without summed taps; ``None`` otherwise.
     transposed : bool
         Whether this is the map of the transpose ``A.T`` (rows are the
         convolution's input positions).
@@ -309,13 +318,52 @@ class TapMap(Displayable):
     [5, 6, 5, 6, 7, 8, 7, 8]
     """
 
-    geometry: ConvGeometry
-    row_indptr: np.ndarray
-    row_cols: np.ndarray
-    row_taps: np.ndarray
-    row_starts: np.ndarray | None
-    lattices: tuple | None = None
-    transposed: bool = False
+    def __init__(self, geometry: ConvGeometry, row_indptr: np.ndarray, row_cols: np.ndarray | None = None,
+                 row_taps: np.ndarray | None = None, row_starts: np.ndarray | None = None,
+                 lattices: tuple | None = None, transposed: bool = False, *, boxes=None, rows=None):
+        self.geometry = geometry
+        self.row_indptr = row_indptr
+        self.transposed = transposed
+        self.boxes = boxes
+        self._lattices = lattices
+        # the row arrays, or (for a box plan) the function that makes them when first asked for
+        self._rows = None if row_cols is None else (row_cols, row_taps, row_starts)
+        self._make_rows = rows
+        self.has_duplicates = boxes.has_duplicates if boxes is not None else row_starts is not None
+        """Whether some entry receives more than one tap (non-zero padding modes only)."""
+
+    def __repr__(self) -> str:
+        kind = "boxes" if self.boxes is not None else "rows"
+        return (f"TapMap({self.geometry!r}, shape={self.shape}, nnz={self.nnz}, {kind}"
+                f"{', transposed' if self.transposed else ''})")
+
+    # -- the row pattern
+    def _row_arrays(self):
+        if self._rows is None:
+            self._rows = self._make_rows()
+        return self._rows
+
+    @property
+    def row_cols(self) -> np.ndarray:
+        """Column of each entry of the row pattern (group 0)."""
+        return self._row_arrays()[0]
+
+    @property
+    def row_taps(self) -> np.ndarray:
+        """Flat tap of each entry of the row pattern (a run per entry when :attr:`row_starts` is set)."""
+        return self._row_arrays()[1]
+
+    @property
+    def row_starts(self) -> np.ndarray | None:
+        """Start of each entry's run in :attr:`row_taps`, or ``None`` when no taps sum."""
+        return self._row_arrays()[2] if self.has_duplicates else None
+
+    @property
+    def lattices(self) -> tuple | None:
+        """The boxes position by position: ``(base, box, strides, taps)`` each (no summed taps only)."""
+        if self.boxes is None or self.has_duplicates:
+            return self._lattices
+        return tuple((b.base, b.box, b.strides, b.taps) for b in self.boxes.boxes)
 
     # -- sizes
     @property
@@ -345,17 +393,12 @@ class TapMap(Displayable):
     @property
     def row_nnz(self) -> int:
         """Stored entries per row channel."""
-        return int(self.row_cols.size)
+        return int(self.row_indptr[-1])
 
     @property
     def nnz(self) -> int:
         """Stored entries of the full matrix (after summing duplicate taps)."""
         return self.channels * self.row_nnz
-
-    @property
-    def has_duplicates(self) -> bool:
-        """Whether some entry receives more than one tap (non-zero padding modes only)."""
-        return self.row_starts is not None
 
     @cached_property
     def index_dtype(self) -> type:
@@ -375,11 +418,13 @@ class TapMap(Displayable):
     @property
     def indptr(self) -> np.ndarray:
         """CSR row pointer of the full matrix."""
-        return tiled_indptr(np.diff(self.row_indptr), self.channels, self.index_dtype)
+        return tiled_pointer(self.row_indptr, self.channels, self.index_dtype)
 
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
+        if self.boxes is not None:
+            return _fastpaths.box_indices(self.boxes, self.group_offsets(), self.index_dtype)
         return shifted_cols(self.row_cols, self.group_offsets(), self.index_dtype).reshape(-1)
 
     @property
@@ -407,16 +452,24 @@ class TapMap(Displayable):
         ``weight`` is an ndarray of the geometry's weight shape, any dtype numpy
         can index (object arrays of SymPy expressions included).
         """
+        return self.fill_data(weight)[0]
+
+    def fill_data(self, weight: np.ndarray):
+        """``(data, zeros)``: the CSR data array for ``weight``, and whether it holds a zero.
+
+        ``zeros`` is exact (``True``/``False``) where the map is written box by box,
+        and ``None`` (not known without a scan) otherwise.
+        """
         w2 = self.channel_weights(weight)
-        if self.lattices is not None and w2.dtype != object:
-            return _fastpaths.fill_lattices(w2, self.row_taps.size, self.lattices)
+        if self.boxes is not None and w2.dtype != object:
+            return _fastpaths.fill_boxes(np.ascontiguousarray(w2), self.boxes)
         # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
         data = np.take(w2, self.row_taps, axis=1)
         if self.row_starts is not None:
             # summed in the kernel's own dtype (numpy would widen int8/int16/int32 to int64)
             data = np.add.reduceat(data, self.row_starts, axis=1,
                                    dtype=None if data.dtype == object else data.dtype)
-        return data.reshape(-1)
+        return data.reshape(-1), None
 
 
 def _plain(geometry: ConvGeometry) -> TapMap:
@@ -476,19 +529,46 @@ def plain_tap_map(geometry: ConvGeometry, *, transposed: bool = False) -> TapMap
 
 
 # --------------------------------------------------------------------------- with the fast paths
+#: Below this many stored entries a zero-padded map is one masked gather (a fixed number of numpy
+#: calls); from here on it is written box by box (no array of the pattern's size at all).
+BOX_MIN_NNZ = 1 << 18
+#: ... and only while the boxes hold this many entries each on average (each costs a few numpy calls).
+BOX_MIN_ENTRIES = 1 << 12
+
+
+def _zero_padded_rows(geometry: ConvGeometry):
+    """The row pattern of a zero-padded geometry: by its axis runs, or (very long borders) by one mask."""
+    return _fastpaths.typed_row_pattern(geometry) or _fastpaths.masked_row_pattern(geometry)
+
+
+def _masked(geometry: ConvGeometry) -> TapMap:
+    return TapMap(geometry, *_zero_padded_rows(geometry), None)
+
+
+def _row_arrays_of(geometry: ConvGeometry):
+    """The row arrays the plain path computes, by a fast path where one applies (zeros padding)."""
+    if geometry.padding_mode == "zeros":
+        return _zero_padded_rows(geometry)[1:] + (None,)
+    m = _plain(geometry)
+    return m.row_cols, m.row_taps, m.row_starts
+
+
+def _boxed(geometry: ConvGeometry, nnz: int) -> TapMap | None:
+    plan = _fastpaths.box_plan(geometry)
+    if plan is None or (geometry.padding_mode == "zeros" and nnz < BOX_MIN_ENTRIES * len(plan.boxes)):
+        return None
+    return TapMap(geometry, plan.row_indptr, boxes=plan, rows=lambda: _row_arrays_of(geometry))
+
+
 @lru_cache(maxsize=64)
 def _tap_map_cached(geometry: ConvGeometry) -> TapMap:
-    sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts = spatial_pattern(geometry)
-    if sp_starts is not None:
-        return TapMap(geometry, *row_pattern(sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts,
-                                             geometry.in_channels_per_group, prod(geometry.input_size),
-                                             prod(geometry.kernel_size)))
-    row_indptr, row_cols, row_taps, _ = _fastpaths.row_pattern_runs(
-        sp_indptr, sp_cols, sp_taps, geometry.in_channels_per_group, prod(geometry.input_size),
-        prod(geometry.kernel_size))
-    triples = [axis_triples(*axis, geometry.padding_mode) for axis in _axes(geometry)]
-    lattices = _fastpaths.lattices(geometry.output_size, triples, row_indptr, row_taps)
-    return TapMap(geometry, row_indptr, row_cols, row_taps, None, lattices)
+    nnz = pattern_nnz(geometry)
+    zeros = geometry.padding_mode == "zeros"
+    if not zeros or nnz >= BOX_MIN_NNZ:
+        boxed = _boxed(geometry, nnz)
+        if boxed is not None:
+            return boxed
+    return _masked(geometry) if zeros else _plain(geometry)
 
 
 @lru_cache(maxsize=16)
