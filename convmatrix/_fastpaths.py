@@ -27,6 +27,7 @@ tests prove them equal on random geometries (``tests/test_fastpaths.py``):
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 from itertools import accumulate
 from math import prod
 from typing import NamedTuple
@@ -41,8 +42,10 @@ __all__ = [
     "MAX_BOXES",
     "TILE_ENTRIES",
     "TILE_BYTES",
+    "clear_cache",
     "masked_row_pattern",
     "typed_row_pattern",
+    "tap_ranges",
     "axis_runs",
     "Box",
     "BoxPlan",
@@ -63,6 +66,11 @@ MAX_BOXES = 4096
 TILE_ENTRIES = 256
 #: ... as long as a line of values for every output channel takes at most this many bytes.
 TILE_BYTES = 1 << 23
+
+
+def clear_cache() -> None:
+    """Forget the per-axis plans cached here (see :func:`convmatrix.structure.clear_cache`)."""
+    _typed_axis.cache_clear()
 
 
 def _c_strides(sizes) -> list[int]:
@@ -120,62 +128,71 @@ def masked_row_pattern(geometry):
     return row_indptr, row_cols, row_taps.astype(np.intp, copy=False)
 
 
+@lru_cache(maxsize=256)
+def _typed_axis(n: int, k: int, s: int, lo: int, d: int, out: int, q_stride: int):
+    """One zero-padded axis for :func:`typed_row_pattern`, or ``None``: ``(mask, run_of, base, off)``.
+
+    ``mask[r, t]``: run ``r`` reads tap ``t``; ``run_of[o]``: the run of output ``o``;
+    ``base[o] = (o s - lo) q_stride``; ``off[t] = t d q_stride``.  Cached (the axes of a
+    square layer are one axis); :func:`convmatrix.structure.clear_cache` clears it.
+    """
+    runs = tap_ranges(n, k, s, lo, d, out)
+    if runs is None:
+        return None
+    t = np.arange(k)
+    mask = (t >= np.array([r[2] for r in runs])[:, None]) & (t < np.array([r[3] for r in runs])[:, None])
+    run_of = np.repeat(np.arange(len(runs)), [r[1] for r in runs])
+    base = np.arange(-lo * q_stride, (out * s - lo) * q_stride, s * q_stride, dtype=np.int64)
+    return mask, run_of, base, t * (d * q_stride)
+
+
 def typed_row_pattern(geometry):
     """``(row_indptr, row_cols, row_taps)`` of a zero-padded geometry from its axis runs, or ``None``.
 
-    Output positions come in few *types* (one run per axis, :func:`axis_runs`):
-    each type's taps are one row of a small table, and a position's entries are
-    its type's taps (``c * prod(k) + t``), with columns ``base(p) + off(tap)``:
-    ``base(p) = sum_a (o_a s_a - lo_a) Q_a`` and ``off(c, t) = c Q + sum_a t_a
-    d_a Q_a`` are separable.  A ragged gather writes the row pattern: no sort,
-    no slot outside the image, nothing of more than two dimensions.  ``None``
-    where the runs would be too many (see :func:`axis_runs`).  Equal to
-    :func:`convmatrix.structure.row_pattern` of the spatial pattern.
+    Output positions come in few *types* (one run per axis, :func:`tap_ranges`),
+    and a type is one row of a small table of which taps ``c * prod(k) + t`` it
+    reads.  The grid of (output position, tap) slots is then that table's rows,
+    gathered by type — not a product of tiny per-axis arrays — and its kept
+    slots in C order are the CSR row pattern (inputs grow with the tap along
+    each axis), with columns ``base(p) + off(c, t)``, ``base(p) = sum_a (o_a s_a
+    - lo_a) Q_a`` and ``off(c, t) = c Q + sum_a t_a d_a Q_a``.  A fixed handful
+    of numpy calls, no sort.  ``None`` where the runs would be too many (see
+    :func:`tap_ranges`).  Equal to :func:`convmatrix.structure.row_pattern` of
+    the spatial pattern.
     """
     g = geometry
     output_size, input_size, kernel_size = g.output_size, g.input_size, g.kernel_size
-    cg, q = g.in_channels_per_group, prod(input_size)
+    cg, q, kk = g.in_channels_per_group, prod(input_size), prod(kernel_size)
     q_str = _c_strides(input_size)
-    types = base = off = None
-    table = np.ones((1, 1), dtype=bool)
+    table = types = base = off = None
     for a, (n, k, s, (lo, _), d, out) in enumerate(zip(input_size, kernel_size, g.stride, g.padding, g.dilation,
                                                       output_size)):
-        runs = axis_runs(n, k, s, lo, d, out, "zeros")
-        if runs is None:
+        axis = _typed_axis(n, k, s, lo, d, out, q_str[a])
+        if axis is None:
             return None
-        r = len(runs)
-        # zeros padding: a run's taps are a range [first, first + count)
-        first = np.array([run[3][0][0] if run[3] else 0 for run in runs], dtype=np.int64)[:, None]
-        count = np.array([len(run[3]) for run in runs], dtype=np.int64)[:, None]
-        t = np.arange(k, dtype=np.int64)
-        mask = (t >= first) & (t < first + count)
-        run_of = np.repeat(np.arange(r, dtype=np.int64), [run[1] for run in runs])
-        axis_base = np.arange(-lo * q_str[a], (out * s - lo) * q_str[a], s * q_str[a], dtype=np.int64)
-        if types is None:
-            types, base, off, table = run_of, axis_base, t * (d * q_str[a]), mask
+        mask, run_of, axis_base, axis_off = axis
+        if table is None:
+            table, types, base, off = axis
             continue
+        r = mask.shape[0]
+        if table.shape[0] * r > MAX_BOXES:
+            return None
+        table = (table[:, None, :, None] & mask[None, :, None, :]).reshape(table.shape[0] * r, -1)
         types = (types[:, None] * r + run_of).reshape(-1)
         base = (base[:, None] + axis_base).reshape(-1)
-        off = (off[:, None] + t * (d * q_str[a])).reshape(-1)
-        table = (table[:, None, :, None] & mask[None, :, None, :]).reshape(table.shape[0] * r, -1)
-    if cg > 1:
+        off = (off[:, None] + axis_off).reshape(-1)
+    if cg > 1:  # channel c's slots: taps + c prod(k), columns + c Q
         table = np.tile(table, (1, cg))
         off = (np.arange(0, cg * q, q, dtype=np.int64)[:, None] + off).reshape(-1)
-    entries = np.count_nonzero(table, axis=1)
-    type_taps = np.nonzero(table)[1]  # each type's taps, type after type
-    type_start = np.zeros(entries.size, dtype=np.int64)
-    np.cumsum(entries[:-1], out=type_start[1:])
-    lengths = entries[types]
+    lengths = table.sum(axis=1)[types]
     row_indptr = np.zeros(lengths.size + 1, dtype=np.int64)
     np.cumsum(lengths, out=row_indptr[1:])
-    size = int(row_indptr[-1])
-    where = np.repeat(type_start[types] - row_indptr[:-1], lengths)
-    where += np.arange(size, dtype=np.int64)
-    row_taps = type_taps[where]
-    row_cols = np.repeat(base, lengths)
-    row_cols += off[row_taps]
-    small = index_dtype(cg * q, cg * prod(kernel_size), size)
-    return row_indptr, row_cols.astype(small, copy=False), row_taps.astype(np.intp, copy=False)
+    mask = table[types]
+    small = index_dtype(cg * q, cg * kk, int(row_indptr[-1]))
+    work = index_dtype(int(np.abs(base).max(initial=0)) + int(np.abs(off).max(initial=0)))
+    cols = base.astype(work)[:, None] + off.astype(work)
+    row_taps = np.broadcast_to(np.arange(cg * kk), mask.shape)[mask]
+    return row_indptr, cols[mask].astype(small, copy=False), row_taps
 
 
 # --------------------------------------------------------------------------- runs and boxes
@@ -216,6 +233,44 @@ def _extend(runs: list, o: int, cols: tuple, taps: tuple, s: int, count: int = 1
     runs.append([o, count, cols, taps])
 
 
+def tap_ranges(n: int, k: int, s: int, lo: int, d: int, out: int):
+    """Runs of one zero-padded axis as tap ranges: ``(first_output, count, t_lo, t_hi)`` each.
+
+    Output ``o`` reads the taps ``t_lo <= t < t_hi`` (at inputs ``o s - lo + t d``, all
+    inside the image; ``t_lo == t_hi == 0`` for an output that reads none):
+    ``t_lo = max(0, ceil((lo - o s) / d))``, ``t_hi = min(k, floor((n - 1 + lo - o s) / d) + 1)``.
+    Consecutive outputs with the same range are one run.  ``None`` when more than
+    :data:`MAX_BORDER_TAPS` outputs lie outside the interior.
+
+    Examples
+    --------
+    >>> tap_ranges(5, 3, 1, 1, 1, 5)
+    [(0, 1, 1, 3), (1, 3, 0, 3), (4, 1, 0, 2)]
+    """
+    first = max(0, -((-lo) // s))  # the smallest o with o s - lo >= 0
+    last = min(out - 1, (n - 1 + lo - (k - 1) * d) // s)  # the largest o with o s - lo + (k - 1) d <= n - 1
+    interior = first <= last
+    if ((first + out - 1 - last) if interior else out) > MAX_BORDER_TAPS:
+        return None
+    runs: list = []
+
+    def add(o, count, t_lo, t_hi):
+        if t_hi <= t_lo:
+            t_lo = t_hi = 0
+        if runs and runs[-1][2] == t_lo and runs[-1][3] == t_hi:
+            runs[-1][1] += count
+        else:
+            runs.append([o, count, t_lo, t_hi])
+
+    for o in range(first if interior else out):
+        add(o, 1, max(0, -((o * s - lo) // d)), min(k, (n - 1 + lo - o * s) // d + 1))
+    if interior:
+        add(first, last - first + 1, 0, k)
+        for o in range(last + 1, out):
+            add(o, 1, max(0, -((o * s - lo) // d)), min(k, (n - 1 + lo - o * s) // d + 1))
+    return [tuple(r) for r in runs]
+
+
 def axis_runs(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str):
     """Runs of consecutive outputs along one axis that read the same taps at inputs shifted by the stride.
 
@@ -223,14 +278,21 @@ def axis_runs(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str):
     ``first_output + m`` (``m < count``) holds one entry per ``cols[e] + m * s``,
     the sum of the taps ``tapsets[e]`` (sorted; more than one only where a
     padding mode folds taps onto one input).  The interior is one run; border
-    outputs are analysed one by one.  ``None`` when the border is too long
-    (more than :data:`MAX_BORDER_TAPS` pairs of border output and tap).
+    outputs are analysed one by one (for ``zeros``, :func:`tap_ranges`).  ``None``
+    when the border is too long (more than :data:`MAX_BORDER_TAPS` pairs of
+    border output and tap; outputs, for ``zeros``).
 
     Examples
     --------
     >>> axis_runs(5, 3, 1, 1, 1, 5, "reflect")
     [(0, 1, (0, 1), ((1,), (0, 2))), (1, 3, (0, 1, 2), ((0,), (1,), (2,))), (4, 1, (3, 4), ((0, 2), (1,)))]
     """
+    if mode == "zeros":
+        ranges = tap_ranges(n, k, s, lo, d, out)
+        if ranges is None:
+            return None
+        return [(o, count, tuple(o * s - lo + t * d for t in range(t_lo, t_hi)), tuple((t,) for t in range(t_lo, t_hi)))
+                for o, count, t_lo, t_hi in ranges]
     first = max(0, -((-lo) // s))  # the smallest o with o s - lo >= 0
     last = min(out - 1, (n - 1 + lo - (k - 1) * d) // s)  # the largest o with o s - lo + (k - 1) d <= n - 1
     interior = first <= last

@@ -169,7 +169,7 @@ def fill(tm, weight: np.ndarray) -> sp.csr_array:
         data, zeros = tm.fill_data(weight)
         a = csr_arrays(tm.shape, data, tm.indices, tm.indptr)
     if zeros is None:
-        zeros = tm.has_duplicates or not np.all(weight)
+        zeros = tm.has_duplicates or not weight.all()
     if zeros:
         a.eliminate_zeros()
     return a

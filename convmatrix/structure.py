@@ -25,9 +25,11 @@ This module is the plain path, and it reads like the definition:
    caller fills it.
 
 Faster ways to the same arrays live beside it in :mod:`convmatrix._fastpaths`
-(slices for runs of equal rows, broadcast fills over boxes of equal taps, the
-transpose read column by column); :func:`tap_map` takes them where they apply,
-:func:`plain_tap_map` never does, and the tests prove the two equal.
+(boxes of output positions with the same entries, written as strided
+broadcasts in every padding mode; the row pattern from a small table of tap
+types, for small layers; the transpose read column by column); :func:`tap_map`
+takes them where they apply, :func:`plain_tap_map` never does, and the tests
+prove the two equal (``tests/test_fastpaths.py``).
 """
 
 from __future__ import annotations
@@ -147,6 +149,11 @@ def pattern_nnz(geometry: ConvGeometry) -> int:
     2999999999994
     """
     as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
+    return _pattern_nnz(geometry)
+
+
+@lru_cache(maxsize=256)
+def _pattern_nnz(geometry: ConvGeometry) -> int:
     per_axis = 1
     for n, k, s, lo, d, o in _axes(geometry):
         per_axis *= _axis_count(n, k, s, lo, d, o, geometry.padding_mode)
@@ -366,12 +373,12 @@ class TapMap(Displayable):
         return tuple((b.base, b.box, b.strides, b.taps) for b in self.boxes.boxes)
 
     # -- sizes
-    @property
+    @cached_property
     def shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the matrix."""
         return self.geometry.shape[::-1] if self.transposed else self.geometry.shape
 
-    @property
+    @cached_property
     def channels(self) -> int:
         """Row channels: output channels of the convolution (input channels when transposed)."""
         g = self.geometry
@@ -390,12 +397,12 @@ class TapMap(Displayable):
         w4 = weight.reshape(g.groups, og, cg, -1).transpose(0, 2, 1, 3)
         return w4.reshape(g.in_channels, -1)
 
-    @property
+    @cached_property
     def row_nnz(self) -> int:
         """Stored entries per row channel."""
         return int(self.row_indptr[-1])
 
-    @property
+    @cached_property
     def nnz(self) -> int:
         """Stored entries of the full matrix (after summing duplicate taps)."""
         return self.channels * self.row_nnz
@@ -407,6 +414,10 @@ class TapMap(Displayable):
 
     def group_offsets(self) -> np.ndarray:
         """Column offset of each row channel's group."""
+        return self._group_offsets.copy()
+
+    @cached_property
+    def _group_offsets(self) -> np.ndarray:
         g = self.geometry
         if self.transposed:
             per_group = g.out_channels_per_group * prod(g.output_size)
@@ -417,15 +428,23 @@ class TapMap(Displayable):
     # -- full arrays, built on demand
     @property
     def indptr(self) -> np.ndarray:
-        """CSR row pointer of the full matrix."""
+        """CSR row pointer of the full matrix (a fresh array: one row channel's pointer, tiled)."""
+        return self._indptr.copy()
+
+    @cached_property
+    def _indptr(self) -> np.ndarray:
         return tiled_pointer(self.row_indptr, self.channels, self.index_dtype)
 
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
         if self.boxes is not None:
-            return _fastpaths.box_indices(self.boxes, self.group_offsets(), self.index_dtype)
-        return shifted_cols(self.row_cols, self.group_offsets(), self.index_dtype).reshape(-1)
+            return _fastpaths.box_indices(self.boxes, self._group_offsets, self.index_dtype)
+        if self.geometry.groups == 1:  # every row channel's columns are the row pattern's
+            out = np.empty((self.channels, self.row_nnz), dtype=self.index_dtype)
+            out[...] = self.row_cols
+            return out.reshape(-1)
+        return shifted_cols(self.row_cols, self._group_offsets, self.index_dtype).reshape(-1)
 
     @property
     def taps(self) -> np.ndarray:
@@ -464,7 +483,7 @@ class TapMap(Displayable):
         if self.boxes is not None and w2.dtype != object:
             return _fastpaths.fill_boxes(np.ascontiguousarray(w2), self.boxes)
         # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
-        data = np.take(w2, self.row_taps, axis=1)
+        data = w2.take(self.row_taps, axis=1)
         if self.row_starts is not None:
             # summed in the kernel's own dtype (numpy would widen int8/int16/int32 to int64)
             data = np.add.reduceat(data, self.row_starts, axis=1,
@@ -562,7 +581,7 @@ def _boxed(geometry: ConvGeometry, nnz: int) -> TapMap | None:
 
 @lru_cache(maxsize=64)
 def _tap_map_cached(geometry: ConvGeometry) -> TapMap:
-    nnz = pattern_nnz(geometry)
+    nnz = _pattern_nnz(geometry)
     zeros = geometry.padding_mode == "zeros"
     if not zeros or nnz >= BOX_MIN_NNZ:
         boxed = _boxed(geometry, nnz)
@@ -653,6 +672,8 @@ def transposed_tap_map(geometry: ConvGeometry, *, max_bytes=None) -> TapMap:
 
 
 def clear_cache() -> None:
-    """Forget every cached tap map (for benchmarks that time cold builds, and for tests)."""
+    """Forget every cached tap map, and the counts and per-axis plans cached with them (for cold builds, tests)."""
     _tap_map_cached.cache_clear()
     _transposed_tap_map_cached.cache_clear()
+    _pattern_nnz.cache_clear()
+    _fastpaths.clear_cache()

@@ -92,6 +92,26 @@ def test_typed_row_pattern_is_the_plain_row_pattern(g):
 # --------------------------------------------------------------------------- runs and boxes
 @settings(max_examples=200)
 @given(n=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 3), d=st.integers(1, 3),
+       lo=st.integers(0, 6), hi=st.integers(0, 6))
+def test_tap_ranges_are_the_zero_padded_runs(n, k, s, d, lo, hi):
+    from hypothesis import assume
+
+    out = (n + lo + hi - d * (k - 1) - 1) // s + 1
+    assume(out >= 1)
+    ranges = _fastpaths.tap_ranges(n, k, s, lo, d, out)
+    expected = []
+    for o in range(out):
+        taps = [t for t in range(k) if 0 <= o * s - lo + t * d < n]
+        t_lo, t_hi = (taps[0], taps[-1] + 1) if taps else (0, 0)
+        if expected and expected[-1][2:] == [t_lo, t_hi]:
+            expected[-1][1] += 1
+        else:
+            expected.append([o, 1, t_lo, t_hi])
+    assert ranges == [tuple(e) for e in expected]
+
+
+@settings(max_examples=200)
+@given(n=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 3), d=st.integers(1, 3),
        lo=st.integers(0, 5), hi=st.integers(0, 5), mode=st.sampled_from(MODES))
 def test_axis_runs_list_the_axis_triples(n, k, s, d, lo, hi, mode):
     """The runs, expanded, are exactly the plain path's (output, input, tap) triples of the axis."""
@@ -171,8 +191,12 @@ def test_tiled_and_untiled_lines_agree(monkeypatch):
 
 def test_limits_give_up_cleanly(monkeypatch):
     g = ConvGeometry.from_weight_shape((1, 1, 3, 3), (8, 8), padding=1)
-    monkeypatch.setattr(_fastpaths, "MAX_BORDER_TAPS", 2)
+    monkeypatch.setattr(_fastpaths, "MAX_BORDER_TAPS", 1)  # two border outputs, six border taps per axis
     assert _fastpaths.axis_runs(8, 3, 1, 1, 1, 8, "zeros") is None and _fastpaths.box_plan(g) is None
+    assert _fastpaths.typed_row_pattern(g) is None and _fastpaths.axis_runs(8, 3, 1, 1, 1, 8, "reflect") is None
+    structure.clear_cache()
+    assert np.array_equal(structure.tap_map(g).indices, plain_tap_map(g).indices)  # the masked grid, then
+    structure.clear_cache()
     monkeypatch.setattr(_fastpaths, "MAX_BORDER_TAPS", 1 << 16)
     monkeypatch.setattr(_fastpaths, "MAX_BOXES", 4)
     assert _fastpaths.box_plan(g) is None
