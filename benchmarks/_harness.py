@@ -29,7 +29,7 @@ if sys.path[0] != _ROOT:
 
 import numpy as np  # noqa: E402
 
-__all__ = ["Row", "print_table", "interleaved", "median", "floor_csr", "csr_floor_fn", "peak_bytes", "same_csr", "ratio_row"]
+__all__ = ["Row", "Medians", "print_table", "interleaved", "median", "floor_csr", "csr_floor_fn", "peak_bytes", "same_csr", "ratio_row"]
 
 
 @dataclass
@@ -41,7 +41,8 @@ class Row:
     target in seconds), ``ratio`` their quotient (or any other figure, such as
     a memory ratio, with ``unit``), ``target`` the goal as text (``"<= 2"``)
     and ``met`` whether the figure meets it; ``checked`` is whether the result
-    was proved equal to the reference.
+    was proved equal to the reference.  ``cpu_ratio`` is the same quotient of
+    median CPU times (see :class:`Medians`), where measured.
     """
 
     bench: str
@@ -56,29 +57,46 @@ class Row:
     checked: bool | None = None
     unit: str = "x"
     note: str = ""
+    cpu_ratio: float | None = None
 
 
 def median(xs) -> float:
     return float(statistics.median(xs))
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+class Medians(dict):
+    """Median wall seconds per name (a dict), with the median CPU seconds of this process in ``.cpu``.
+
+    On a shared machine a process is descheduled at random: wall time then
+    counts other processes' work, CPU time does not (but misses what the
+    hypervisor spends on fresh pages).  The table shows the wall ratio, and the
+    CPU ratio beside it.
+    """
+
+    cpu: dict
+
+
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> Medians:
     """Median seconds of each function, timed side by side: every round runs each once, in a rotated order.
 
     On a shared, noisy machine the cost of fresh pages and of other processes
     drifts; interleaving puts every function through the same drift.
     """
     names = list(fns)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
             gc.collect()
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             out = fns[name]()
-            times[name].append(time.perf_counter() - t0)
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
             del out
-    return {name: median(ts) for name, ts in times.items()}
+    out = Medians({name: median(ts) for name, ts in wall.items()})
+    out.cpu = {name: median(ts) for name, ts in cpu.items()}
+    return out
 
 
 def floor_csr(nnz: int, rows: int, data_dtype=np.float64, index_dtype=np.int32):
@@ -120,8 +138,10 @@ def ratio_row(bench: str, case: str, measure: str, t: dict, name: str, ref: str,
               checked: bool | None = None, note: str = "") -> Row:
     """A row of ``t[name] / t[ref]`` with its target (``<= target``)."""
     r = t[name] / t[ref]
+    cpu = getattr(t, "cpu", None)
+    cpu_ratio = cpu[name] / cpu[ref] if cpu and cpu.get(ref) else None
     return Row(bench, case, measure, t[name], ref, t[ref], r, "" if target is None else f"<= {target:g}",
-               None if target is None else r <= target, checked, note=note)
+               None if target is None else r <= target, checked, note=note, cpu_ratio=cpu_ratio)
 
 
 def _fmt_seconds(x: float | None) -> str:
@@ -136,7 +156,8 @@ def _fmt_seconds(x: float | None) -> str:
 
 def print_table(rows, file=None) -> None:
     """The rows as one aligned table: case, measure, median, reference, ratio, target, met, checked."""
-    header = ("bench", "case", "measure", "median", "against", "ref median", "ratio", "target", "met", "checked")
+    header = ("bench", "case", "measure", "median", "against", "ref median", "ratio", "(cpu)", "target", "met",
+              "checked")
     lines = [header]
     for r in rows:
         r = r if isinstance(r, Row) else Row(**r)
@@ -144,8 +165,9 @@ def print_table(rows, file=None) -> None:
         met = "" if r.met is None else ("yes" if r.met else "NO")
         checked = "" if r.checked is None else ("equal" if r.checked else "DIFFERENT")
         case = r.case + (f" [{r.note}]" if r.note else "")
+        cpu = "" if r.cpu_ratio is None else f"({r.cpu_ratio:.3g}x)"
         lines.append((r.bench, case, r.measure, _fmt_seconds(r.seconds), r.against, _fmt_seconds(r.reference_seconds),
-                      ratio, r.target, met, checked))
+                      ratio, cpu, r.target, met, checked))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for j, line in enumerate(lines):
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip(), file=file)

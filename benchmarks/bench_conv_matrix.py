@@ -81,7 +81,8 @@ def size_rows(cases, rounds: int) -> list[Row]:
         nnz = A.nnz
         del A
         gc.collect()
-        t = interleaved(fns, rounds if nnz < 10**7 else max(3, rounds // 3))
+        # small builds are quick and noisy: many more rounds; the largest take seconds a round
+        t = interleaved(fns, rounds * 4 if nnz < 10**6 else rounds if nnz < 10**7 else max(3, rounds // 2))
         best_peer = min(PEERS, key=t.get)
         case = f"{name} ({nnz:.1e} nnz)"
         rows.append(ratio_row(BENCH, case, "cold vs floor", t, "cold", "floor", target=_target(nnz), checked=checked))

@@ -139,11 +139,18 @@ def _typed_axis(n: int, k: int, s: int, lo: int, d: int, out: int, q_stride: int
     runs = tap_ranges(n, k, s, lo, d, out)
     if runs is None:
         return None
-    t = np.arange(k)
-    mask = (t >= np.array([r[2] for r in runs])[:, None]) & (t < np.array([r[3] for r in runs])[:, None])
-    run_of = np.repeat(np.arange(len(runs)), [r[1] for r in runs])
+    # small lists are cheaper in Python than in numpy calls
+    if len(runs) * k <= 512:
+        mask = np.array([[t_lo <= t < t_hi for t in range(k)] for _, _, t_lo, t_hi in runs], dtype=bool)
+    else:
+        t = np.arange(k)
+        mask = (t >= np.array([r[2] for r in runs])[:, None]) & (t < np.array([r[3] for r in runs])[:, None])
+    if out <= 512:
+        run_of = np.array([i for i, r in enumerate(runs) for _ in range(r[1])], dtype=np.int64)
+    else:
+        run_of = np.repeat(np.arange(len(runs)), [r[1] for r in runs])
     base = np.arange(-lo * q_stride, (out * s - lo) * q_stride, s * q_stride, dtype=np.int64)
-    return mask, run_of, base, t * (d * q_stride)
+    return mask.reshape(len(runs), k), run_of, base, np.arange(0, k * d * q_stride, d * q_stride, dtype=np.int64)
 
 
 def typed_row_pattern(geometry):
@@ -184,15 +191,23 @@ def typed_row_pattern(geometry):
     if cg > 1:  # channel c's slots: taps + c prod(k), columns + c Q
         table = np.tile(table, (1, cg))
         off = (np.arange(0, cg * q, q, dtype=np.int64)[:, None] + off).reshape(-1)
-    lengths = table.sum(axis=1)[types]
-    row_indptr = np.zeros(lengths.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=row_indptr[1:])
+    row_indptr = np.zeros(types.size + 1, dtype=np.int64)
+    np.cumsum(table.sum(axis=1)[types], out=row_indptr[1:])
     mask = table[types]
     small = index_dtype(cg * q, cg * kk, int(row_indptr[-1]))
-    work = index_dtype(int(np.abs(base).max(initial=0)) + int(np.abs(off).max(initial=0)))
-    cols = base.astype(work)[:, None] + off.astype(work)
-    row_taps = np.broadcast_to(np.arange(cg * kk), mask.shape)[mask]
-    return row_indptr, cols[mask].astype(small, copy=False), row_taps
+    # fresh pages cost as much as the arithmetic: the grid's columns in the indices' own dtype when every
+    # column computed on it (kept or not, |base| + |off|) fits, and only the kept slots' taps
+    reach = sum(max(lo, (out - 1) * s - lo, 0) * qs + (k - 1) * d * qs for (lo, _), out, s, k, d, qs in
+                zip(g.padding, output_size, g.stride, kernel_size, g.dilation, q_str)) + (cg - 1) * q
+    work = small if index_dtype(reach) is small else np.int64
+    cols = np.add(base[:, None], off, dtype=work)
+    if mask.size > 4096:  # only the kept slots' taps, without a grid of them
+        taps = np.broadcast_to(np.arange(cg * kk), mask.shape)[mask]
+    else:  # small: a grid of taps is cheaper than numpy's broadcast_to or nonzero
+        taps = np.empty(mask.shape, dtype=np.intp)
+        taps[...] = np.arange(cg * kk)
+        taps = taps[mask]
+    return row_indptr, cols[mask].astype(small, copy=False), taps
 
 
 # --------------------------------------------------------------------------- runs and boxes
@@ -253,22 +268,24 @@ def tap_ranges(n: int, k: int, s: int, lo: int, d: int, out: int):
     if ((first + out - 1 - last) if interior else out) > MAX_BORDER_TAPS:
         return None
     runs: list = []
-
-    def add(o, count, t_lo, t_hi):
-        if t_hi <= t_lo:
-            t_lo = t_hi = 0
-        if runs and runs[-1][2] == t_lo and runs[-1][3] == t_hi:
-            runs[-1][1] += count
-        else:
-            runs.append([o, count, t_lo, t_hi])
-
-    for o in range(first if interior else out):
-        add(o, 1, max(0, -((o * s - lo) // d)), min(k, (n - 1 + lo - o * s) // d + 1))
+    border = range(first) if interior else range(out)
+    for o in border:
+        _add_range(runs, o, 1, max(0, -((o * s - lo) // d)), min(k, (n - 1 + lo - o * s) // d + 1))
     if interior:
-        add(first, last - first + 1, 0, k)
+        _add_range(runs, first, last - first + 1, 0, k)
         for o in range(last + 1, out):
-            add(o, 1, max(0, -((o * s - lo) // d)), min(k, (n - 1 + lo - o * s) // d + 1))
+            _add_range(runs, o, 1, max(0, -((o * s - lo) // d)), min(k, (n - 1 + lo - o * s) // d + 1))
     return [tuple(r) for r in runs]
+
+
+def _add_range(runs: list, o: int, count: int, t_lo: int, t_hi: int) -> None:
+    """Append outputs ``o .. o + count - 1`` reading taps ``[t_lo, t_hi)`` to the runs, merging equal ranges."""
+    if t_hi <= t_lo:
+        t_lo = t_hi = 0
+    if runs and runs[-1][2] == t_lo and runs[-1][3] == t_hi:
+        runs[-1][1] += count
+    else:
+        runs.append([o, count, t_lo, t_hi])
 
 
 def axis_runs(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str):

@@ -40,7 +40,7 @@ from ._validation import (
     show,
 )
 from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding, normalize_tuple
-from .structure import pattern_nnz, tap_map, transposed_tap_map
+from .structure import pattern_nnz, tap_map, tap_map_for, transposed_tap_map
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -141,9 +141,9 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
     return nnz, matrix_bytes(geometry.shape, nnz, itemsize, format)
 
 
-def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes, transposed: bool = False) -> None:
+def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes, transposed: bool = False) -> int:
     nnz = pattern_nnz(geometry)
-    guard(geometry.shape[::-1] if transposed else geometry.shape, nnz, itemsize, format, max_bytes)
+    return guard(geometry.shape[::-1] if transposed else geometry.shape, nnz, itemsize, format, max_bytes)
 
 
 # --------------------------------------------------------------------------- filling
@@ -180,8 +180,8 @@ def _symbolic(tm, weight: np.ndarray):
 
 
 def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):
-    _guard(geometry, weight.dtype.itemsize, "sympy" if symbolic else format, max_bytes)
-    tm = tap_map(geometry, max_bytes=max_bytes)
+    nbytes = _guard(geometry, weight.dtype.itemsize, "sympy" if symbolic else format, max_bytes)
+    tm = tap_map_for(geometry, nbytes, max_bytes=max_bytes)
     if symbolic:
         return _symbolic(tm, weight)
     return finish(fill(tm, weight), format, max_bytes)

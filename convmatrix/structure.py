@@ -34,7 +34,7 @@ prove the two equal (``tests/test_fastpaths.py``).
 
 from __future__ import annotations
 
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -49,6 +49,7 @@ from .geometry import ConvGeometry
 __all__ = [
     "TapMap",
     "tap_map",
+    "tap_map_for",
     "plain_tap_map",
     "transposed_tap_map",
     "axis_index_map",
@@ -110,6 +111,7 @@ def _axes(geometry: ConvGeometry):
                geometry.dilation, geometry.output_size)
 
 
+@lru_cache(maxsize=256)
 def _axis_count(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str, chunk: int = 1 << 20) -> int:
     """Triples along one axis, counted without listing them (chunks of taps, no axis-sized array).
 
@@ -300,6 +302,16 @@ class TapMap(Displayable):
     transposed : bool
         Whether this is the map of the transpose ``A.T`` (rows are the
         convolution's input positions).
+    shape : (int, int)
+        ``(rows, cols)`` of the matrix.
+    channels : int
+        Row channels: output channels of the convolution (input channels when transposed).
+    row_nnz, nnz : int
+        Stored entries per row channel, and of the full matrix (after summing duplicate taps).
+    index_dtype : type
+        ``np.int32`` while the indices fit, ``np.int64`` beyond.
+    has_duplicates : bool
+        Whether some entry receives more than one tap (non-zero padding modes only).
 
     Notes
     -----
@@ -337,7 +349,14 @@ class TapMap(Displayable):
         self._rows = None if row_cols is None else (row_cols, row_taps, row_starts)
         self._make_rows = rows
         self.has_duplicates = boxes.has_duplicates if boxes is not None else row_starts is not None
-        """Whether some entry receives more than one tap (non-zero padding modes only)."""
+        # sizes, computed once (plain attributes: a cached_property takes a lock on first use)
+        shape = geometry.shape
+        self.shape = shape[::-1] if transposed else shape
+        self.channels = geometry.in_channels if transposed else geometry.out_channels
+        self.row_nnz = int(row_indptr[-1])
+        self.nnz = self.channels * self.row_nnz
+        self.index_dtype = index_dtype(self.nnz, *self.shape)
+        self._offsets = self._pointer = None
 
     def __repr__(self) -> str:
         kind = "boxes" if self.boxes is not None else "rows"
@@ -373,17 +392,6 @@ class TapMap(Displayable):
         return tuple((b.base, b.box, b.strides, b.taps) for b in self.boxes.boxes)
 
     # -- sizes
-    @cached_property
-    def shape(self) -> tuple[int, int]:
-        """``(rows, cols)`` of the matrix."""
-        return self.geometry.shape[::-1] if self.transposed else self.geometry.shape
-
-    @cached_property
-    def channels(self) -> int:
-        """Row channels: output channels of the convolution (input channels when transposed)."""
-        g = self.geometry
-        return g.in_channels if self.transposed else g.out_channels
-
     def channel_weights(self, weight: np.ndarray) -> np.ndarray:
         """The convolution weight as one row of values per row channel, in ``row_taps`` order.
 
@@ -397,27 +405,16 @@ class TapMap(Displayable):
         w4 = weight.reshape(g.groups, og, cg, -1).transpose(0, 2, 1, 3)
         return w4.reshape(g.in_channels, -1)
 
-    @cached_property
-    def row_nnz(self) -> int:
-        """Stored entries per row channel."""
-        return int(self.row_indptr[-1])
-
-    @cached_property
-    def nnz(self) -> int:
-        """Stored entries of the full matrix (after summing duplicate taps)."""
-        return self.channels * self.row_nnz
-
-    @cached_property
-    def index_dtype(self) -> type:
-        """int32 while the indices fit, int64 beyond."""
-        return index_dtype(self.nnz, *self.shape)
-
     def group_offsets(self) -> np.ndarray:
         """Column offset of each row channel's group."""
-        return self._group_offsets.copy()
+        return self._group_offsets().copy()
 
-    @cached_property
     def _group_offsets(self) -> np.ndarray:
+        if self._offsets is None:
+            self._offsets = self._compute_offsets()
+        return self._offsets
+
+    def _compute_offsets(self) -> np.ndarray:
         g = self.geometry
         if self.transposed:
             per_group = g.out_channels_per_group * prod(g.output_size)
@@ -429,22 +426,20 @@ class TapMap(Displayable):
     @property
     def indptr(self) -> np.ndarray:
         """CSR row pointer of the full matrix (a fresh array: one row channel's pointer, tiled)."""
-        return self._indptr.copy()
-
-    @cached_property
-    def _indptr(self) -> np.ndarray:
-        return tiled_pointer(self.row_indptr, self.channels, self.index_dtype)
+        if self._pointer is None:
+            self._pointer = tiled_pointer(self.row_indptr, self.channels, self.index_dtype)
+        return self._pointer.copy()
 
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
         if self.boxes is not None:
-            return _fastpaths.box_indices(self.boxes, self._group_offsets, self.index_dtype)
+            return _fastpaths.box_indices(self.boxes, self._group_offsets(), self.index_dtype)
         if self.geometry.groups == 1:  # every row channel's columns are the row pattern's
             out = np.empty((self.channels, self.row_nnz), dtype=self.index_dtype)
             out[...] = self.row_cols
             return out.reshape(-1)
-        return shifted_cols(self.row_cols, self._group_offsets, self.index_dtype).reshape(-1)
+        return shifted_cols(self.row_cols, self._group_offsets(), self.index_dtype).reshape(-1)
 
     @property
     def taps(self) -> np.ndarray:
@@ -604,11 +599,39 @@ def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
 
 def _guard_pattern(geometry: ConvGeometry, max_bytes) -> None:
     """Refuse a geometry whose row pattern would not fit, before any of its arrays exist."""
-    bound = geometry.in_channels_per_group * _spatial_pattern_bound(geometry)
-    rows = prod(geometry.output_size)
+    output_size = geometry.output_size
+    bound = geometry.in_channels_per_group * prod(o * k for o, k in zip(output_size, geometry.kernel_size))
+    rows = prod(output_size)
     # the row pattern kept in the cache: a column (as the matrix's index) and a tap (intp) per entry
     guard((rows, geometry.in_channels * prod(geometry.input_size)), bound, 8, "csr", max_bytes,
           what="tap map (one output channel's pattern)")
+
+
+def tap_map_for(geometry: ConvGeometry, matrix_bytes: int, *, max_bytes=None) -> TapMap:
+    """The (cached) tap map of a geometry whose matrix a builder has already guarded at ``matrix_bytes``.
+
+    The pattern (one output channel's) is checked against the same limit only
+    when its bytes could exceed the matrix's: one size check instead of two.
+
+    Raises
+    ------
+    TypeError
+        If ``geometry`` is not a :class:`~convmatrix.ConvGeometry`.
+    MatrixTooLargeError
+        As :func:`tap_map`.
+
+    Examples
+    --------
+    >>> g = ConvGeometry.from_weight_shape((2, 1, 3), 5, padding=1)
+    >>> tap_map_for(g, 10**6) is tap_map(g)
+    True
+    """
+    as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
+    output_size = geometry.output_size
+    bound = geometry.in_channels_per_group * prod(o * k for o, k in zip(output_size, geometry.kernel_size))
+    if bound * 16 + (prod(output_size) + 1) * 8 > matrix_bytes:  # at most 8 + 8 bytes an entry, 8 a row
+        _guard_pattern(geometry, max_bytes)
+    return _tap_map_cached(geometry)
 
 
 def tap_map(geometry: ConvGeometry, *, max_bytes=None) -> TapMap:
@@ -676,4 +699,5 @@ def clear_cache() -> None:
     _tap_map_cached.cache_clear()
     _transposed_tap_map_cached.cache_clear()
     _pattern_nnz.cache_clear()
+    _axis_count.cache_clear()
     _fastpaths.clear_cache()
