@@ -218,6 +218,16 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     return sympy_sparse(shape, rows, indices.tolist(), data.tolist())
 
 
+def _tuple(new, state, args):
+    """``Basic.__new__(Tuple, *args)`` without the call's argument packing (SymPy's own three slots)."""
+    t = new(_TUPLE[0])
+    t._assumptions, t._mhash, t._args = state, None, args
+    return t
+
+
+_TUPLE: list = []  # sympy's Tuple class, once SymPy is loaded
+
+
 def sympy_sparse(shape: tuple[int, int], rows: list, cols: list, values: list):
     """``ImmutableSparseMatrix(*shape, {(r, c): v})`` built directly, for entries given in CSR order.
 
@@ -238,37 +248,29 @@ def sympy_sparse(shape: tuple[int, int], rows: list, cols: list, values: list):
     from sympy.polys.matrices import DomainMatrix
     from sympy.polys.matrices.sdm import SDM
 
-    if not all(isinstance(v, Basic) for v in {id(v): v for v in values}.values()):
+    if not _TUPLE:
+        _TUPLE.append(Tuple)
+
+    distinct = {id(v): v for v in values}
+    if not all(isinstance(v, Basic) for v in distinct.values()):
         values = [v if isinstance(v, Basic) else sympy.sympify(v) for v in values]
+        distinct = {id(v): v for v in values}
     # what each distinct value is: kept (v != 0), its node count in an item (sympy.ordered's first key), type
-    facts = {}
-    for v in values:
-        if id(v) not in facts:
-            facts[id(v)] = (v != 0, _nodes(Basic.__new__(Tuple, v)), type(v))
+    facts = {i: (v != 0, _nodes(Basic.__new__(Tuple, v)), type(v)) for i, v in distinct.items()}
     if not all(f[0] for f in facts.values()):
         kept = [i for i, v in enumerate(values) if facts[id(v)][0]]
         rows, cols, values = [rows[i] for i in kept], [cols[i] for i in kept], [values[i] for i in kept]
-    types = {facts[id(v)][2] for v in values}
-    integers: dict[int, sympy.Integer] = {}
+        facts = {i: f for i, f in facts.items() if f[0]}
+    types = {f[2] for f in facts.values()}
+    counts = {f[1] for f in facts.values()}
+    # SymPy's Integer of every row and column index used, made once each
+    integers = {i: sympy.Integer(i) for i in set(rows).union(cols)}
     new, tuple_state = object.__new__, Tuple.default_assumptions
     was_enabled = gc.isenabled()
     gc.disable()  # millions of small objects, none of them garbage: the collector would only rescan them
     try:
-        keys, items = [], []
-        for r, c, v in zip(rows, cols, values):
-            ir = integers.get(r)
-            if ir is None:
-                ir = integers[r] = sympy.Integer(r)
-            ic = integers.get(c)
-            if ic is None:
-                ic = integers[c] = sympy.Integer(c)
-            key = new(Tuple)  # Basic.__new__(Tuple, ir, ic), without the call
-            key._assumptions, key._mhash, key._args = tuple_state, None, (ir, ic)
-            item = new(Tuple)
-            item._assumptions, item._mhash, item._args = tuple_state, None, (key, v)
-            keys.append(key)
-            items.append(item)
-        counts = {facts[id(v)][1] for v in values}
+        keys = [_tuple(new, tuple_state, (integers[r], integers[c])) for r, c in zip(rows, cols)]
+        items = [_tuple(new, tuple_state, kv) for kv in zip(keys, values)]
         if len(counts) > 1:  # sympy.ordered: by node count first; within one count by (row, col), as given
             order = np.argsort(np.array([facts[id(v)][1] for v in values]), kind="stable").tolist()
             ordered_items = tuple(items[i] for i in order)
