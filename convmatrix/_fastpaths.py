@@ -42,6 +42,7 @@ __all__ = [
     "MAX_BOXES",
     "TILE_ENTRIES",
     "TILE_BYTES",
+    "TILE_SHARE",
     "clear_cache",
     "masked_row_pattern",
     "typed_row_pattern",
@@ -62,10 +63,12 @@ MAX_ROW_RUNS = 4096
 MAX_BORDER_TAPS = 1 << 16
 #: At most this many boxes; beyond, the tap map is gathered entry by entry.
 MAX_BOXES = 4096
-#: A box whose positions hold fewer entries than this is written a whole line (its last axis) at a time.
-TILE_ENTRIES = 256
-#: ... as long as a line of values for every output channel takes at most this many bytes.
-TILE_BYTES = 1 << 23
+#: A box is written a whole line (its last axis) at a time while a line holds fewer entries than this,
+TILE_ENTRIES = 1 << 20
+#: a line of values for every row channel takes at most this many bytes (8 an entry),
+TILE_BYTES = 1 << 24
+#: and at most this fraction of the matrix's data: the lines are working arrays beside it.
+TILE_SHARE = 1 / 32
 
 
 def clear_cache() -> None:
@@ -381,10 +384,17 @@ def _box_taps(runs, k_str):
     return np.array(taps, dtype=np.int64), np.array(starts, dtype=np.int64)
 
 
-def _line(runs, taps, starts, cols, entries: int, steps, box, strides, c_out: int):
-    """Lay a box out as lines: tile its entries along the last axis while they are short."""
+def _line(taps, starts, cols, entries: int, steps, box, strides, c_out: int, total: int):
+    """Lay a box out as lines: tile its entries along the last axis while they are contiguous there and small.
+
+    One line per position leaves numpy an inner loop of one position's entries; a
+    line along the last axis (whose positions are adjacent when ``strides[-1] ==
+    entries``) makes it the whole stretch.  ``total`` is the matrix's stored entries.
+    """
     j_last = box[-1]
-    tiled = j_last > 1 and entries < TILE_ENTRIES and c_out * j_last * entries * 8 <= TILE_BYTES
+    line_bytes = c_out * j_last * entries * 8
+    tiled = (j_last > 1 and strides[-1] == entries and j_last * entries <= TILE_ENTRIES
+             and line_bytes <= min(TILE_BYTES, total * 8 * TILE_SHARE))
     if tiled:
         rep = np.arange(j_last, dtype=np.int64)[:, None]
         cols = (rep * steps[-1] + cols[None, :]).reshape(-1)
@@ -417,51 +427,139 @@ def box_plan(geometry) -> BoxPlan | None:
     :data:`MAX_BORDER_TAPS`, :data:`MAX_BOXES`).
     """
     g = geometry
-    per_axis = []
+    per_axis, lengths = [], []
     for n, k, s, (lo, _), d, out in zip(g.input_size, g.kernel_size, g.stride, g.padding, g.dilation,
                                         g.output_size):
         runs = axis_runs(n, k, s, lo, d, out, g.padding_mode)
         if runs is None:
             return None
-        per_axis.append(runs)
+        cums = accumulate((r[1] * len(r[2]) for r in runs[:-1]), initial=0)
+        per_axis.append([(count, cols, taps, cum, len(cols)) for (_, count, cols, taps), cum in zip(runs, cums)])
+        lengths.append([len(r[2]) for r in runs for _ in range(r[1])] if out <= 4096 else
+                       np.repeat([len(r[2]) for r in runs], [r[1] for r in runs]))
+    q_str = _c_strides(g.input_size)
+    return _plan(per_axis, lengths, g.in_channels_per_group, prod(g.input_size), q_str,
+                 [s * qs for s, qs in zip(g.stride, q_str)], g.kernel_size, g.out_channels)
+
+
+def transposed_axis_runs(n: int, k: int, s: int, lo: int, d: int, out: int):
+    """Along one zero-padded axis of ``A.T``: inputs ``i0 + m s`` reading the same taps, at outputs shifted by ``m``.
+
+    Input ``i`` is read by output ``o`` through tap ``t`` where ``o s - lo + t d = i``;
+    for ``i + s`` the same taps meet outputs ``o + 1``.  Returns ``(runs, lengths)``:
+    ``lengths[i]`` entries per input, and runs ``(first, count, cols, tapsets,
+    cum, step)`` — members ``first + m s`` (``m < count``), each with outputs
+    ``cols[e] + m`` (ascending) and taps ``tapsets[e]``, the first member's row
+    starting after ``cum`` entries of the axis and each next member ``step``
+    entries later.  ``None`` when the axis is too long to list (more than
+    :data:`MAX_BORDER_TAPS` pairs of input and tap).
+
+    Examples
+    --------
+    >>> runs, lengths = transposed_axis_runs(4, 2, 2, 0, 1, 2)   # outputs 0, 1 read inputs (0, 1), (2, 3)
+    >>> lengths, runs
+    ([1, 1, 1, 1], [(0, 2, (0,), ((0,),), 0, 2), (1, 2, (0,), ((1,),), 1, 2)])
+    """
+    if n * k > MAX_BORDER_TAPS:
+        return None
+    entries = []
+    for i in range(n):
+        pairs = []
+        for t in range(k - 1, -1, -1):  # outputs ascending
+            o, rest = divmod(i + lo - t * d, s)
+            if not rest and 0 <= o < out:
+                pairs.append((o, (t,)))
+        entries.append(pairs)
+    lengths = [len(p) for p in entries]
+    cum = list(accumulate(lengths, initial=0))
+    runs = []
+    for phase in range(min(s, n)):
+        current = None
+        for i in range(phase, n, s):
+            cols, taps = tuple(o for o, _ in entries[i]), tuple(t for _, t in entries[i])
+            if current is not None:
+                first, count, c0, t0, cum0, step = current
+                delta = cum[i] - cum[first + (count - 1) * s]
+                if (t0 == taps and all(c == c_prev + count for c, c_prev in zip(cols, c0))
+                        and (count == 1 or delta == step)):
+                    current[1], current[5] = count + 1, delta
+                    continue
+                runs.append(tuple(current))
+            current = [i, 1, cols, taps, cum[i], lengths[i]]
+        runs.append(tuple(current))
+    return runs, lengths
+
+
+def transposed_box_plan(geometry) -> BoxPlan | None:
+    """The tap map of ``A.T`` for a zero-padded convolution, as boxes of input positions (see :func:`box_plan`).
+
+    A row channel is an input channel; its entries are the output channels of its
+    group (``og`` of them), each with the taps that meet the input.  Along each axis
+    the inputs form runs (:func:`transposed_axis_runs`) — progressions with the
+    stride as step, between whose members the other phases' rows lie, so a box's
+    positions are ``step`` entries apart instead of adjacent — and a box is one run
+    per axis, written as for the convolution itself.  ``None`` as :func:`box_plan`.
+    """
+    g = geometry
+    if g.padding_mode != "zeros":
+        return None
+    per_axis, lengths = [], []
+    for n, k, s, (lo, _), d, out in zip(g.input_size, g.kernel_size, g.stride, g.padding, g.dilation,
+                                        g.output_size):
+        axis = transposed_axis_runs(n, k, s, lo, d, out)
+        if axis is None:
+            return None
+        runs, axis_lengths = axis
+        per_axis.append([(count, cols, taps, cum, step) for _, count, cols, taps, cum, step in runs])
+        lengths.append(axis_lengths)
+    p_str = _c_strides(g.output_size)
+    return _plan(per_axis, lengths, g.out_channels_per_group, prod(g.output_size), p_str, p_str, g.kernel_size,
+                 g.in_channels)
+
+
+def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows: int) -> BoxPlan | None:
+    """Boxes from per-axis runs ``(count, cols, tapsets, cum, step)`` and per-position entry counts.
+
+    ``cg`` channels of columns per row (``q`` columns each, C strides ``q_str``),
+    ``steps[a]`` the column shift of one step along axis ``a``'s runs, ``c_rows``
+    row channels (for the size of tiled lines).  A box starts at
+    ``cg * sum_a prod(len_b, b < a) * cum_a * prod(nnz_b, b > a)`` of the row
+    pattern, and one step along axis ``a`` moves ``cg * prod(len_b, b < a) * step_a
+    * prod(nnz_b, b > a)`` entries.
+    """
     if prod(len(r) for r in per_axis) > MAX_BOXES:
         return None
-    nd, cg, c_out = g.ndim, g.in_channels_per_group, g.out_channels
-    q, kk = prod(g.input_size), prod(g.kernel_size)
-    q_str, k_str = _c_strides(g.input_size), _c_strides(g.kernel_size)
-    steps = [s * qs for s, qs in zip(g.stride, q_str)]
-    nnz = [sum(r[1] * len(r[2]) for r in runs) for runs in per_axis]
-    cums = [list(accumulate((r[1] * len(r[2]) for r in runs[:-1]), initial=0)) for runs in per_axis]
+    nd, kk = len(per_axis), prod(kernel_size)
+    k_str = _c_strides(kernel_size)
+    nnz = [sum(int(length) for length in axis) for axis in lengths]
     after = [prod(nnz[a + 1:]) for a in range(nd)]
     channel = np.arange(cg, dtype=np.int64)[:, None]
     boxes, duplicates = [], False
-    for choice in itertools.product(*(range(len(r)) for r in per_axis)):
-        runs = [per_axis[a][i] for a, i in enumerate(choice)]
-        lens = [len(r[2]) for r in runs]
+    for runs in itertools.product(*per_axis):
+        lens = [len(r[1]) for r in runs]
         if 0 in lens:
             continue
         base, before, strides = 0, 1, []
-        for a in range(nd):
-            base += before * cums[a][choice[a]] * after[a]
-            strides.append(cg * before * lens[a] * after[a])
+        for a, (_, _, _, cum, step) in enumerate(runs):
+            base += before * cum * after[a]
+            strides.append(cg * before * step * after[a])
             before *= lens[a]
-        taps, starts = _box_taps(runs, k_str)
-        cols = _outer_sum([np.array(r[2], dtype=np.int64) * qs for r, qs in zip(runs, q_str)])
+        taps, starts = _box_taps([(None, None, None, r[2]) for r in runs], k_str)
+        cols = _outer_sum([np.array(r[1], dtype=np.int64) * qs for r, qs in zip(runs, q_str)])
         entries = cg * cols.size
         cols = (channel * q + cols[None, :]).reshape(-1)
         if starts is not None:
             duplicates = True
             starts = (channel * taps.size + starts[None, :]).reshape(-1)
         taps = (channel * kk + taps[None, :]).reshape(-1)
-        box = tuple(r[1] for r in runs)
-        layout = _line(runs, taps, starts, cols, entries, steps, box, strides, c_out)
+        box = tuple(r[0] for r in runs)
+        layout = _line(taps, starts, cols, entries, steps, box, strides, c_rows, c_rows * cg * prod(nnz))
         boxes.append(Box(cg * base, box, tuple(strides), taps if starts is None else None, *layout))
-    lengths = np.ones(1, dtype=np.int64)  # entries of each output position, C order: a product over the axes
-    for runs in per_axis:
-        axis = np.repeat(np.array([len(r[2]) for r in runs], dtype=np.int64), [r[1] for r in runs])
-        lengths = (lengths[:, None] * axis[None, :]).reshape(-1)
-    row_indptr = np.zeros(lengths.size + 1, dtype=np.int64)
-    np.cumsum(lengths * cg, out=row_indptr[1:])
+    counts = np.ones(1, dtype=np.int64)  # entries of each position, C order: a product over the axes
+    for axis in lengths:
+        counts = (counts[:, None] * np.asarray(axis, dtype=np.int64)[None, :]).reshape(-1)
+    row_indptr = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts * cg, out=row_indptr[1:])
     return BoxPlan(row_indptr, cg * prod(nnz), tuple(boxes), duplicates)
 
 

@@ -585,8 +585,8 @@ def _tap_map_cached(geometry: ConvGeometry) -> TapMap:
     return _masked(geometry) if zeros else _plain(geometry)
 
 
-@lru_cache(maxsize=16)
-def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
+def _sorted_transposed(geometry: ConvGeometry) -> TapMap:
+    """The map of ``A.T``: the spatial triples sorted by input position, repeated over the channels by blocks."""
     sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts = spatial_pattern(geometry)
     if sp_starts is not None:
         raise ValueError("a transposed tap map needs a pattern without summed taps (zeros padding)")
@@ -595,6 +595,20 @@ def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
     cg, q_out, kk = geometry.out_channels_per_group, prod(geometry.output_size), prod(geometry.kernel_size)
     row_indptr, row_cols, row_taps, _ = _fastpaths.row_pattern_runs(t_indptr, t_cols, t_taps, cg, q_out, kk)
     return TapMap(geometry, row_indptr, row_cols, row_taps, None, None, transposed=True)
+
+
+@lru_cache(maxsize=16)
+def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
+    nnz = _pattern_nnz(geometry)
+    if geometry.padding_mode == "zeros" and nnz >= BOX_MIN_NNZ:
+        plan = _fastpaths.transposed_box_plan(geometry)
+        if plan is not None and nnz >= BOX_MIN_ENTRIES * len(plan.boxes):
+            def rows():
+                m = _sorted_transposed(geometry)
+                return m.row_cols, m.row_taps, None
+
+            return TapMap(geometry, plan.row_indptr, transposed=True, boxes=plan, rows=rows)
+    return _sorted_transposed(geometry)
 
 
 def _guard_pattern(geometry: ConvGeometry, max_bytes) -> None:

@@ -181,8 +181,9 @@ def test_box_fill_keeps_the_dtype_and_sums_in_it(dtype, mode):
 def test_tiled_and_untiled_lines_agree(monkeypatch):
     g = ConvGeometry.from_weight_shape((3, 2, 3, 3), (9, 11), stride=(1, 2), padding=(1, 2), padding_mode="reflect")
     w = _weight(g, 0)
+    monkeypatch.setattr(_fastpaths, "TILE_SHARE", 1.0)
     tiled = _fastpaths.box_plan(g)
-    monkeypatch.setattr(_fastpaths, "TILE_ENTRIES", 0)
+    monkeypatch.setattr(_fastpaths, "TILE_SHARE", 0)
     untiled = _fastpaths.box_plan(g)
     assert [b.view_shape for b in tiled.boxes] != [b.view_shape for b in untiled.boxes]
     for plan in (tiled, untiled):
@@ -202,6 +203,44 @@ def test_limits_give_up_cleanly(monkeypatch):
     assert _fastpaths.box_plan(g) is None
 
 
+@given(g=geometries(modes=("zeros",)), seed=st.integers(0, 2**16), zeros=st.booleans())
+def test_transposed_box_plan_fills_the_plain_transpose(g, seed, zeros):
+    """The transpose written box by box (inputs on lattices of the stride) is the plain path's A.T."""
+    plan = _fastpaths.transposed_box_plan(g)
+    assert plan is not None
+    plain = plain_tap_map(g, transposed=True)
+    assert np.array_equal(plan.row_indptr, plain.row_indptr) and plan.row_nnz == plain.row_nnz
+    w = _weight(g, seed, zeros)
+    data, found = _fastpaths.fill_boxes(plain.channel_weights(w).copy(), plan)
+    assert np.array_equal(data, plain.fill(w)) and found == (not np.all(plain.fill(w)))
+    indices = _fastpaths.box_indices(plan, plain.group_offsets(), plain.index_dtype)
+    assert np.array_equal(indices, plain.indices)
+    covered = np.zeros(plan.row_nnz, dtype=np.int64)
+    for box in plan.boxes:
+        np.lib.stride_tricks.as_strided(covered[box.base:], shape=box.view_shape, writeable=True,
+                                        strides=tuple(s * covered.itemsize for s in box.view_strides))[...] += 1
+    assert np.all(covered == 1)
+
+
+@settings(max_examples=200)
+@given(n=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 3), d=st.integers(1, 3),
+       lo=st.integers(0, 5), hi=st.integers(0, 5))
+def test_transposed_axis_runs_list_the_axis_pairs(n, k, s, d, lo, hi):
+    from hypothesis import assume
+
+    out = (n + lo + hi - d * (k - 1) - 1) // s + 1
+    assume(out >= 1)
+    runs, lengths = _fastpaths.transposed_axis_runs(n, k, s, lo, d, out)
+    seen = []
+    for first, count, cols, tapsets, cum, step in runs:
+        for m in range(count):
+            i = first + m * s
+            assert cum + m * step == sum(lengths[:i])
+            seen.append((i, [(c + m, ts[0]) for c, ts in zip(cols, tapsets)]))
+    expected = [(i, sorted((o, t) for o in range(out) for t in range(k) if o * s - lo + t * d == i)) for i in range(n)]
+    assert sorted(seen) == expected and lengths == [len(e) for _, e in expected]
+
+
 # --------------------------------------------------------------------------- the chosen path, end to end
 @pytest.fixture(params=["chosen", "masked", "boxes"])
 def path(request, monkeypatch):
@@ -214,6 +253,28 @@ def path(request, monkeypatch):
     structure.clear_cache()
     yield request.param
     structure.clear_cache()
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(g=geometries(modes=("zeros",)), seed=st.integers(0, 2**16), zeros=st.booleans())
+def test_transposed_tap_map_equals_the_plain_map(path, g, seed, zeros):
+    m, plain = structure.transposed_tap_map(g), plain_tap_map(g, transposed=True)
+    assert m.shape == plain.shape and m.nnz == plain.nnz and not m.has_duplicates
+    for name in ("row_indptr", "row_cols", "row_taps", "indptr", "indices", "taps"):
+        assert np.array_equal(getattr(m, name), getattr(plain, name)), name
+    w = _weight(g, seed, zeros)
+    assert np.array_equal(m.fill(w), plain.fill(w))
+    T = cm.conv_transpose_matrix(w, g.output_size, stride=g.stride, padding=g.padding, dilation=g.dilation,
+                                 groups=g.groups, output_padding=0) if g.output_limit is None and _full(g) else None
+    if T is not None:
+        A, _ = _plain_matrix(g, w)
+        assert _same_csr(T, sp.csr_array(A.T))
+
+
+def _full(g: ConvGeometry) -> bool:
+    """Whether the transposed convolution of ``g``'s output size has ``g``'s input size (no output_padding)."""
+    return all((o - 1) * s - lo - hi + d * (k - 1) + 1 == n for o, s, (lo, hi), d, k, n in
+               zip(g.output_size, g.stride, g.padding, g.dilation, g.kernel_size, g.input_size))
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
