@@ -162,11 +162,6 @@ def _pattern_nnz(geometry: ConvGeometry) -> int:
     return geometry.out_channels * geometry.in_channels_per_group * per_axis
 
 
-def _spatial_pattern_bound(geometry: ConvGeometry) -> int:
-    """Upper bound of the spatial pattern's triples (one channel pair), in Python integers."""
-    return prod(o * k for o, k in zip(geometry.output_size, geometry.kernel_size))
-
-
 # --------------------------------------------------------------------------- the plain path
 def spatial_pattern(geometry: ConvGeometry):
     """One channel in, one channel out: ``(indptr, rows, cols, taps, starts)`` of the spatial pattern.
