@@ -16,12 +16,14 @@ from ._limits import MatrixTooLargeError, guard, guard_bytes, limit_bytes
 __all__ = [
     "csr_arrays",
     "canonical",
+    "tiled_pointer",
     "tiled_indptr",
     "shifted_cols",
     "csr_entry_chunks",
     "diagonal_count",
     "finish",
     "sympy_csr",
+    "sympy_sparse",
     "structural_product",
     "nnz_of",
     "dense_bytes",
@@ -29,8 +31,33 @@ __all__ = [
 ]
 
 
+_CSR_STATE: dict | None = None
+
+
+def _csr_state() -> dict | None:
+    """The attributes scipy gives a canonical ``csr_array`` besides its arrays and shape (or ``None``).
+
+    Read once from an array scipy's own constructor made; ``None`` (use the
+    constructor every time) if this scipy keeps them differently than expected.
+    """
+    global _CSR_STATE
+    if _CSR_STATE is None:
+        a = sp.csr_array((np.ones(1), np.zeros(1, dtype=np.int32), np.array([0, 1], dtype=np.int32)), shape=(1, 1))
+        a.has_sorted_indices = True
+        a.has_canonical_format = True
+        state = dict(a.__dict__)
+        expected = {"_shape", "data", "indices", "indptr"}
+        _CSR_STATE = {k: v for k, v in state.items() if k not in expected} if expected <= state.keys() else {}
+    return _CSR_STATE or None
+
+
 def csr_arrays(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> sp.csr_array:
     """Wrap canonical CSR arrays (sorted, unique) in a ``csr_array`` without copying or re-checking them.
+
+    The arrays are trusted: 1-d, ``indptr`` of ``shape[0] + 1`` entries from 0 to
+    ``data.size``, indices of one integer dtype (int32 while they fit).  The
+    array gets the same attributes scipy's constructor gives it, without the
+    constructor's checks (a few microseconds instead of tens).
 
     Examples
     --------
@@ -38,10 +65,17 @@ def csr_arrays(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, in
     >>> a.toarray().tolist(), a.has_canonical_format
     ([[1, 0], [0, 2]], True)
     """
-    a = sp.csr_array(shape, dtype=data.dtype)
+    state = _csr_state()
+    if state is None:
+        a = sp.csr_array(shape, dtype=data.dtype)
+        a.data, a.indices, a.indptr = data, indices, indptr
+        a.has_sorted_indices = True
+        a.has_canonical_format = True
+        return a
+    a = object.__new__(sp.csr_array)
+    a.__dict__.update(state)
+    a._shape = (int(shape[0]), int(shape[1]))
     a.data, a.indices, a.indptr = data, indices, indptr
-    a.has_sorted_indices = True
-    a.has_canonical_format = True
     return a
 
 
@@ -63,6 +97,25 @@ def canonical(a, *, drop_zeros: bool = True) -> sp.csr_array:
     return a
 
 
+def tiled_pointer(row_indptr: np.ndarray, channels: int, dtype) -> np.ndarray:
+    """CSR row pointer of ``channels`` copies, one after the other, of the rows ``row_indptr`` points into.
+
+    One pass: ``out[c * P + p] = c * row_indptr[-1] + row_indptr[p]``.
+
+    Examples
+    --------
+    >>> tiled_pointer(np.array([0, 1, 3]), 2, np.int32).tolist()
+    [0, 1, 3, 4, 6]
+    """
+    rows = row_indptr.size - 1
+    per_channel = int(row_indptr[-1])
+    out = np.empty(channels * rows + 1, dtype=dtype)
+    np.add((np.arange(channels, dtype=dtype) * dtype(per_channel))[:, None], row_indptr[None, :-1],
+           out=out[:-1].reshape(channels, rows), casting="unsafe")
+    out[-1] = channels * per_channel
+    return out
+
+
 def tiled_indptr(row_lengths: np.ndarray, channels: int, dtype) -> np.ndarray:
     """CSR row pointer of ``channels`` copies, one after the other, of rows with these lengths.
 
@@ -71,10 +124,9 @@ def tiled_indptr(row_lengths: np.ndarray, channels: int, dtype) -> np.ndarray:
     >>> tiled_indptr(np.array([1, 2]), 2, np.int32).tolist()
     [0, 1, 3, 4, 6]
     """
-    out = np.empty(channels * row_lengths.size + 1, dtype=dtype)
-    out[0] = 0
-    np.cumsum(np.tile(row_lengths.astype(dtype), channels), out=out[1:])
-    return out
+    row_indptr = np.zeros(row_lengths.size + 1, dtype=np.int64)
+    np.cumsum(row_lengths, out=row_indptr[1:])
+    return tiled_pointer(row_indptr, channels, dtype)
 
 
 def shifted_cols(cols: np.ndarray, offsets: np.ndarray, dtype) -> np.ndarray:
@@ -146,12 +198,101 @@ def finish(a: sp.csr_array, format: str, max_bytes=None, what: str = "matrix"):
 
 
 def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray):
-    """A ``sympy.ImmutableSparseMatrix`` from CSR arrays of SymPy expressions (zeros not stored)."""
-    import sympy
+    """A ``sympy.ImmutableSparseMatrix`` from CSR arrays of SymPy expressions (zeros not stored).
 
-    rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
-    entries = {(int(r), int(c)): v for r, c, v in zip(rows, indices, data) if v != 0}
-    return sympy.ImmutableSparseMatrix(*shape, entries)
+    The same matrix ``ImmutableSparseMatrix(rows, cols, {(r, c): v})`` gives — same
+    type, entries, internal representation (a ``DomainMatrix`` in SDM form),
+    arguments and hash — built directly: SymPy's constructor sorts the entries by
+    their sort keys and sympifies every key, which costs tens of microseconds per
+    entry; here each entry costs two tuples.  See :func:`sympy_sparse`.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> a, b = sympy.symbols("a b")
+    >>> M = sympy_csr((2, 2), np.array([a, a + b], dtype=object), np.array([1, 0]), np.array([0, 1, 2]))
+    >>> M == sympy.ImmutableSparseMatrix(2, 2, {(0, 1): a, (1, 0): a + b}), type(M).__name__
+    (True, 'ImmutableSparseMatrix')
+    """
+    rows = np.repeat(np.arange(shape[0]), np.diff(indptr)).tolist()
+    return sympy_sparse(shape, rows, indices.tolist(), data.tolist())
+
+
+def _tuple(new, state, args):
+    """``Basic.__new__(Tuple, *args)`` without the call's argument packing (SymPy's own three slots)."""
+    t = new(_TUPLE[0])
+    t._assumptions, t._mhash, t._args = state, None, args
+    return t
+
+
+_TUPLE: list = []  # sympy's Tuple class, once SymPy is loaded
+
+
+def sympy_sparse(shape: tuple[int, int], rows: list, cols: list, values: list):
+    """``ImmutableSparseMatrix(*shape, {(r, c): v})`` built directly, for entries given in CSR order.
+
+    ``rows``, ``cols`` (Python ints, sorted by row then column, unique) and
+    ``values`` (SymPy expressions) list the entries; zero values are dropped.
+    The matrix's arguments are SymPy's own: ``(Integer(rows), Integer(cols),
+    Dict)``, the ``Dict`` of ``Tuple((Integer(r), Integer(c)), v)`` items in the
+    order :func:`sympy.ordered` gives them — by node count, then by position —
+    and its ``_rep`` is the ``DomainMatrix`` SymPy's constructor would make.
+    """
+    import gc
+
+    import sympy
+    from sympy.core.basic import Basic
+    from sympy.core.containers import Dict, Tuple
+    from sympy.core.sorting import _nodes
+    from sympy.polys.domains import EXRAW, QQ, ZZ
+    from sympy.polys.matrices import DomainMatrix
+    from sympy.polys.matrices.sdm import SDM
+
+    if not _TUPLE:
+        _TUPLE.append(Tuple)
+
+    distinct = {id(v): v for v in values}
+    if not all(isinstance(v, Basic) for v in distinct.values()):
+        values = [v if isinstance(v, Basic) else sympy.sympify(v) for v in values]
+        distinct = {id(v): v for v in values}
+    # what each distinct value is: kept (v != 0), its node count in an item (sympy.ordered's first key), type
+    facts = {i: (v != 0, _nodes(Basic.__new__(Tuple, v)), type(v)) for i, v in distinct.items()}
+    if not all(f[0] for f in facts.values()):
+        kept = [i for i, v in enumerate(values) if facts[id(v)][0]]
+        rows, cols, values = [rows[i] for i in kept], [cols[i] for i in kept], [values[i] for i in kept]
+        facts = {i: f for i, f in facts.items() if f[0]}
+    types = {f[2] for f in facts.values()}
+    counts = {f[1] for f in facts.values()}
+    # SymPy's Integer of every row and column index used, made once each
+    integers = {i: sympy.Integer(i) for i in set(rows).union(cols)}
+    new, tuple_state = object.__new__, Tuple.default_assumptions
+    was_enabled = gc.isenabled()
+    gc.disable()  # millions of small objects, none of them garbage: the collector would only rescan them
+    try:
+        keys = [_tuple(new, tuple_state, (integers[r], integers[c])) for r, c in zip(rows, cols)]
+        items = [_tuple(new, tuple_state, kv) for kv in zip(keys, values)]
+        if len(counts) > 1:  # sympy.ordered: by node count first; within one count by (row, col), as given
+            order = np.argsort(np.array([facts[id(v)][1] for v in values]), kind="stable").tolist()
+            ordered_items = tuple(items[i] for i in order)
+        else:
+            ordered_items = tuple(items)
+        table = Basic.__new__(Dict, *ordered_items)
+        table.elements = frozenset(items)
+        table._dict = dict(zip(keys, values))
+        dod: dict[int, dict] = {}
+        start = 0
+        for end in np.flatnonzero(np.diff(rows)).tolist() + [len(rows) - 1] if rows else []:
+            dod[rows[start]] = dict(zip(cols[start:end + 1], values[start:end + 1]))
+            start = end + 1
+    finally:
+        if was_enabled:
+            gc.enable()
+    rep = DomainMatrix.from_rep(SDM(dod, tuple(shape), EXRAW))
+    if all(issubclass(t, sympy.Rational) for t in types):  # as SymPy's constructor: ZZ or QQ when it can
+        rep = rep.convert_to(ZZ if all(issubclass(t, sympy.Integer) for t in types) else QQ)
+    M = Basic.__new__(sympy.ImmutableSparseMatrix, sympy.Integer(shape[0]), sympy.Integer(shape[1]), table)
+    M._rows, M._cols, M._rep = int(shape[0]), int(shape[1]), rep
+    return M
 
 
 def nnz_of(a) -> int:

@@ -219,9 +219,13 @@ def is_bool(value: Any) -> bool:
     >>> is_bool(True), is_bool(np.True_), is_bool(1)
     (True, True, False)
     """
+    t = type(value)
+    if t is bool:
+        return True
+    if t is int or t is tuple or t is list or t is str:  # the common answers first, without the checks below
+        return False
     if isinstance(value, bool):
         return True
-    t = type(value)
     if t.__module__ == "numpy" and t.__name__ in ("bool", "bool_"):
         return True
     return getattr(value, "ndim", None) == 0 and str(getattr(value, "dtype", "")) in ("bool", "torch.bool")
@@ -236,6 +240,8 @@ def is_integer(value: Any) -> bool:
     >>> is_integer(3), is_integer(np.int8(3)), is_integer(np.array(3)), is_integer(True), is_integer(3.0)
     (True, True, True, False, False)
     """
+    if type(value) is int:  # the common answer first
+        return True
     if is_bool(value) or isinstance(value, (float, complex, str, bytes)):
         return False
     if isinstance(value, numbers.Integral):
@@ -258,6 +264,11 @@ def is_sequence(value: Any) -> bool:
     >>> is_sequence((1, 2)), is_sequence(np.array([1, 2])), is_sequence(np.array(5)), is_sequence("12")
     (True, True, False, False)
     """
+    t = type(value)
+    if t is tuple or t is list:  # the common answers first
+        return True
+    if t is int or t is str:
+        return False
     if isinstance(value, (str, bytes, Mapping, Set)):
         return False
     if getattr(value, "ndim", None) == 0:
@@ -283,6 +294,8 @@ def as_int(value: Any, name: str, *, minimum: int | None = None, maximum: int = 
         ...
     convmatrix.InputValueError: stride=9223372036854775808 must be at most 2**63 - 1 (int64)
     """
+    if type(value) is int and (minimum is None or value >= minimum) and value <= maximum:
+        return value  # the common case, without the checks below
     if not is_integer(value):
         raise type_error(name, value, "must be an integer")
     v = operator.index(value)
@@ -437,6 +450,9 @@ def as_sizes(value: Any, ndim: int, name: str, *, minimum: int = 1, axes_from: s
         ...
     convmatrix.InputValueError: stride=(1, 0) must be positive along every axis: got 0 along axis 1
     """
+    if (type(value) is tuple and len(value) == ndim and all(type(v) is int for v in value)
+            and min(value, default=minimum) >= minimum and max(value, default=0) <= INT64_MAX):
+        return value  # already one Python int per axis, in range: the common case, without the checks below
     if is_sequence(value):
         entries = tuple(value)
         if len(entries) != ndim:
@@ -643,7 +659,7 @@ def as_any_matrix(value: Any, name: str = "A"):
     return value
 
 
-def as_float_dtype(dtype, name: str = "dtype") -> np.dtype:
+def as_float_dtype(dtype, name: str = "dtype") -> "numpy.dtype":
     """A float32, float64 or complex numpy dtype (float16 refused: scipy.sparse has none).
 
     Examples

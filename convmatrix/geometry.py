@@ -213,6 +213,10 @@ def normalize_padding(
             return tuple(pairs)
         raise InputValueError(f"{name}={show(padding)} is not a padding: use an integer, a tuple, 'same' or 'valid'",
                               name)
+    if (type(padding) is tuple and len(padding) == ndim  # already normalised (a geometry's own field): as is
+            and all(type(p) is tuple and len(p) == 2 and type(p[0]) is int and type(p[1]) is int
+                    and 0 <= p[0] <= INT64_MAX and 0 <= p[1] <= INT64_MAX for p in padding)):
+        return padding
     pairs = padding_pairs(padding, ndim, name, axes_from=axes_from)
     for axis, (lo, hi) in enumerate(pairs):
         if lo < 0 or hi < 0:

@@ -40,7 +40,7 @@ from ._validation import (
     show,
 )
 from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding, normalize_tuple
-from .structure import pattern_nnz, tap_map, transposed_tap_map
+from .structure import pattern_nnz, tap_map, tap_map_for, transposed_tap_map
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -141,9 +141,9 @@ def estimate_size(geometry: ConvGeometry, itemsize: int = 8, format: str = "csr"
     return nnz, matrix_bytes(geometry.shape, nnz, itemsize, format)
 
 
-def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes, transposed: bool = False) -> None:
+def _guard(geometry: ConvGeometry, itemsize: int, format: str, max_bytes, transposed: bool = False) -> int:
     nnz = pattern_nnz(geometry)
-    guard(geometry.shape[::-1] if transposed else geometry.shape, nnz, itemsize, format, max_bytes)
+    return guard(geometry.shape[::-1] if transposed else geometry.shape, nnz, itemsize, format, max_bytes)
 
 
 # --------------------------------------------------------------------------- filling
@@ -156,16 +156,21 @@ def fill(tm, weight: np.ndarray) -> sp.csr_array:
     """The tap map ``tm`` filled with ``weight`` as a canonical ``csr_array``, without stored zeros.
 
     A zero can only come from a zero kernel entry or, where taps are summed
-    (non-zero padding modes), from taps that cancel; only then is the data scanned.
+    (non-zero padding modes), from taps that cancel.  A map written box by box
+    knows whether any value it wrote is zero; otherwise the data is scanned
+    when the kernel has a zero entry or taps are summed.
     """
     if tm.nnz >= PARALLEL_FILL_NNZ and threads() > 1:
         with ThreadPoolExecutor(1) as pool:
             indices = pool.submit(lambda: tm.indices)
-            data = tm.fill(weight)
+            data, zeros = tm.fill_data(weight)
             a = csr_arrays(tm.shape, data, indices.result(), tm.indptr)
     else:
-        a = csr_arrays(tm.shape, tm.fill(weight), tm.indices, tm.indptr)
-    if tm.has_duplicates or not np.all(weight):
+        data, zeros = tm.fill_data(weight)
+        a = csr_arrays(tm.shape, data, tm.indices, tm.indptr)
+    if zeros is None:
+        zeros = tm.has_duplicates or not weight.all()
+    if zeros:
         a.eliminate_zeros()
     return a
 
@@ -175,8 +180,8 @@ def _symbolic(tm, weight: np.ndarray):
 
 
 def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):
-    _guard(geometry, weight.dtype.itemsize, "sympy" if symbolic else format, max_bytes)
-    tm = tap_map(geometry, max_bytes=max_bytes)
+    nbytes = _guard(geometry, weight.dtype.itemsize, "sympy" if symbolic else format, max_bytes)
+    tm = tap_map_for(geometry, nbytes, max_bytes=max_bytes)
     if symbolic:
         return _symbolic(tm, weight)
     return finish(fill(tm, weight), format, max_bytes)

@@ -17,8 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._display import Displayable
-from ._validation import (InputTypeError, InputValueError, as_array, as_bool, as_callable, as_choice, as_int,
-                          as_matrix, as_real)
+from ._validation import InputValueError, as_array, as_callable, as_choice, as_int, as_matrix, as_real
 from .pooling import Switches
 
 __all__ = ["operator_norm", "lasso_cost", "soft_threshold", "InferenceResult", "ista", "fista", "check_solver_args"]

@@ -25,15 +25,16 @@ This module is the plain path, and it reads like the definition:
    caller fills it.
 
 Faster ways to the same arrays live beside it in :mod:`convmatrix._fastpaths`
-(slices for runs of equal rows, broadcast fills over boxes of equal taps, the
-transpose read column by column); :func:`tap_map` takes them where they apply,
-:func:`plain_tap_map` never does, and the tests prove the two equal.
+(boxes of output positions with the same entries, written as strided
+broadcasts in every padding mode; the row pattern from a small table of tap
+types, for small layers; the transpose read column by column); :func:`tap_map`
+takes them where they apply, :func:`plain_tap_map` never does, and the tests
+prove the two equal (``tests/test_fastpaths.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -41,13 +42,14 @@ import numpy as np
 from ._display import Displayable
 from . import _fastpaths
 from ._limits import guard, index_dtype
-from ._sparse import shifted_cols, tiled_indptr
+from ._sparse import shifted_cols, tiled_pointer
 from ._validation import InputValueError, as_array, as_bool, as_choice, as_instance, as_int
 from .geometry import PADDING_MODES, ConvGeometry
 
 __all__ = [
     "TapMap",
     "tap_map",
+    "tap_map_for",
     "plain_tap_map",
     "transposed_tap_map",
     "axis_index_map",
@@ -109,6 +111,7 @@ def _axes(geometry: ConvGeometry):
                geometry.dilation, geometry.output_size)
 
 
+@lru_cache(maxsize=256)
 def _axis_count(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str, chunk: int = 1 << 20) -> int:
     """Triples along one axis, counted without listing them (chunks of taps, no axis-sized array).
 
@@ -116,11 +119,18 @@ def _axis_count(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str, ch
     """
     if mode != "zeros":
         return out * k
+    if k <= 64:  # tap by tap, in Python integers
+        total = 0
+        for t in range(k):
+            first = max(0, -((t * d - lo) // s))  # smallest o with o s - lo + t d >= 0
+            last = min(out - 1, (n - 1 + lo - t * d) // s)  # largest o with o s - lo + t d <= n - 1
+            total += max(last - first + 1, 0)
+        return total
     total = 0
     for t0 in range(0, k, chunk):
         t = np.arange(t0, min(k, t0 + chunk), dtype=np.int64)
-        first = np.maximum(0, -((t * d - lo) // s))  # smallest o with o s - lo + t d >= 0
-        last = np.minimum(out - 1, (n - 1 + lo - t * d) // s)  # largest o with o s - lo + t d <= n - 1
+        first = np.maximum(0, -((t * d - lo) // s))
+        last = np.minimum(out - 1, (n - 1 + lo - t * d) // s)
         total += int(np.maximum(last - first + 1, 0).sum())
     return total
 
@@ -141,15 +151,15 @@ def pattern_nnz(geometry: ConvGeometry) -> int:
     2999999999994
     """
     as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
+    return _pattern_nnz(geometry)
+
+
+@lru_cache(maxsize=256)
+def _pattern_nnz(geometry: ConvGeometry) -> int:
     per_axis = 1
     for n, k, s, lo, d, o in _axes(geometry):
         per_axis *= _axis_count(n, k, s, lo, d, o, geometry.padding_mode)
     return geometry.out_channels * geometry.in_channels_per_group * per_axis
-
-
-def _spatial_pattern_bound(geometry: ConvGeometry) -> int:
-    """Upper bound of the spatial pattern's triples (one channel pair), in Python integers."""
-    return prod(o * k for o, k in zip(geometry.output_size, geometry.kernel_size))
 
 
 # --------------------------------------------------------------------------- the plain path
@@ -260,7 +270,6 @@ def row_pattern(sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts, cg: int, q: int
     return cg * sp_indptr, row_cols, row_taps, row_starts
 
 
-@dataclass(frozen=True, eq=False)
 class TapMap(Displayable):
     """The tap map of a convolution geometry, in factored form.
 
@@ -278,12 +287,26 @@ class TapMap(Displayable):
     row_starts : ndarray or None
         Start of each entry's run in ``row_taps`` (for ``np.add.reduceat``);
         ``None`` when every entry has exactly one tap.
+    boxes : BoxPlan or None
+        The map as boxes of output positions with the same entries (see
+        :func:`convmatrix._fastpaths.box_plan`): the CSR arrays are then written
+        box by box, and the row arrays above are made only when asked for.
     lattices : tuple or None
-        Boxes of output positions with equal taps (a fast fill, see
-        :func:`convmatrix._fastpaths.lattices`); ``None`` fills entry by entry.
+        The boxes position by position, ``(base, box, strides, taps)`` each,
+        for a map without summed taps; ``None`` otherwise.
     transposed : bool
         Whether this is the map of the transpose ``A.T`` (rows are the
         convolution's input positions).
+    shape : (int, int)
+        ``(rows, cols)`` of the matrix.
+    channels : int
+        Row channels: output channels of the convolution (input channels when transposed).
+    row_nnz, nnz : int
+        Stored entries per row channel, and of the full matrix (after summing duplicate taps).
+    index_dtype : type
+        ``np.int32`` while the indices fit, ``np.int64`` beyond.
+    has_duplicates : bool
+        Whether some entry receives more than one tap (non-zero padding modes only).
 
     Notes
     -----
@@ -309,26 +332,61 @@ class TapMap(Displayable):
     [5, 6, 5, 6, 7, 8, 7, 8]
     """
 
-    geometry: ConvGeometry
-    row_indptr: np.ndarray
-    row_cols: np.ndarray
-    row_taps: np.ndarray
-    row_starts: np.ndarray | None
-    lattices: tuple | None = None
-    transposed: bool = False
+    def __init__(self, geometry: ConvGeometry, row_indptr: np.ndarray, row_cols: np.ndarray | None = None,
+                 row_taps: np.ndarray | None = None, row_starts: np.ndarray | None = None,
+                 lattices: tuple | None = None, transposed: bool = False, *, boxes=None, rows=None):
+        self.geometry = geometry
+        self.row_indptr = row_indptr
+        self.transposed = transposed
+        self.boxes = boxes
+        self._lattices = lattices
+        # the row arrays, or (for a box plan) the function that makes them when first asked for
+        self._rows = None if row_cols is None else (row_cols, row_taps, row_starts)
+        self._make_rows = rows
+        self.has_duplicates = boxes.has_duplicates if boxes is not None else row_starts is not None
+        # sizes, computed once (plain attributes: a cached_property takes a lock on first use)
+        shape = geometry.shape
+        self.shape = shape[::-1] if transposed else shape
+        self.channels = geometry.in_channels if transposed else geometry.out_channels
+        self.row_nnz = int(row_indptr[-1])
+        self.nnz = self.channels * self.row_nnz
+        self.index_dtype = index_dtype(self.nnz, *self.shape)
+        self._offsets = self._pointer = None
+
+    def __repr__(self) -> str:
+        kind = "boxes" if self.boxes is not None else "rows"
+        return (f"TapMap({self.geometry!r}, shape={self.shape}, nnz={self.nnz}, {kind}"
+                f"{', transposed' if self.transposed else ''})")
+
+    # -- the row pattern
+    def _row_arrays(self):
+        if self._rows is None:
+            self._rows = self._make_rows()
+        return self._rows
+
+    @property
+    def row_cols(self) -> np.ndarray:
+        """Column of each entry of the row pattern (group 0)."""
+        return self._row_arrays()[0]
+
+    @property
+    def row_taps(self) -> np.ndarray:
+        """Flat tap of each entry of the row pattern (a run per entry when :attr:`row_starts` is set)."""
+        return self._row_arrays()[1]
+
+    @property
+    def row_starts(self) -> np.ndarray | None:
+        """Start of each entry's run in :attr:`row_taps`, or ``None`` when no taps sum."""
+        return self._row_arrays()[2] if self.has_duplicates else None
+
+    @property
+    def lattices(self) -> tuple | None:
+        """The boxes position by position: ``(base, box, strides, taps)`` each (no summed taps only)."""
+        if self.boxes is None or self.has_duplicates:
+            return self._lattices
+        return tuple((b.base, b.box, b.strides, b.taps) for b in self.boxes.boxes)
 
     # -- sizes
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(rows, cols)`` of the matrix."""
-        return self.geometry.shape[::-1] if self.transposed else self.geometry.shape
-
-    @property
-    def channels(self) -> int:
-        """Row channels: output channels of the convolution (input channels when transposed)."""
-        g = self.geometry
-        return g.in_channels if self.transposed else g.out_channels
-
     def channel_weights(self, weight: np.ndarray) -> np.ndarray:
         """The convolution weight as one row of values per row channel, in ``row_taps`` order.
 
@@ -342,28 +400,16 @@ class TapMap(Displayable):
         w4 = weight.reshape(g.groups, og, cg, -1).transpose(0, 2, 1, 3)
         return w4.reshape(g.in_channels, -1)
 
-    @property
-    def row_nnz(self) -> int:
-        """Stored entries per row channel."""
-        return int(self.row_cols.size)
-
-    @property
-    def nnz(self) -> int:
-        """Stored entries of the full matrix (after summing duplicate taps)."""
-        return self.channels * self.row_nnz
-
-    @property
-    def has_duplicates(self) -> bool:
-        """Whether some entry receives more than one tap (non-zero padding modes only)."""
-        return self.row_starts is not None
-
-    @cached_property
-    def index_dtype(self) -> type:
-        """int32 while the indices fit, int64 beyond."""
-        return index_dtype(self.nnz, *self.shape)
-
     def group_offsets(self) -> np.ndarray:
         """Column offset of each row channel's group."""
+        return self._group_offsets().copy()
+
+    def _group_offsets(self) -> np.ndarray:
+        if self._offsets is None:
+            self._offsets = self._compute_offsets()
+        return self._offsets
+
+    def _compute_offsets(self) -> np.ndarray:
         g = self.geometry
         if self.transposed:
             per_group = g.out_channels_per_group * prod(g.output_size)
@@ -374,13 +420,21 @@ class TapMap(Displayable):
     # -- full arrays, built on demand
     @property
     def indptr(self) -> np.ndarray:
-        """CSR row pointer of the full matrix."""
-        return tiled_indptr(np.diff(self.row_indptr), self.channels, self.index_dtype)
+        """CSR row pointer of the full matrix (a fresh array: one row channel's pointer, tiled)."""
+        if self._pointer is None:
+            self._pointer = tiled_pointer(self.row_indptr, self.channels, self.index_dtype)
+        return self._pointer.copy()
 
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
-        return shifted_cols(self.row_cols, self.group_offsets(), self.index_dtype).reshape(-1)
+        if self.boxes is not None:
+            return _fastpaths.box_indices(self.boxes, self._group_offsets(), self.index_dtype)
+        if self.geometry.groups == 1:  # every row channel's columns are the row pattern's
+            out = np.empty((self.channels, self.row_nnz), dtype=self.index_dtype)
+            out[...] = self.row_cols
+            return out.reshape(-1)
+        return shifted_cols(self.row_cols, self._group_offsets(), self.index_dtype).reshape(-1)
 
     @property
     def taps(self) -> np.ndarray:
@@ -407,16 +461,24 @@ class TapMap(Displayable):
         ``weight`` is an ndarray of the geometry's weight shape, any dtype numpy
         can index (object arrays of SymPy expressions included).
         """
+        return self.fill_data(weight)[0]
+
+    def fill_data(self, weight: np.ndarray):
+        """``(data, zeros)``: the CSR data array for ``weight``, and whether it holds a zero.
+
+        ``zeros`` is exact (``True``/``False``) where the map is written box by box,
+        and ``None`` (not known without a scan) otherwise.
+        """
         w2 = self.channel_weights(weight)
-        if self.lattices is not None and w2.dtype != object:
-            return _fastpaths.fill_lattices(w2, self.row_taps.size, self.lattices)
+        if self.boxes is not None and w2.dtype != object:
+            return _fastpaths.fill_boxes(np.ascontiguousarray(w2), self.boxes)
         # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
-        data = np.take(w2, self.row_taps, axis=1)
+        data = w2.take(self.row_taps, axis=1)
         if self.row_starts is not None:
             # summed in the kernel's own dtype (numpy would widen int8/int16/int32 to int64)
             data = np.add.reduceat(data, self.row_starts, axis=1,
                                    dtype=None if data.dtype == object else data.dtype)
-        return data.reshape(-1)
+        return data.reshape(-1), None
 
 
 def _plain(geometry: ConvGeometry) -> TapMap:
@@ -477,23 +539,50 @@ def plain_tap_map(geometry: ConvGeometry, *, transposed: bool = False) -> TapMap
 
 
 # --------------------------------------------------------------------------- with the fast paths
+#: Below this many stored entries a zero-padded map is one masked gather (a fixed number of numpy
+#: calls); from here on it is written box by box (no array of the pattern's size at all).
+BOX_MIN_NNZ = 1 << 18
+#: ... and only while the boxes hold this many entries each on average (each costs a few numpy calls).
+BOX_MIN_ENTRIES = 1 << 12
+
+
+def _zero_padded_rows(geometry: ConvGeometry):
+    """The row pattern of a zero-padded geometry: by its axis runs, or (very long borders) by one mask."""
+    return _fastpaths.typed_row_pattern(geometry) or _fastpaths.masked_row_pattern(geometry)
+
+
+def _masked(geometry: ConvGeometry) -> TapMap:
+    return TapMap(geometry, *_zero_padded_rows(geometry), None)
+
+
+def _row_arrays_of(geometry: ConvGeometry):
+    """The row arrays the plain path computes, by a fast path where one applies (zeros padding)."""
+    if geometry.padding_mode == "zeros":
+        return _zero_padded_rows(geometry)[1:] + (None,)
+    m = _plain(geometry)
+    return m.row_cols, m.row_taps, m.row_starts
+
+
+def _boxed(geometry: ConvGeometry, nnz: int) -> TapMap | None:
+    plan = _fastpaths.box_plan(geometry)
+    if plan is None or (geometry.padding_mode == "zeros" and nnz < BOX_MIN_ENTRIES * len(plan.boxes)):
+        return None
+    return TapMap(geometry, plan.row_indptr, boxes=plan, rows=lambda: _row_arrays_of(geometry))
+
+
 @lru_cache(maxsize=64)
 def _tap_map_cached(geometry: ConvGeometry) -> TapMap:
-    sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts = spatial_pattern(geometry)
-    if sp_starts is not None:
-        return TapMap(geometry, *row_pattern(sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts,
-                                             geometry.in_channels_per_group, prod(geometry.input_size),
-                                             prod(geometry.kernel_size)))
-    row_indptr, row_cols, row_taps, _ = _fastpaths.row_pattern_runs(
-        sp_indptr, sp_cols, sp_taps, geometry.in_channels_per_group, prod(geometry.input_size),
-        prod(geometry.kernel_size))
-    triples = [axis_triples(*axis, geometry.padding_mode) for axis in _axes(geometry)]
-    lattices = _fastpaths.lattices(geometry.output_size, triples, row_indptr, row_taps)
-    return TapMap(geometry, row_indptr, row_cols, row_taps, None, lattices)
+    nnz = _pattern_nnz(geometry)
+    zeros = geometry.padding_mode == "zeros"
+    if not zeros or nnz >= BOX_MIN_NNZ:
+        boxed = _boxed(geometry, nnz)
+        if boxed is not None:
+            return boxed
+    return _masked(geometry) if zeros else _plain(geometry)
 
 
-@lru_cache(maxsize=16)
-def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
+def _sorted_transposed(geometry: ConvGeometry) -> TapMap:
+    """The map of ``A.T``: the spatial triples sorted by input position, repeated over the channels by blocks."""
     sp_indptr, sp_rows, sp_cols, sp_taps, sp_starts = spatial_pattern(geometry)
     if sp_starts is not None:
         raise InputValueError("geometry: a transposed tap map needs a pattern without summed taps (zeros padding)",
@@ -505,13 +594,55 @@ def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
     return TapMap(geometry, row_indptr, row_cols, row_taps, None, None, transposed=True)
 
 
+@lru_cache(maxsize=16)
+def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
+    nnz = _pattern_nnz(geometry)
+    if geometry.padding_mode == "zeros" and nnz >= BOX_MIN_NNZ:
+        plan = _fastpaths.transposed_box_plan(geometry)
+        if plan is not None and nnz >= BOX_MIN_ENTRIES * len(plan.boxes):
+            def rows():
+                m = _sorted_transposed(geometry)
+                return m.row_cols, m.row_taps, None
+
+            return TapMap(geometry, plan.row_indptr, transposed=True, boxes=plan, rows=rows)
+    return _sorted_transposed(geometry)
+
+
 def _guard_pattern(geometry: ConvGeometry, max_bytes) -> None:
     """Refuse a geometry whose row pattern would not fit, before any of its arrays exist."""
-    bound = geometry.in_channels_per_group * _spatial_pattern_bound(geometry)
-    rows = prod(geometry.output_size)
+    output_size = geometry.output_size
+    bound = geometry.in_channels_per_group * prod(o * k for o, k in zip(output_size, geometry.kernel_size))
+    rows = prod(output_size)
     # the row pattern kept in the cache: a column (as the matrix's index) and a tap (intp) per entry
     guard((rows, geometry.in_channels * prod(geometry.input_size)), bound, 8, "csr", max_bytes,
           what="tap map (one output channel's pattern)")
+
+
+def tap_map_for(geometry: ConvGeometry, matrix_bytes: int, *, max_bytes=None) -> TapMap:
+    """The (cached) tap map of a geometry whose matrix a builder has already guarded at ``matrix_bytes``.
+
+    The pattern (one output channel's) is checked against the same limit only
+    when its bytes could exceed the matrix's: one size check instead of two.
+
+    Raises
+    ------
+    TypeError
+        If ``geometry`` is not a :class:`~convmatrix.ConvGeometry`.
+    MatrixTooLargeError
+        As :func:`tap_map`.
+
+    Examples
+    --------
+    >>> g = ConvGeometry.from_weight_shape((2, 1, 3), 5, padding=1)
+    >>> tap_map_for(g, 10**6) is tap_map(g)
+    True
+    """
+    as_instance(geometry, "geometry", ConvGeometry, "a ConvGeometry")
+    output_size = geometry.output_size
+    bound = geometry.in_channels_per_group * prod(o * k for o, k in zip(output_size, geometry.kernel_size))
+    if bound * 16 + (prod(output_size) + 1) * 8 > matrix_bytes:  # at most 8 + 8 bytes an entry, 8 a row
+        _guard_pattern(geometry, max_bytes)
+    return _tap_map_cached(geometry)
 
 
 def tap_map(geometry: ConvGeometry, *, max_bytes=None) -> TapMap:
@@ -575,6 +706,9 @@ def transposed_tap_map(geometry: ConvGeometry, *, max_bytes=None) -> TapMap:
 
 
 def clear_cache() -> None:
-    """Forget every cached tap map (for benchmarks that time cold builds, and for tests)."""
+    """Forget every cached tap map, and the counts and per-axis plans cached with them (for cold builds, tests)."""
     _tap_map_cached.cache_clear()
     _transposed_tap_map_cached.cache_clear()
+    _pattern_nnz.cache_clear()
+    _axis_count.cache_clear()
+    _fastpaths.clear_cache()

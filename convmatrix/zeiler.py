@@ -30,7 +30,6 @@ from math import prod
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._display import Displayable
 from ._limits import as_format, as_max_bytes

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import InputValueError, as_any_matrix, as_int, is_sequence, is_sympy_matrix, object_type_error
+from .._validation import as_any_matrix, as_int, is_sequence, is_sympy_matrix, object_type_error
 
 __all__ = ["GRID_LIMIT", "summarize_matrix", "format_matrix", "natural_terms", "expression_text", "derivation_text"]
 
