@@ -94,7 +94,8 @@ def mib(n: int) -> str:
     return f"{n / 2**20:,.1f} MiB"
 
 
-def run(name: str, rounds: int, dtype) -> None:
+def measure(name: str, rounds: int, dtype) -> dict:
+    """Time and memory of ``from_torch`` against ``jacrev`` on one network; prints its paragraph."""
     title, make, shape = NETWORKS[name]
     torch.manual_seed(0)
     net = randomize_batchnorm(make()).to(dtype)
@@ -129,6 +130,23 @@ def run(name: str, rounds: int, dtype) -> None:
     print(f"  memory from_torch: peak RSS +{mib(rss_ours)}, tracemalloc peak {mib(traced_ours)}   "
           f"jacrev: peak RSS +{mib(rss_theirs)}")
     print()
+    return {"title": title, "ours": med_ours, "theirs": med_theirs, "diff": diff,
+            "tol": 1e-3 if dtype == torch.float32 else 1e-9, "rss_ours": rss_ours, "rss_theirs": rss_theirs}
+
+
+def run(quick: bool = False) -> list:
+    """The suite's rows (``python -m benchmarks``): ``from_torch`` / ``jacrev`` per network, checked equal."""
+    from ._harness import Row
+
+    rows = []
+    for name in (("vgg",) if quick else tuple(NETWORKS)):
+        m = measure(name, 2 if quick else 5, torch.float64)
+        checked = m["diff"] <= m["tol"]
+        rows.append(Row("from_torch", m["title"], "from_torch vs jacrev", m["ours"], "torch.func.jacrev",
+                        m["theirs"], m["ours"] / m["theirs"], target="< 1", met=m["ours"] < m["theirs"],
+                        checked=checked, note=f"max |diff| {m['diff']:.1e}; peak RSS {mib(m['rss_ours'])} vs "
+                                              f"{mib(m['rss_theirs'])}"))
+    return rows
 
 
 def main(argv=None) -> None:
@@ -140,7 +158,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(int(os.environ.get("CONVMATRIX_THREADS", torch.get_num_threads())))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; convmatrix {cm.__version__}\n")
     for name in args.nets.split(","):
-        run(name, args.rounds, getattr(torch, args.dtype))
+        measure(name, args.rounds, getattr(torch, args.dtype))
 
 
 if __name__ == "__main__":
