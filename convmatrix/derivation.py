@@ -258,7 +258,8 @@ def _expand_sums(expr: Basic, cache: dict) -> Basic:
                 if not (lo.is_Integer and hi.is_Integer):
                     out = e.func(body, *e.limits)
                     break
-                body = Add(*[_replace(body, {j: sympy.Integer(v)}, {}) for v in range(int(lo), int(hi) + 1)])
+                body = Add(*_replace_each(body, {}, j, [sympy.Integer(v) for v in range(int(lo), int(hi) + 1)],
+                                          {}, _occurrences(cache, j)))
             out = body if out is None else out
         else:
             out = e.func(*[walk(a) for a in e.args])
@@ -285,6 +286,58 @@ def _replace(expr: Basic, mapping: dict, cache: dict) -> Basic:
         return out
 
     return walk(expr)
+
+
+def _occurrences(caches: dict, key: Basic) -> dict:
+    """The memo of :func:`_contains` for ``key``, kept in ``caches`` (shared between calls)."""
+    return caches.setdefault(("occurs", key), {})
+
+
+def _contains(expr: Basic, key: Basic, memo: dict) -> bool:
+    """Whether ``key`` is ``expr`` or one of its subexpressions (``expr.has(key)``, memoised over shared ones)."""
+    hit = memo.get(expr)
+    if hit is not None:
+        return hit
+    out = expr == key or any(_contains(a, key, memo) for a in expr.args)
+    memo[expr] = out
+    return out
+
+
+def _replace_each(expr: Basic, fixed: dict, key: Basic, values, fixed_cache: dict, occurs: dict,
+                  caches: Mapping | None = None) -> list:
+    """``[_replace(expr, {**fixed, key: v}, ...) for v in values]``, walking the part free of ``key`` once.
+
+    A subexpression that does not contain ``key`` is rewritten the same way for
+    every value (by ``fixed`` alone), so it is rewritten once, with
+    ``fixed_cache``; only the subexpressions that contain ``key`` are rewritten
+    per value (with ``caches[v]``, a fresh cache by default).  Each result is
+    exactly that of :func:`_replace` with the whole mapping.  ``occurs`` is the
+    memo of :func:`_contains` for ``key``.
+    """
+    if key in fixed:
+        raise ValueError(f"{key} is both fixed and varying")
+
+    def each(v, cache):
+        mapping = {**fixed, key: v}
+
+        def walk(e):
+            if e in mapping:
+                return mapping[e]
+            if not e.args:
+                return e
+            if not _contains(e, key, occurs):
+                return _replace(e, fixed, fixed_cache) if fixed else e
+            hit = cache.get(e)
+            if hit is not None:
+                return hit
+            args = [walk(a) for a in e.args]
+            out = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
+            cache[e] = out
+            return out
+
+        return walk(expr)
+
+    return [each(v, {} if caches is None else caches.setdefault(v, {})) for v in values]
 
 
 def is_zero(expr: Basic, ranges: Mapping[Basic, tuple] | None = None) -> bool:
@@ -682,7 +735,8 @@ class Derivation(Displayable):
         if not concrete:
             return [_replace(diff, self.change, caches.setdefault(None, {}))]
         i, vals = concrete[0]
-        return [_replace(diff, {**self.change, i: sympy.Integer(v)}, caches.setdefault(v, {})) for v in vals]
+        return _replace_each(diff, self.change, i, [sympy.Integer(v) for v in vals], caches.setdefault(None, {}),
+                             _occurrences(caches, i), caches)
 
     def prove(self, step: Step) -> bool:
         """Whether SymPy proves the step (definitions are true by definition).
