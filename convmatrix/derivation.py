@@ -387,6 +387,7 @@ class _RingTester:
         self.ring, *elems = sympy.polys.rings.ring(gens, sympy.QQ)
         self.gens = dict(zip(gens, elems))
         self.cache: dict = {}
+        self.sums: dict = {}  # frozenset of terms -> the polynomial of their sum
 
     def convert(self, e):
         hit = self.cache.get(e)
@@ -395,9 +396,15 @@ class _RingTester:
         if e.is_Rational:
             out = self.ring(e)
         elif e.is_Add:
-            out = self.ring.zero
-            for a in e.args:
-                out = out + self.convert(a)
+            # the polynomials of several terms met before (shared between the claims of a step: the part free of
+            # its index) are added once, and their sum remembered by the set of them; the other terms are added
+            # one by one.  Addition is exact, so any grouping gives the same polynomial.
+            seen = [a for a in e.args if len(self.cache.get(a, ())) > 1]
+            if len(seen) > 1:
+                rest = set(seen)
+                out = self._sum([a for a in e.args if a not in rest], self._sum(seen))
+            else:
+                out = self._sum(list(e.args), self.ring.zero)
         elif e.is_Mul:
             out = self.ring.one
             for a in e.args:
@@ -407,6 +414,28 @@ class _RingTester:
         else:
             out = self.gens[e]
         self.cache[e] = out
+        return out
+
+    def _sum(self, terms: list, start=None):
+        """The sum of the polynomials of ``terms`` (and ``start``), added in place; several seen terms memoised."""
+        if start is None and len(terms) > 1 and all(a in self.cache for a in terms):
+            key = frozenset(terms)
+            hit = self.sums.get(key)
+            if hit is None:
+                hit = self.sums[key] = self._sum(terms, self.ring.zero)
+            return hit
+        out = self.ring.zero.copy() if start is None else start.copy()
+        for a in terms:
+            for monom, coeff in self.convert(a).items():
+                total = out.get(monom)
+                if total is None:
+                    out[monom] = coeff
+                else:
+                    total = total + coeff
+                    if total:
+                        out[monom] = total
+                    else:
+                        del out[monom]
         return out
 
     def is_zero(self, e) -> bool:
@@ -738,12 +767,37 @@ class Derivation(Displayable):
         return _replace_each(diff, self.change, i, [sympy.Integer(v) for v in vals], caches.setdefault(None, {}),
                              _occurrences(caches, i), caches)
 
+    def _claim_for_every_index(self, step: Step, caches: dict | None = None) -> Basic | None:
+        """The difference to prove for one step at every value of its concrete index at once, or ``None``.
+
+        The index stays a symbol, and the sums are reduced by linearity
+        (:func:`reduce_sums`) instead of written out, as for general sizes:
+        ``KroneckerDelta(i, j)`` collapses only when the index's values are
+        exactly the integers of a range inside the sum's limits.  Every entry
+        at the index (``x[i]``) and every reduced sum is then a generator of
+        its own, so a zero found for this one difference is zero whatever
+        values they take, at every value of the index in particular: a proof
+        of every claim of :meth:`_claims` at once.  ``None`` for a step with
+        more than one concrete index (:meth:`_claims` decides those).
+        """
+        caches = {} if caches is None else caches
+        concrete = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
+                    if isinstance(v, range) and v.step == 1 and len(v)}
+        ranges = {i: r for i, r in self.ranges.items() if i not in self.indices} | concrete
+        diff = reduce_sums(self.difference(step), ranges)
+        if sum(1 for i in self.indices if diff.has(i)) > 1:
+            return None
+        return _replace(diff, self.change, caches.setdefault(None, {}))
+
     def prove(self, step: Step) -> bool:
         """Whether SymPy proves the step (definitions are true by definition).
 
         Each difference, in base variables, is expanded in a polynomial ring
         (every non-polynomial subexpression a generator of its own); what does
-        not vanish there gets ``cancel(together(...))``.
+        not vanish there gets ``cancel(together(...))``.  A step with a
+        concrete index is proved first for every index value at once, with the
+        index a symbol and the sums reduced by linearity; where that does not
+        vanish, at every index value, with the sums written out.
 
         Raises
         ------
@@ -753,6 +807,9 @@ class Derivation(Displayable):
         if not isinstance(step, Step):
             raise InputTypeError(f"step must be a Step, not a {type(step).__name__}", "step")
         if step.kind == "definition":
+            return True
+        every = self._claim_for_every_index(step)
+        if every is not None and _proved([every], _RingTester([every])):
             return True
         claims = self._claims(step)
         return _proved(claims, _RingTester(claims))
@@ -777,10 +834,15 @@ class Derivation(Displayable):
             Naming the first step that SymPy does not prove or that fails in numbers.
         """
         caches: dict = {}
-        claims = [self._claims(s, caches) if s.kind != "definition" else [] for s in self.steps]
-        tester = _RingTester([e for c in claims for e in c])
-        for n, (step, claim) in enumerate(zip(self.steps, claims), start=1):
-            if step.kind != "definition" and not _proved(claim, tester):
+        equalities = [n for n, s in enumerate(self.steps) if s.kind != "definition"]
+        every = {n: self._claim_for_every_index(self.steps[n], caches) for n in equalities}
+        tester = _RingTester([e for e in every.values() if e is not None])
+        left = [n for n in equalities if every[n] is None or not _proved([every[n]], tester)]
+        claims = {n: self._claims(self.steps[n], caches) for n in left}  # at every index value, sums written out
+        tester = _RingTester([e for c in claims.values() for e in c])
+        for n, claim in claims.items():
+            if not _proved(claim, tester):
+                step, n = self.steps[n], n + 1
                 raise DerivationError(f"step ({n}){self._label(step)} of {self.title!r} is not proved: {step.text}\n"
                                       f"  {self.text_of(step.lhs)} = {self.text_of(step.rhs)}")
         if numbers:
@@ -863,7 +925,7 @@ class Derivation(Displayable):
                           and a in scalars and a not in ranges}
             step_ranges = ranges | {a: (1, general[0] if general else 3) for a in undeclared}
             tops = [lim[2] for sm in sums for lim in sm.limits]
-            f = sympy.lambdify([*bases, *general, *scalars], [lhs, rhs], modules="math")
+            f = sympy.lambdify([*bases, *general, *scalars], [lhs, rhs], modules="math", cse=_hoist_sums)
             evaluated = 0
             for size in (sizes if general else (None,)):
                 size_map = {g: size for g in general}
@@ -961,6 +1023,65 @@ class Derivation(Displayable):
 
     def __str__(self) -> str:
         return self.text()
+
+
+def _hoist_sums(exprs: list) -> tuple[list, list]:
+    """A ``cse`` for :func:`sympy.lambdify`: every sum that binds none of the variables of the sums around it.
+
+    Such a sum has one value wherever it occurs (its own summation index is
+    bound inside it), so the compiled function computes it once, before the
+    expressions, instead of once per term of every sum around it (a nested
+    ``Σ_j (x_j - Σ_k x_k/m)`` costs m terms instead of m²).  Inner sums are
+    hoisted first; equal sums share one variable.  Nothing else changes: the
+    function computes the same values (the same sums, added in the same order).
+
+    Returns
+    -------
+    (replacements, reduced)
+        As :func:`sympy.cse`: ``[(symbol, sum), ...]`` in the order to compute
+        them, and ``exprs`` with those sums replaced.
+
+    Examples
+    --------
+    >>> from sympy import IndexedBase, Sum, symbols
+    >>> x = IndexedBase("x"); j, k = symbols("j k", integer=True)
+    >>> inner = Sum(x[k], (k, 1, 3))
+    >>> _hoist_sums([Sum(x[j] - inner, (j, 1, 3))])
+    ([(_sum0, Sum(x[k], (k, 1, 3))), (_sum1, Sum(-_sum0 + x[j], (j, 1, 3)))], [_sum1])
+    """
+    taken = {str(a) for e in exprs for a in e.free_symbols}
+    names = (f"_sum{n}" for n in range(10**9))
+    found: dict = {}  # hoisted sum -> its symbol, in the order found (inner first)
+    memo: dict = {}
+
+    def walk(e: Basic, bound: frozenset) -> Basic:
+        if not e.args or not e.has(Sum):
+            return e
+        key = (e, bound)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        if isinstance(e, Sum):
+            inner = bound | {lim[0] for lim in e.limits}
+            function = walk(e.function, inner)
+            limits = [sympy.Tuple(*(walk(a, inner) for a in lim)) for lim in e.limits]  # conservative
+            out = e.func(function, *limits) if function is not e.function or limits != list(e.limits) else e
+            if not (out.free_symbols & bound):
+                sym = found.get(out)
+                if sym is None:
+                    name = next(names)
+                    while name in taken:
+                        name = next(names)
+                    sym = found[out] = Symbol(name)
+                out = sym
+        else:
+            args = [walk(a, bound) for a in e.args]
+            out = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
+        memo[key] = out
+        return out
+
+    reduced = [walk(e, frozenset()) for e in exprs]
+    return [(s, e) for e, s in found.items()], reduced
 
 
 def _proved(claims: list, tester: _RingTester) -> bool:
