@@ -303,24 +303,28 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
     i = graph.index
     sym = {node.name: node.symbol for node in graph.nodes}
 
-    def expl(e):
-        e = d.explicit(e)
-        return expand_sums(e) if n is not None else e
+    def expl(*exprs):
+        """Every expression written out; for a concrete size, all in one pass, so that shared sums expand once."""
+        out = [d.explicit(e) for e in exprs]
+        return expand_sums(sympy.Tuple(*out)).args if n is not None else out
 
     closed = d.step("closed_form").rhs
     out_y = sym["gamma"] * sym["xhat"][i] + sym["beta"]
     symbols = {"x": sym["x"], "dout": graph.upstream, "gamma": sym["gamma"], "beta": sym["beta"], "eps": eps,
                "m": graph.size, "i": i, "j": graph.dummy, "mu": sym["mu"], "var": sym["var"],
                "sigma_eps": sym["sigma_eps"], "xhat": sym["xhat"], "y": sym["y"]}
+    rest = (d.step("dgamma").rhs, d.step("dbeta").rhs, sym["mu"], sym["var"])
     if n is None:
-        gx, fy = expl(closed), expl(out_y)
+        gx, fy, *rest = expl(closed, out_y, *rest)
     else:
         symbols["x"] = [sym["x"][a] for a in range(1, n + 1)]
         symbols["dout"] = [graph.upstream[a] for a in range(1, n + 1)]
-        gx = [expl(closed.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
-        fy = [expl(out_y.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
-    gradients = {"x": gx, "gamma": expl(d.step("dgamma").rhs), "beta": expl(d.step("dbeta").rhs)}
-    forward = {"y": fy, "mu": expl(sym["mu"]), "var": expl(sym["var"])}
+        values = [closed.xreplace({i: Integer(a)}) for a in range(1, n + 1)]
+        values += [out_y.xreplace({i: Integer(a)}) for a in range(1, n + 1)]
+        *written, dgamma, dbeta, mu, var = expl(*values, *rest)
+        gx, fy, rest = list(written[:n]), list(written[n:]), [dgamma, dbeta, mu, var]
+    gradients = {"x": gx, "gamma": rest[0], "beta": rest[1]}
+    forward = {"y": fy, "mu": rest[2], "var": rest[3]}
     return BatchNormDerivation(**derivation_fields(d), symbols=symbols, gradients=gradients, forward=forward,
                                batch_size=n)
 
