@@ -907,6 +907,7 @@ class Derivation(Displayable):
         rng = random.Random(seed)
         ranges = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
                   if isinstance(v, range) and v.step == 1 and len(v)} | dict(self.ranges)
+        compiled: dict = {}
         for n, step in enumerate(self.steps, start=1):
             if step.kind == "definition":
                 continue
@@ -925,7 +926,7 @@ class Derivation(Displayable):
                           and a in scalars and a not in ranges}
             step_ranges = ranges | {a: (1, general[0] if general else 3) for a in undeclared}
             tops = [lim[2] for sm in sums for lim in sm.limits]
-            f = sympy.lambdify([*bases, *general, *scalars], [lhs, rhs], modules="math", cse=_hoist_sums)
+            f = _compiled([*bases, *general, *scalars], lhs, rhs, compiled)
             evaluated = 0
             for size in (sizes if general else (None,)):
                 size_map = {g: size for g in general}
@@ -1023,6 +1024,29 @@ class Derivation(Displayable):
 
     def __str__(self) -> str:
         return self.text()
+
+
+def _compiled(args: list, lhs: Basic, rhs: Basic, cache: dict):
+    """``lambdify(args, [lhs, rhs])`` (closed sums computed once, :func:`_hoist_sums`), remembered in ``cache``.
+
+    Sides that are the same expression (a step whose right side is what its
+    left side stands for) are compiled once: the function computes that side
+    and returns it twice, which is what the function of both would return (or
+    raise), since the same code computes the same value.
+    """
+    key = (tuple(args), lhs, rhs)
+    f = cache.get(key)
+    if f is None:
+        if lhs == rhs:
+            one = sympy.lambdify(args, [lhs], modules="math", cse=_hoist_sums)
+
+            def f(*values):
+                value = one(*values)[0]
+                return value, value
+        else:
+            f = sympy.lambdify(args, [lhs, rhs], modules="math", cse=_hoist_sums)
+        cache[key] = f
+    return f
 
 
 def _hoist_sums(exprs: list) -> tuple[list, list]:
