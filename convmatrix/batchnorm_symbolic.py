@@ -161,11 +161,12 @@ def batchnorm_derivation(batch_size: int | None = 4, *, eps: Any = None, check: 
     ``σ²_B = σ_ε² − ε``) — where every gradient symbol stands for the value
     computed by reverse accumulation over the forward graph (local derivatives
     by ``sympy.diff``), and reduce ``lhs − rhs`` to zero exactly (expansion in a
-    polynomial ring, else ``cancel(together(...))``; never ``simplify``): for a
-    concrete batch size at every index, in centred coordinates
-    ``x_a = c_0 + c_a`` and with ``t = 1/σ_ε`` to keep expansions small; for
-    general ``m`` after reducing sums by linearity
-    (:func:`~convmatrix.derivation.reduce_sums`).
+    polynomial ring, else ``cancel(together(...))``; never ``simplify``), with
+    ``t = 1/σ_ε`` to keep expansions small, after reducing sums by linearity
+    (:func:`~convmatrix.derivation.reduce_sums`): for general ``m``, and for a
+    concrete batch size at every index at once (the index kept a symbol);
+    what does not vanish so would be proved index by index with the sums
+    written out, in centred coordinates ``x_a = c_0 + c_a``.
 
     Examples
     --------

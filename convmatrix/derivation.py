@@ -6,12 +6,15 @@ derivation's ``values``) and reducing the difference to zero exactly — first b
 expansion in a sparse polynomial ring (memoised over shared subexpressions,
 every non-polynomial piece a generator of its own), then, for what does not
 vanish there, by ``cancel(together(a - b)) == 0`` — never ``simplify``.
-Steps with a free index ``i`` and concrete sums are proved for every index
-value; general sums ``Sum(f(j), (j, 1, m))`` are reduced by
-linearity to canonical moment sums (``Σ_j x_j dy_j`` and the like), which then
-act as independent generators; ``KroneckerDelta(i, j)`` inside a sum over ``j``
-is collapsed only where ``i`` is known to lie in the sum's range.  The test is
-sound: a difference that reduces to zero this way is zero.
+Sums ``Sum(f(j), (j, lo, hi))`` are reduced by linearity to canonical moment
+sums (``Σ_j x_j dy_j`` and the like), which then act as independent
+generators; ``KroneckerDelta(i, j)`` inside a sum over ``j`` is collapsed only
+where ``i`` is known to lie in the sum's range.  A step with a concrete free
+index ``i`` (one that takes listed values) is proved so for every value at
+once, ``i`` kept a symbol (entries such as ``x[i]`` are generators too); what
+does not vanish that way is proved value by value, with concrete sums
+written out.  The test is sound: a difference that reduces to zero this way
+is zero.
 
 The symbols of a derivation carry their printed names (:class:`NamedSymbol`,
 :class:`NamedIndexedBase`), so plain ``sympy.latex(step.rhs)`` reads
