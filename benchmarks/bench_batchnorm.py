@@ -202,7 +202,7 @@ def against(old: str, sizes: list[int], rounds: int) -> list[Row]:
         target = TARGETS.get(n)
         rows.append(Row(BENCH, f"batchnorm_derivation({n}), every check: new vs old", "seconds", med["new"], "old",
                         med["old"], med["new"] / med["old"], "", None, same, cpu_ratio=cpu["new"] / cpu["old"],
-                        note=f"{rounds} rounds"))
+                        note=f"{rounds} rounds, cpu {cpu['new']:.3f} s vs {cpu['old']:.3f} s"))
         if target is not None:
             rows.append(Row(BENCH, f"batchnorm_derivation({n}), every check: new", "seconds", med["new"], "target",
                             target, med["new"] / target, f"<= {target:g} s", med["new"] <= target, same,
