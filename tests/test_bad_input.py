@@ -183,6 +183,7 @@ def _baselines():
         (cm.matrix_spectrum, (R,), {}),
         (cm.matrix_spectrum, (A,), {"k": 1, "method": "sparse"}),
         (cm.circulant_strides, (g,), {}),
+        (cm.conv_operator, (W, 5), {"padding": 1, "padding_mode": "replicate"}),
         (cm.clip_spectral_norm, (np.ones((2, 2, 3)), 5, 1.0), {}),
         (sparse_coding.lasso_cost, (R, np.ones(3), np.ones(2), 1.0), {}),
         (sparse_coding.soft_threshold, (np.ones(3), 0.5), {}),
