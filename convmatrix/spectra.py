@@ -321,11 +321,16 @@ def _sparse_spectrum(A, k, which, tol, max_bytes) -> Spectrum:
     gram = (lambda v: adj(fwd(v))) if n <= m else (lambda v: fwd(adj(v)))
     G = spla.LinearOperator((size, size), matvec=gram, dtype=np.float64)
     v0 = np.random.default_rng(0).standard_normal(size)
-    if which == "largest":
-        lam, V = spla.eigsh(G, k=k, which="LA", tol=tol, ncv=ncv, v0=v0)
-        scale = float(lam.max())
-    else:
-        lam, V, scale = _smallest(A, G, k, tol, ncv, v0, max_bytes)
+    try:
+        if which == "largest":
+            lam, V = spla.eigsh(G, k=k, which="LA", tol=tol, ncv=ncv, v0=v0)
+            scale = float(lam.max())
+        else:
+            lam, V, scale = _smallest(A, G, k, tol, ncv, v0, max_bytes)
+    except spla.ArpackNoConvergence as exc:
+        raise InputValueError(
+            f"ARPACK did not reach tol={tol:g} for the k={k} {which} singular values of the {m} x {n} matrix "
+            f"({len(exc.eigenvalues)} converged): pass a larger tol= or a smaller k=", "tol") from None
     order = np.argsort(lam)[::-1]
     lam, V = lam[order], V[:, order]
     values = np.sqrt(np.clip(lam, 0.0, None))
@@ -492,7 +497,7 @@ def _fft_spectrum(w: np.ndarray, geometry: ConvGeometry, steps: tuple[int, ...],
     c = ci * prod(steps)
     q = min(co, c)
     # the symbol, its polyphase copy and the values (complex128), before any of them exists
-    guard_bytes(2 * 16 * geometry.out_channels * ci * N + 8 * G * (N // prod(steps)) * q * 2, max_bytes,
+    guard_bytes(3 * 16 * geometry.out_channels * ci * N + 8 * G * (N // prod(steps)) * q * 2, max_bytes,
                 what=f"the DFT of the kernel over the {geometry.input_size} grid "
                      f"({geometry.out_channels} x {ci} x {N:,} complex entries)")
     K = _symbol(np.asarray(w, dtype=np.float64), geometry)

@@ -210,7 +210,8 @@ def test_zero_matrix_and_record():
     s = cm.matrix_spectrum(sp.csr_array((4, 3)))
     assert np.array_equal(s.values, np.zeros(3)) and s.residual == 0.0
     s = cm.spectrum(np.ones((2, 1, 3)), 5, padding=1)
-    assert "by dense" in str(s) and "5 x" not in repr(s) and repr(s).startswith("Spectrum(values=")
+    assert str(s).startswith("Spectrum of a 10 x 5 matrix by dense: 5 singular values, largest ")
+    assert repr(s).startswith("Spectrum(values=[") and "method='dense'" in repr(s) and "shape=(10, 5)" in repr(s)
     with pytest.raises(AttributeError):
         s.method = "fft"
 
@@ -269,6 +270,17 @@ def test_bad_input_names_the_parameter():
         cm.matrix_spectrum([[1.0]])
     with pytest.raises(ValueError, match="method"):
         cm.matrix_spectrum(np.eye(3), method="lanczos")
+
+
+def test_no_convergence_is_a_named_refusal(monkeypatch):
+    import scipy.sparse.linalg as spla
+
+    def stuck(*args, **kwargs):
+        raise spla.ArpackNoConvergence("no", np.zeros(0), np.zeros((0, 0)))
+
+    monkeypatch.setattr(spla, "eigsh", stuck)
+    with pytest.raises(ValueError, match="tol="):
+        cm.matrix_spectrum(np.eye(40), k=1, method="sparse")
 
 
 def test_all_values_of_a_large_matrix_are_refused_before_allocating():
