@@ -128,8 +128,14 @@ def test_fft_path_matches_dense_svd(cfg, seed):
     kw = _layer_kwargs(cfg)
     got = cm.spectrum(w, cfg["input_size"], **kw)
     assert got.method == "fft"
-    _close(got.values, _dense_svd(w, cfg["input_size"], **kw))
+    ref = _dense_svd(w, cfg["input_size"], **kw)
+    _close(got.values, ref)
     assert got.residual < 1e-12
+    k = min(2, ref.size)
+    for which, part in (("largest", ref[:k]), ("smallest", ref[ref.size - k:])):
+        s = cm.spectrum(w, cfg["input_size"], k=k, which=which, **kw)
+        assert s.method == "fft" and s.residual < 1e-12
+        _close(s.values, part)
 
 
 def test_circulant_strides_recognises_exactly_the_structured_layers():
