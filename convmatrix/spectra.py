@@ -232,6 +232,13 @@ def matrix_spectrum(A: Any, *, k: int | None = None, which: str = "largest", tol
     as_max_bytes(max_bytes)
     if method is not None:
         method = as_choice(method, "method", ("dense", "sparse"))
+    return _spectrum_of(A, k, which, tol, max_bytes, method)
+
+
+def _spectrum_of(A, k, which, tol, max_bytes, method=None, residual: bool = True) -> Spectrum:
+    """:func:`matrix_spectrum` on checked arguments; ``residual=False`` spares the dense SVD its vectors."""
+    m, n = A.shape
+    count = min(m, n)
     if count == 0:
         return Spectrum(np.zeros(0), "dense", 0.0, (m, n))
     if method is None:
@@ -242,7 +249,7 @@ def matrix_spectrum(A: Any, *, k: int | None = None, which: str = "largest", tol
                                   f"pass k= for the sparse eigensolver, or method='dense'", "k")
         method = "dense"  # ARPACK needs k < size - 1: the few values of a tiny side come from LAPACK
     if method == "dense":
-        return _dense_spectrum(A, k, which, max_bytes)
+        return _dense_spectrum(A, k, which, max_bytes, residual)
     return _sparse_spectrum(A, k, which, tol, max_bytes)
 
 
@@ -275,15 +282,18 @@ def _gram_residual(M: np.ndarray, V: np.ndarray, s: np.ndarray, scale: float) ->
     return float(np.max(np.linalg.norm(R, axis=0)) / scale)
 
 
-def _dense_spectrum(A, k, which, max_bytes) -> Spectrum:
+def _dense_spectrum(A, k, which, max_bytes, residual: bool = True) -> Spectrum:
     m, n = A.shape
     _guard_dense((m, n), max_bytes, "all singular values" if k is None else f"k={k}")
     M = _dense_of(A)
-    _, s, Vt = np.linalg.svd(M, full_matrices=False)
+    if not residual:
+        s = np.linalg.svd(M, compute_uv=False)
+    else:
+        _, s, Vt = np.linalg.svd(M, full_matrices=False)
     pick = slice(None) if k is None else (slice(0, k) if which == "largest" else slice(s.size - k, s.size))
     values = s[pick]
-    residual = _gram_residual(M, Vt[pick].T, values, float(s[0]) ** 2)
-    return Spectrum(values, "dense", residual, (m, n))
+    res = _gram_residual(M, Vt[pick].T, values, float(s[0]) ** 2) if residual else float("nan")
+    return Spectrum(values, "dense", res, (m, n))
 
 
 def _matvecs(A):
@@ -490,7 +500,8 @@ def _block_svd(blocks: np.ndarray, vectors: bool):
     return np.concatenate(values, axis=0), residual
 
 
-def _fft_spectrum(w: np.ndarray, geometry: ConvGeometry, steps: tuple[int, ...], k, which, max_bytes) -> Spectrum:
+def _fft_spectrum(w: np.ndarray, geometry: ConvGeometry, steps: tuple[int, ...], k, which, max_bytes,
+                  residual: bool = True) -> Spectrum:
     G = geometry.groups
     co, ci = geometry.out_channels_per_group, geometry.in_channels_per_group
     N = prod(geometry.input_size)
@@ -506,18 +517,16 @@ def _fft_spectrum(w: np.ndarray, geometry: ConvGeometry, steps: tuple[int, ...],
     keep, mult = _half_spectrum([n // g for n, g in zip(geometry.input_size, steps)])
     blocks = blocks[:, keep].reshape(-1, co, c)
     mult = np.tile(mult, G)
-    if k is None:  # every block holds returned values: one pass with the vectors
-        s, residual = _block_svd(blocks, vectors=True)
-    else:
-        s, _ = _block_svd(blocks, vectors=False)
+    one_pass = residual and k is None  # every block holds returned values: one pass with the vectors
+    s, res = _block_svd(blocks, vectors=one_pass)
     values = np.sort(np.repeat(s, mult, axis=0).reshape(-1))[::-1]
     if k is not None:
         values = values[:k] if which == "largest" else values[values.size - k:]
-        # the residual of the blocks that hold the values returned
-        held = (s >= values[-1]) if which == "largest" else (s <= values[0])
-        _, residual = _block_svd(blocks[held.any(axis=1)], vectors=True)
+        if residual:  # the residual of the blocks that hold the values returned
+            held = (s >= values[-1]) if which == "largest" else (s <= values[0])
+            _, res = _block_svd(blocks[held.any(axis=1)], vectors=True)
     top = float(s.max()) ** 2 if s.size else 0.0
-    residual = residual / top if top > 0 else 0.0
+    residual = (res / top if top > 0 else 0.0) if residual else float("nan")
     return Spectrum(np.ascontiguousarray(values), "fft", residual, geometry.shape)
 
 
@@ -691,6 +700,14 @@ def spectrum(
     >>> np.allclose(s.values, np.linalg.svd(A, compute_uv=False))
     True
     """
+    return _layer_spectrum(weight, input_size, stride, padding, dilation, groups, padding_mode, k, which, tol,
+                           max_bytes)
+
+
+def _layer_spectrum(weight, input_size, stride, padding, dilation, groups, padding_mode, k, which, tol, max_bytes,
+                    residual: bool = True) -> Spectrum:
+    """:func:`spectrum`; ``residual=False`` (for :func:`singular_values`) spares the dense and FFT SVDs their
+    vectors, which cost about five times the values."""
     w, geometry = _layer(weight, input_size, stride, padding, dilation, groups, padding_mode)
     rows, cols = geometry.shape
     k = _as_k(k, min(rows, cols))
@@ -699,17 +716,17 @@ def spectrum(
     as_max_bytes(max_bytes)
     steps = circulant_strides(geometry)
     if steps is not None:
-        return _fft_spectrum(w, geometry, steps, k, which, max_bytes)
+        return _fft_spectrum(w, geometry, steps, k, which, max_bytes, residual)
     small = rows * cols <= DENSE_MAX_ENTRIES or k is None or k >= min(rows, cols) - 1
     if small:
         _guard_dense(geometry.shape, max_bytes, "all singular values" if k is None else f"k={k}")
     elif which == "largest":  # Lanczos needs products only: the factors, never the matrix
         op = _factored_operator(np.asarray(w, dtype=np.float64), geometry, max_bytes)
-        return matrix_spectrum(op, k=k, which=which, tol=tol, max_bytes=max_bytes, method="sparse")
+        return _spectrum_of(op, k, which, tol, max_bytes, "sparse")
     A = conv_matrix(w, geometry.input_size, stride=geometry.stride, padding=geometry.padding,
                     dilation=geometry.dilation, groups=geometry.groups, padding_mode=geometry.padding_mode,
                     max_bytes=max_bytes)
-    return matrix_spectrum(A, k=k, which=which, tol=tol, max_bytes=max_bytes)
+    return _spectrum_of(A, k, which, tol, max_bytes, None, residual)
 
 
 def singular_values(
@@ -726,7 +743,7 @@ def singular_values(
     tol: float | None = None,
     max_bytes: int | None = None,
 ) -> np.ndarray:
-    """The singular values of a convolution layer, descending (``spectrum(...).values``).
+    """The singular values of a convolution layer, descending (``spectrum(...).values``, without the residual).
 
     Parameters
     ----------
@@ -752,8 +769,8 @@ def singular_values(
     >>> singular_values(np.array([[[1.0, 2.0, 1.0]]]), 4, padding=1, k=1).round(6)
     array([3.618034])
     """
-    return spectrum(weight, input_size, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                    padding_mode=padding_mode, k=k, which=which, tol=tol, max_bytes=max_bytes).values
+    return _layer_spectrum(weight, input_size, stride, padding, dilation, groups, padding_mode, k, which, tol,
+                           max_bytes, residual=False).values
 
 
 def spectral_norm(
