@@ -597,24 +597,33 @@ def _factored_operator(w: np.ndarray, geometry: ConvGeometry, max_bytes):
     onehot = np.eye(T).reshape(T, 1, *geometry.kernel_size)
     E = conv_matrix(onehot, geometry.input_size, stride=geometry.stride, padding=geometry.padding,
                     dilation=geometry.dilation, padding_mode=geometry.padding_mode, max_bytes=max_bytes)
+    # rows (t, p) -> (p, t): the im2col block of output p is then one contiguous row of T * C_in
+    E = sp.csr_array(E[np.arange(T * P).reshape(T, P).T.reshape(-1)])
     Et = sp.csr_array(E.T)
     # W[g] as (co, T * ci), columns ordered (t, c) like the im2col rows below
     Wg = w.reshape(G, co, ci, T).transpose(0, 1, 3, 2).reshape(G, co, T * ci)
 
     def forward(x):
         X = np.asarray(x, dtype=np.float64).reshape(C_in, Q)
-        Z = (E @ X.T).reshape(T, P, G, ci)  # im2col: Z[t, p, c] = x[c] at tap t of output p
+        Z = E @ X.T  # im2col: Z[p * T + t, c] = x[c] at tap t of output p
+        if G == 1:
+            return (Wg[0] @ Z.reshape(P, T * C_in).T).reshape(-1)
+        Z = Z.reshape(P, T, G, ci)
         Y = np.empty((G, co, P))
         for g in range(G):
-            Y[g] = Wg[g] @ Z[:, :, g, :].transpose(0, 2, 1).reshape(T * ci, P)
+            Y[g] = Wg[g] @ Z[:, :, g, :].reshape(P, T * ci).T
         return Y.reshape(-1)
 
     def adjoint(y):
         Y = np.asarray(y, dtype=np.float64).reshape(G, co, P)
-        Z = np.empty((T, P, G, ci))
-        for g in range(G):
-            Z[:, :, g, :] = (Wg[g].T @ Y[g]).reshape(T, ci, P).transpose(0, 2, 1)
-        return (Et @ Z.reshape(T * P, C_in)).T.reshape(-1)
+        if G == 1:
+            Z = (Y[0].T @ Wg[0]).reshape(P * T, C_in)
+        else:
+            Z = np.empty((P, T, G, ci))
+            for g in range(G):
+                Z[:, :, g, :] = (Y[g].T @ Wg[g]).reshape(P, T, ci)
+            Z = Z.reshape(P * T, C_in)
+        return (Et @ Z).T.reshape(-1)
 
     return spla.LinearOperator(geometry.shape, matvec=forward, rmatvec=adjoint, dtype=np.float64)
 
