@@ -91,6 +91,13 @@ _EXPORTS = {
     "fista": "sparse_coding",
     "ista": "sparse_coding",
     "operator_norm": "sparse_coding",
+    "Spectrum": "spectra",
+    "circulant_strides": "spectra",
+    "clip_spectral_norm": "spectra",
+    "matrix_spectrum": "spectra",
+    "singular_values": "spectra",
+    "spectral_norm": "spectra",
+    "spectrum": "spectra",
     "filter_bank": "scenes",
     "psnr": "scenes",
     "synthetic_scene": "scenes",
@@ -145,6 +152,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .resample import (avg_pool_matrix, pad_matrix, pad_widths_from_torch, subsample_matrix, sum_pool_matrix,
                            upsample_matrix, zero_insertion_matrix)
     from .scenes import filter_bank, psnr, synthetic_scene
+    from .spectra import (Spectrum, circulant_strides, clip_spectral_norm, matrix_spectrum, singular_values,
+                          spectral_norm, spectrum)
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
     from .overlap import OverlapMap, overlap_map
     from .structure import TapMap, tap_map
