@@ -234,3 +234,18 @@ def test_bad_input_is_refused_by_name(call, name, kind):
 def test_large_grids_are_refused_before_allocating():
     with pytest.raises(cm.MatrixTooLargeError, match="max_bytes"):
         cm.spectral_norm_bounds(np.ones((8, 8, 3, 3)), (10**5, 10**5), padding=1, max_bytes=2**20)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape,size,kw", [
+    ((4, 3, 3, 3), (7, 6), dict(padding=1)),
+    ((4, 2, 3, 2), (8, 5), dict(padding=(1, 1), stride=2, groups=2)),
+])
+def test_report_scores_against_spectral_norm(mode, shape, size, kw):
+    w = np.random.default_rng(6).standard_normal(shape)
+    report = cm.spectral_norm_report(w, size, padding_mode=mode, **kw)
+    assert report.exact == pytest.approx(_exact(w, dict(kw, input_size=size, weight_shape=shape, padding_mode=mode)),
+                                         rel=1e-9)
+    assert report.violations == ()
+    assert [row[2] for row in report.rows()] == pytest.approx([b.value / report.exact for b in report.bounds])
+    assert f"{mode} padding" in str(report)
