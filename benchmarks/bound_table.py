@@ -11,6 +11,7 @@ than ``--max-nnz`` stored entries (default 120 M, about 1.4 GB in CSR) is listed
 
     python benchmarks/bound_table.py                  # the markdown table, smallest layers first
     python benchmarks/bound_table.py --max-nnz 2e7    # a quick run on the smaller layers
+    python benchmarks/bound_table.py --only "ResNet-18 layer1"   # one row
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-nnz", type=float, default=120e6, help="largest matrix to compute exactly")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="", help="rows whose 'network layer' contains this text")
     parser.add_argument("--tol", type=float, default=1e-9, help="relative tolerance of the exact norm (ARPACK)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -94,6 +96,8 @@ def main(argv=None) -> int:
     sizes = [stored_entries(*row[2:]) for row in LAYERS]
     for i in sorted(range(len(LAYERS)), key=lambda i: sizes[i]):  # smallest first
         (net, layer, c_in, c_out, k, s, p, n), w, nnz = LAYERS[i], weights[i], sizes[i]
+        if args.only not in f"{net} {layer}":
+            continue
         cfg = dict(stride=s, padding=p)
         if nnz > args.max_nnz:
             out_of_reach.append(f"{net} {layer} ({c_in}→{c_out} on {n}×{n}: {nnz / 1e6:,.0f} M stored entries)")
