@@ -10,6 +10,8 @@ The exact norm is :func:`convmatrix.spectral_norm` of the explicit matrix; a lay
 than ``--max-nnz`` stored entries (default 120 M, about 1.4 GB in CSR) is listed as out of reach.
 
     python benchmarks/bound_table.py                  # the markdown table, smallest layers first
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bound_table.py   # on a machine shared by other jobs: OpenBLAS's
+                                                      # threads spin against each other (7x slower here)
     python benchmarks/bound_table.py --max-nnz 2e7    # a quick run on the smaller layers
     python benchmarks/bound_table.py --only "ResNet-18 layer1"   # one row
 """
