@@ -175,6 +175,9 @@ def _baselines():
         (cm.ista, (R, np.ones(3)), {"n_iter": 2}),
         (cm.fista, (R, np.ones(3)), {"n_iter": 2}),
         (cm.operator_norm, (R,), {}),
+        (cm.spectral_norm_bounds, (W, 5), {"padding": 1}),
+        (cm.spectral_norm_report, (W, 5), {"padding": 1, "exact": 10.0}),
+        (cm.SpectralNormBound, ("x", 1.0, True, "A & B, 2020", "proved"), {}),
         (cm.singular_values, (W, 5), {"padding": 1}),
         (cm.singular_values, (W, 6), {"padding": 1, "padding_mode": "circular", "k": 2}),
         (cm.spectrum, (W, 5), {"k": 1}),
@@ -292,7 +295,8 @@ def test_every_public_callable_is_in_the_sweep():
     """A public callable added later must get a baseline here (records and exceptions aside)."""
     covered = {getattr(f, "__name__", None) for f, _, _ in _baselines()}
     records = {"TapMap", "TransposedConvAsDirect", "TransposeEquivalenceReport", "InferenceResult", "Switches",
-               "BatchNormDerivation", "Backpropagation", "OverlapMap", "Spectrum", "DerivationError", "MatrixTooLargeError", "InputError", "InputTypeError",
+               "BatchNormDerivation", "Backpropagation", "OverlapMap", "Spectrum", "SpectralNormBound", "SpectralNormReport",
+               "DerivationError", "MatrixTooLargeError", "InputError", "InputTypeError",
                "InputValueError"}
     missing = [n for n in cm.__all__ if callable(getattr(cm, n)) and n not in covered and n not in records]
     assert not missing, f"public callables without a baseline in the sweep: {missing}"
