@@ -91,6 +91,9 @@ _EXPORTS = {
     "fista": "sparse_coding",
     "ista": "sparse_coding",
     "operator_norm": "sparse_coding",
+    "ComposedNorm": "composed",
+    "composed_norm": "composed",
+    "network_norms": "composed",
     "filter_bank": "scenes",
     "psnr": "scenes",
     "synthetic_scene": "scenes",
@@ -141,6 +144,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
                            upsample_matrix, zero_insertion_matrix)
     from .scenes import filter_bank, psnr, synthetic_scene
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
+    from .composed import ComposedNorm, composed_norm, network_norms
     from .overlap import OverlapMap, overlap_map
     from .structure import TapMap, tap_map
     from .affine import AffineMap
