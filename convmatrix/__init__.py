@@ -94,6 +94,13 @@ _EXPORTS = {
     "ComposedNorm": "composed",
     "composed_norm": "composed",
     "network_norms": "composed",
+    "Spectrum": "spectra",
+    "circulant_strides": "spectra",
+    "clip_spectral_norm": "spectra",
+    "matrix_spectrum": "spectra",
+    "singular_values": "spectra",
+    "spectral_norm": "spectra",
+    "spectrum": "spectra",
     "filter_bank": "scenes",
     "psnr": "scenes",
     "synthetic_scene": "scenes",
@@ -143,6 +150,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .resample import (avg_pool_matrix, pad_matrix, pad_widths_from_torch, subsample_matrix, sum_pool_matrix,
                            upsample_matrix, zero_insertion_matrix)
     from .scenes import filter_bank, psnr, synthetic_scene
+    from .spectra import (Spectrum, circulant_strides, clip_spectral_norm, matrix_spectrum, singular_values,
+                          spectral_norm, spectrum)
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
     from .composed import ComposedNorm, composed_norm, network_norms
     from .overlap import OverlapMap, overlap_map

@@ -182,6 +182,15 @@ def _baselines():
         (cm.composed_norm, ([R, R.T],), {"names": ["R", "Rt"]}),
         (cm.network_norms, (torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.ReLU()), (1, 5)),
          {"x": np.ones((1, 5))}),
+        (cm.singular_values, (W, 5), {"padding": 1}),
+        (cm.singular_values, (W, 6), {"padding": 1, "padding_mode": "circular", "k": 2}),
+        (cm.spectrum, (W, 5), {"k": 1}),
+        (cm.spectral_norm, (W, 5), {"padding": 1, "padding_mode": "circular"}),
+        (cm.spectral_norm, (W, 5), {"padding_mode": "reflect"}),
+        (cm.matrix_spectrum, (R,), {}),
+        (cm.matrix_spectrum, (A,), {"k": 1, "method": "sparse"}),
+        (cm.circulant_strides, (g,), {}),
+        (cm.clip_spectral_norm, (np.ones((2, 2, 3)), 5, 1.0), {}),
         (sparse_coding.lasso_cost, (R, np.ones(3), np.ones(2), 1.0), {}),
         (sparse_coding.soft_threshold, (np.ones(3), 0.5), {}),
         (cm.filter_bank, (), {}),
@@ -289,7 +298,8 @@ def test_every_public_callable_is_in_the_sweep():
     """A public callable added later must get a baseline here (records and exceptions aside)."""
     covered = {getattr(f, "__name__", None) for f, _, _ in _baselines()}
     records = {"TapMap", "TransposedConvAsDirect", "TransposeEquivalenceReport", "InferenceResult", "Switches",
-               "BatchNormDerivation", "Backpropagation", "OverlapMap", "ComposedNorm", "DerivationError", "MatrixTooLargeError", "InputError", "InputTypeError",
+               "BatchNormDerivation", "Backpropagation", "OverlapMap", "ComposedNorm", "Spectrum", "DerivationError",
+               "MatrixTooLargeError", "InputError", "InputTypeError",
                "InputValueError"}
     missing = [n for n in cm.__all__ if callable(getattr(cm, n)) and n not in covered and n not in records]
     assert not missing, f"public callables without a baseline in the sweep: {missing}"
