@@ -117,11 +117,13 @@ def composed_norm(factors: Sequence[Any], *, names: Sequence[str] | None = None,
     Examples
     --------
     >>> import numpy as np, convmatrix as cm
-    >>> F = cm.conv_matrix(np.array([[[1.0, -1.0]]]), 4)          # a difference, 3 x 4
-    >>> U = cm.upsample_matrix(3, 2).T                             # 6 -> 3, a sum of pairs
-    >>> r = composed_norm([U @ F.T @ F, F.T], names=["UFtF", "Ft"])
-    >>> round(r.norm, 6) <= round(r.product, 6)
-    True
+    >>> D = cm.conv_matrix(np.array([[[1.0, -1.0]]]), 7)          # differences, 6 x 7
+    >>> U = cm.upsample_matrix(3, 2)                               # 3 -> 6, each value twice
+    >>> r = composed_norm([D.T, U], names=["D^T", "U"])            # 7 <- 6 <- 3
+    >>> print(r)
+    ||D^T U|| = 1.84776 (exact); product of the factors' norms 2.75751 (ratio 0.67)
+      D^T  7 x 6  ||.|| = 1.94986
+      U    6 x 3  ||.|| = 1.41421
     """
     items = as_sequence(factors, "factors", "matrices")
     if not items:

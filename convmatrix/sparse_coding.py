@@ -66,7 +66,7 @@ def operator_norm(
     >>> R = np.array([[3.0, 0.0], [4.0, 5.0]])
     >>> round(operator_norm(R), 6), round(operator_norm(R, method="svds"), 6)
     (6.708204, 6.708204)
-    >>> operator_norm(R, method="exact") == np.linalg.norm(R, 2)
+    >>> bool(operator_norm(R, method="exact") == np.linalg.norm(R, 2))
     True
     """
     method = as_choice(method, "method", ("power", "svds", "exact"))

@@ -47,6 +47,7 @@ def _stack(seed: int):
 @pytest.mark.parametrize("l", [1, 2, 3])
 def test_zeiler_stack_norms_are_the_norm_of_R(seed, l):
     stack, switches = _stack(seed)
+    switches = switches[:l - 1]
     factors = stack.factors(l, switches)
     product = factors[0]
     for f in factors[1:]:
@@ -63,6 +64,7 @@ def test_zeiler_stack_norms_are_the_norm_of_R(seed, l):
 
 def test_infer_and_ista_step_from_the_exact_lipschitz_constant():
     stack, switches = _stack(0)
+    switches = switches[:1]
     R = stack.R(2, switches)
     y = np.random.default_rng(0).standard_normal(R.shape[0])
     exact = dense_norm(R) ** 2
@@ -88,7 +90,7 @@ def test_network_norms_against_torch_jacobian():
     net = _net()
     x = torch.randn(2, 8, 8, dtype=torch.float64)
     r = cm.network_norms(net, (2, 8, 8), x=x)
-    J = torch.func.jacrev(lambda v: net(v[None])[0])(x).reshape(5, -1).numpy()
+    J = torch.func.jacrev(lambda v: net(v[None])[0])(x).detach().reshape(5, -1).numpy()
     assert r.norm == pytest.approx(dense_norm(J), rel=1e-10)
     assert r.names[0] == "7: Linear" and r.names[-1] == "0: Conv2d" and len(r.names) == 8
     assert r.norm <= r.product * (1 + 1e-10)
