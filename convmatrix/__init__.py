@@ -109,6 +109,10 @@ _EXPORTS = {
     "batchnorm_eval_matrix": "batchnorm",
     "batchnorm_forward": "batchnorm",
     "fold_conv_batchnorm": "batchnorm",
+    "SpectralNormBound": "bounds",
+    "SpectralNormReport": "bounds",
+    "spectral_norm_bounds": "bounds",
+    "spectral_norm_report": "bounds",
     # layer 6: symbolic derivations
     "Derivation": "derivation",
     "DerivationError": "derivation",
@@ -134,6 +138,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from ._validation import InputError, InputTypeError, InputValueError
     from .batchnorm import BatchNorm, batchnorm_backward, batchnorm_eval_matrix, batchnorm_forward, fold_conv_batchnorm
     from .backprop import Backpropagation, ComputationalGraph, GraphNode, backpropagate
+    from .bounds import SpectralNormBound, SpectralNormReport, spectral_norm_bounds, spectral_norm_report
     from .batchnorm_symbolic import BatchNormDerivation, batchnorm_derivation, batchnorm_jacobian
     from .deconvnet import ConvLayer, DeconvNet
     from .derivation import Derivation, DerivationError, NamedIndexedBase, NamedSymbol, Step
