@@ -106,9 +106,9 @@ def run_spectrum(args) -> int:
     if args.no_bounds:
         return 0
     bounds = spectral_norm_bounds(w, args.input_size, **params)
-    width = max(len(b.name) for b in bounds)
-    print("bounds and estimates:")
-    print(f"  {'':<{width}}  {'value':>12}  {'/ exact':>8}  upper bound?  source")
+    width = max(len(b.name) for b in bounds + [type(bounds[0])("bound", 0.0, False, "", "")])
+    print("bounds and estimates, against the exact norm:")
+    print(f"  {'bound':<{width}}  {'value':>12}  {'/ exact':>8}  upper bound?  source")
     for b in bounds:
         ratio = b.value / norm if norm else float("nan")
         print(f"  {b.name:<{width}}  {b.value:>12.6g}  {ratio:>8.4f}  {'yes (proved)' if b.is_upper_bound else 'no':<12}"
