@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dilation", type=int_tuple, default=1)
     p.add_argument("--groups", type=int, default=1)
     p.add_argument("--padding-mode", choices=PADDING_MODES, default="zeros")
-    p.add_argument("--k", type=k_arg, default=DEFAULT_K, metavar="K",
-                   help=f"how many singular values (default {DEFAULT_K}), or 'all'")
+    p.add_argument("--k", type=k_arg, default=None, metavar="K",
+                   help=f"how many singular values (default {DEFAULT_K}, or all of a smaller matrix), or 'all'")
     p.add_argument("--which", choices=("largest", "smallest"), default="largest")
     p.add_argument("--no-bounds", action="store_true", help="skip the table of bounds")
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
@@ -63,11 +63,15 @@ def _values_line(values: np.ndarray, limit: int = 12) -> str:
     return "  " + ", ".join(shown) + more
 
 
-def _save_values(values: np.ndarray, path: Path) -> None:
+def _check_output(path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".txt", ".csv"):
         raise user_error("--output", f"{str(path)!r}: the values are saved as .npy, .txt or .csv, not "
                                      f"{suffix or 'a file without an extension'}")
+
+
+def _save_values(values: np.ndarray, path: Path) -> None:
+    suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
             np.save(path, values)
@@ -89,9 +93,11 @@ def run_spectrum(args) -> int:
                   padding_mode=args.padding_mode)
     g = ConvGeometry.from_weight_shape(w.shape, args.input_size, **params)
     w = np.asarray(w, dtype=np.float64)
-    k = None if args.k == "all" else args.k
-    s = spectrum(w, args.input_size, k=k, which=args.which, max_bytes=args.max_bytes, **params)
+    if args.output is not None:
+        _check_output(args.output)
     rows, cols = g.out_channels * int(np.prod(g.output_size)), g.in_channels * int(np.prod(g.input_size))
+    k = None if args.k == "all" else (min(DEFAULT_K, rows, cols) if args.k is None else args.k)
+    s = spectrum(w, args.input_size, k=k, which=args.which, max_bytes=args.max_bytes, **params)
     print(f"spectrum: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> output "
           f"{(g.out_channels, *g.output_size)}, padding_mode {args.padding_mode}; matrix {rows:,} x {cols:,}")
     what = "all" if k is None else f"the {min(k, len(s.values)):,} {args.which}"
@@ -114,3 +120,29 @@ def run_spectrum(args) -> int:
         print(f"  {b.name:<{width}}  {b.value:>12.6g}  {ratio:>8.4f}  {'yes (proved)' if b.is_upper_bound else 'no':<12}"
               f"  {b.citation}")
     return 0
+
+
+def section_spectrum() -> str:
+    """Tour section: a layer's exact norm, by FFT and from its matrix, against the cheap bounds."""
+    from ..bounds import spectral_norm_report
+    from ..spectra import spectral_norm, spectrum
+
+    w = np.random.default_rng(0).standard_normal((4, 4, 3, 3))
+    circ = spectrum(w, (16, 16), padding=1, padding_mode="circular")
+    zeros = spectral_norm(w, (16, 16), padding=1)
+    reshaped = float(np.linalg.norm(w.reshape(4, -1), 2))
+    report = spectral_norm_report(w, (16, 16), padding=1, exact=zeros)
+    lines = [
+        "The singular values of a convolution layer, exact: its Lipschitz constant.",
+        "w = 4 x 4 x 3 x 3 (standard normal), input 16 x 16, padding 1: a 1,024 x 1,024 matrix.",
+        "",
+        f"circular padding, all {len(circ.values):,} values by FFT (one 4 x 4 SVD per frequency): "
+        f"largest {circ.values[0]:.6g}, smallest {circ.values[-1]:.6g}",
+        f"zero padding, from the explicit matrix (Lanczos on A^T A): ||A|| = {zeros:.6g}",
+        f"torch.nn.utils.spectral_norm's value, ||w.reshape(4, -1)|| = {reshaped:.6g}, is not the layer's norm.",
+        "",
+        str(report),
+        "",
+        "Try: convmatrix spectrum --random 64,64,3,3 --input-size 32,32 --padding 1 [--padding-mode circular]",
+    ]
+    return "\n".join(lines)
