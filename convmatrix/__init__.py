@@ -91,6 +91,9 @@ _EXPORTS = {
     "fista": "sparse_coding",
     "ista": "sparse_coding",
     "operator_norm": "sparse_coding",
+    "ComposedNorm": "composed",
+    "composed_norm": "composed",
+    "network_norms": "composed",
     "Spectrum": "spectra",
     "circulant_strides": "spectra",
     "clip_spectral_norm": "spectra",
@@ -156,6 +159,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .spectra import (Spectrum, circulant_strides, clip_spectral_norm, conv_operator, matrix_spectrum,
                           singular_values, spectral_norm, spectrum)
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
+    from .composed import ComposedNorm, composed_norm, network_norms
     from .overlap import OverlapMap, overlap_map
     from .structure import TapMap, tap_map
     from .affine import AffineMap
