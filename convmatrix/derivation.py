@@ -926,7 +926,7 @@ class Derivation(Displayable):
                                                                            if isinstance(a, Indexed)}, key=str)
             # a free symbol used as an index but not declared: an index over 1..(the size, or 3)
             undeclared = {a for e in both.atoms(Indexed) for a in e.indices if isinstance(a, Symbol)
-                          and a in scalars and a not in ranges}
+                          and a in scalars and a not in ranges and a not in self.indices}
             step_ranges = ranges | {a: (1, general[0] if general else 3) for a in undeclared}
             tops = [lim[2] for sm in sums for lim in sm.limits]
             f = _compiled([*bases, *general, *scalars], lhs, rhs, compiled)
@@ -949,6 +949,9 @@ class Derivation(Displayable):
     def _index_values(self, expr: Basic, size_map: dict, ranges: dict, rng) -> list:
         """The index assignments to try: every value of a short range, else one at random."""
         out = [{}]
+        for i, values in self.indices.items():  # a concrete index given by its values (not a range): each of them
+            if i not in ranges and expr.has(i):
+                out = [{**o, i: int(v)} for o in out for v in values]
         for i, (lo, hi) in ranges.items():
             if not expr.has(i):
                 continue

@@ -136,6 +136,15 @@ def test_values_with_gaps_give_no_range():
         d.check(numbers=False)
 
 
+def test_numbers_take_the_listed_values_of_a_concrete_index():
+    # a concrete index given by its values (not a range) is evaluated at those values, not at 1..3
+    true_at_2_and_5 = Step((I_ - 2) * (I_ - 5) * X[I_], Integer(0), "zero at 2 and 5", index=I_, name="z")
+    assert Derivation("t", [true_at_2_and_5], indices={I_: [2, 5]}).check_numbers() is not None
+    wrong_at_5 = Step((I_ - 1) * (I_ - 2) * (I_ - 3) * X[I_], Integer(0), "zero at 1, 2, 3", index=I_, name="w")
+    with pytest.raises(DerivationError, match=r"step \(1\) \[w\] .* fails in numbers"):
+        Derivation("t", [wrong_at_5], indices={I_: [1, 5]}).check_numbers()
+
+
 def test_an_entry_at_the_index_is_a_generator_of_its_own():
     # x_i = x_1 holds for i = 1 only: for every index at once it is not proved (x_i is free), value by value it is
     step = Step(X[I_], X[1], "only at 1", index=I_, name="only")
