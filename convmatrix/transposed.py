@@ -56,6 +56,7 @@ exactly with integer kernels.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -430,14 +431,91 @@ def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int):
     return m
 
 
+#: Verification compares ``T`` with the chain in pieces of at most this many entries (cache-sized temporaries).
+COMPARE_CHUNK = 1 << 18
+#: Beyond this many periodic runs and leftover ranges, the chain's data is gathered entry by entry instead.
+MAX_COMPARE_RUNS = 1 << 14
+
+
+def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int):
+    """Stretches of a row pattern whose taps repeat every ``period`` positions, and what is left.
+
+    ``indptr`` (positions + 1) and ``taps`` are one row channel's pattern.  A run
+    ``(start, stop, width)`` covers the entries ``start:stop`` of ``period * m``
+    consecutive positions (``m >= 2`` units), and ``taps[start:stop]`` is
+    ``taps[start:start + width]`` repeated ``m`` times; the other entries form
+    the ``leftover`` ranges ``(start, stop)``.  Candidates are found by the
+    positions' lengths, tap sums and first taps, and each run is then checked
+    exactly against ``taps`` (one that fails is left over), so the runs are facts
+    about the pattern, not assumptions.  Returns ``(runs, leftover)``.
+
+    Examples
+    --------
+    >>> indptr = np.array([0, 2, 5, 8, 11, 13])
+    >>> taps = np.array([1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1])
+    >>> periodic_runs(indptr, taps, 1)
+    ([(2, 11, 3)], [(0, 2), (11, 13)])
+    """
+    n_pos, r = indptr.size - 1, int(indptr[-1])
+    lengths = np.diff(indptr)
+    if n_pos <= period or r == 0:
+        return [], [(0, r)] if r else []
+    cum = np.concatenate(([0], np.cumsum(taps, dtype=np.int64)))
+    sums = cum[indptr[1:]] - cum[indptr[:-1]]
+    first = np.where(lengths > 0, taps[np.minimum(indptr[:-1], r - 1)], -1)
+    q = period
+    same = (lengths[:-q] == lengths[q:]) & (sums[:-q] == sums[q:]) & (first[:-q] == first[q:]) & (lengths[:-q] > 0)
+    edges = np.diff(np.concatenate(([0], same.view(np.int8), [0])))
+    runs, covered = [], []
+    for a, b in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()):
+        m = (b - a + q) // q  # positions a .. b + q - 1 repeat: m whole units of q positions
+        if m < 2:
+            continue
+        start, stop, width = int(indptr[a]), int(indptr[a + m * q]), int(indptr[a + q] - indptr[a])
+        if np.array_equal(taps[start + width:stop], taps[start:stop - width]):
+            runs.append((start, stop, width))
+            covered.append((start, stop))
+    leftover, at = [], 0
+    for start, stop in covered:
+        if start > at:
+            leftover.append((at, start))
+        at = stop
+    if at < r:
+        leftover.append((at, r))
+    return runs, leftover
+
+
+def _compare_tasks(runs, leftover, c_out: int, chunk: int):
+    """Pieces of the data comparison, each at most about ``chunk`` entries: ``(kind, c0, c1, start, stop, width)``."""
+    tasks = []
+    for start, stop, width in runs:
+        units = (stop - start) // width
+        per = max(1, chunk // max(1, width))  # units of one channel per piece
+        cb = max(1, min(c_out, per // units)) if units <= per else 1
+        ub = min(units, max(1, chunk // (cb * width)))
+        for c0 in range(0, c_out, cb):
+            for u0 in range(0, units, ub):
+                u1 = min(units, u0 + ub)
+                tasks.append(("run", c0, min(c_out, c0 + cb), start + u0 * width, start + u1 * width, width))
+    for start, stop in leftover:
+        step = max(1, chunk // c_out)
+        for j0 in range(start, stop, step):
+            tasks.append(("gather", 0, c_out, j0, min(stop, j0 + step), 0))
+    return tasks
+
+
 def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: int = 8 << 20) -> bool:
     """Whether ``d.matrix`` would equal the canonical CSR ``t``, without building it.
 
-    The direct matrix is generated a few output channels at a time and compared
-    with the same rows of ``t`` while they are in cache (no second matrix-sized
-    allocation); the blocks are shared among up to 4 threads (as many as the
-    machine has or ``CONVMATRIX_THREADS`` allows; numpy releases the GIL in
-    ``take`` and comparisons).  Only for numeric kernels without zero entries.
+    The chain's row pattern (one output channel's, from its own tap map) is
+    compared with ``t`` in place, piece by piece, stopping at the first
+    difference: the row pointer whole; the column indices against the pattern's
+    columns shifted to each channel's group; the values where the pattern's taps
+    repeat (:func:`periodic_runs`) against one period of kernel values broadcast
+    over the repeats, and elsewhere against the kernel values gathered entry by
+    entry.  Only for numeric kernels without zero entries.  The pieces are shared
+    among up to 4 threads (as many as the machine has or ``CONVMATRIX_THREADS``
+    allows; numpy releases the GIL in comparisons and gathers).
     """
     row_indptr, row_cols, row_taps = d.pattern
     c_out, q = d.out_channels, prod(d.input_size)
@@ -447,33 +525,59 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
         return False
     if not _equal(t.indptr, tiled_indptr(np.diff(row_indptr), c_out, np.int64)):
         return False
-    w2 = d.weight.reshape(c_out, -1)
     dt = t.indices.dtype
-    offsets = ((np.arange(c_out) // cog) * (cg * q)).astype(dt)
+    if r == 0:
+        return True
+    if dt.kind not in "iu" or np.iinfo(dt).max < d.shape[1]:
+        return False
+    chunk = max(1, block_bytes // 32)
+    runs, leftover = periodic_runs(row_indptr, row_taps, d.stride[-1])
+    if len(runs) + len(leftover) > MAX_COMPARE_RUNS:
+        runs, leftover = [], [(0, r)]
+    tasks = _compare_tasks(runs, leftover, c_out, chunk)
+    step = max(1, chunk // c_out)
+    for g in range(d.groups):  # the indices: the pattern's columns, shifted to the group's
+        tasks.extend(("cols", g * cog, (g + 1) * cog, j0, min(r, j0 + step), g * cg * q) for j0 in range(0, r, step))
+    w2 = d.weight.reshape(c_out, -1)
+    data2, ind2 = t.data.reshape(c_out, r), t.indices.reshape(c_out, r)
     cols = row_cols.astype(dt)
-    block = max(1, min(c_out, block_bytes // max(1, r * w2.itemsize)))
-    starts = list(range(0, c_out, block))
-    workers = max(1, min(4, threads(), len(starts)))
+    workers = max(1, min(4, threads(), len(tasks) // 8))
+    failed = threading.Event()
+
+    def check(task, buf) -> bool:
+        kind, c0, c1, j0, j1, extra = task
+        if kind == "run":
+            units = (j1 - j0) // extra
+            values = np.take(w2[c0:c1], row_taps[j0:j0 + extra], axis=1)
+            got = data2[c0:c1, j0:j1].reshape(c1 - c0, units, extra)
+            want = values[:, None, :]
+        elif kind == "gather":
+            got, want = data2[c0:c1, j0:j1], np.take(w2[c0:c1], row_taps[j0:j1], axis=1)
+        else:
+            got, want = ind2[c0:c1, j0:j1], cols[None, j0:j1] + dt.type(extra) if extra else cols[None, j0:j1]
+        out = buf[:got.size].reshape(got.shape)
+        return bool(np.equal(got, want, out=out).all())
 
     def run(mine) -> bool:
-        data = np.empty((block, r), dtype=w2.dtype)
-        idx = np.empty((block, r), dtype=dt)
-        same = np.empty((block, r), dtype=bool)
-        for c0 in mine:
-            c1 = min(c_out, c0 + block)
-            n, lo, hi = c1 - c0, c0 * r, c1 * r
-            np.add(cols[None, :], offsets[c0:c1, None], out=idx[:n])
-            if not np.equal(t.indices[lo:hi].reshape(n, r), idx[:n], out=same[:n]).all():
+        buf = np.empty(chunk + max(c_out, 1) * 64, dtype=bool)
+        for task in mine:
+            if failed.is_set():
                 return False
-            np.take(w2[c0:c1], row_taps, axis=1, out=data[:n])
-            if not np.equal(t.data[lo:hi].reshape(n, r), data[:n], out=same[:n]).all():
+            if not check(task, buf if buf.size >= _size(task) else np.empty(_size(task), dtype=bool)):
+                failed.set()
                 return False
         return True
 
     if workers == 1:
-        return run(starts)
+        return run(tasks)
     with ThreadPoolExecutor(workers) as pool:
-        return all(pool.map(run, [starts[k::workers] for k in range(workers)]))
+        return all(pool.map(run, [tasks[k::workers] for k in range(workers)]))
+
+
+def _size(task) -> int:
+    """Entries one comparison piece covers."""
+    _, c0, c1, j0, j1, _ = task
+    return (c1 - c0) * (j1 - j0)
 
 
 def transposed_conv_as_direct(
