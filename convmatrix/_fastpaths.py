@@ -514,10 +514,11 @@ def transposed_box_plan(geometry) -> BoxPlan | None:
         lengths.append(axis_lengths)
     p_str = _c_strides(g.output_size)
     return _plan(per_axis, lengths, g.out_channels_per_group, prod(g.output_size), p_str, p_str, g.kernel_size,
-                 g.in_channels)
+                 g.in_channels, merge=True)
 
 
-def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows: int) -> BoxPlan | None:
+def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows: int,
+          merge: bool = False) -> BoxPlan | None:
     """Boxes from per-axis runs ``(count, cols, tapsets, cum, step)`` and per-position entry counts.
 
     ``cg`` channels of columns per row (``q`` columns each, C strides ``q_str``),
@@ -525,7 +526,8 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
     row channels (for the size of tiled lines).  A box starts at
     ``cg * sum_a prod(len_b, b < a) * cum_a * prod(nnz_b, b > a)`` of the row
     pattern, and one step along axis ``a`` moves ``cg * prod(len_b, b < a) * step_a
-    * prod(nnz_b, b > a)`` entries.
+    * prod(nnz_b, b > a)`` entries.  With ``merge``, boxes whose positions
+    interleave along the last axis are joined first (see :func:`_merge_phases`).
     """
     if prod(len(r) for r in per_axis) > MAX_BOXES:
         return None
@@ -534,7 +536,7 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
     nnz = [sum(int(length) for length in axis) for axis in lengths]
     after = [prod(nnz[a + 1:]) for a in range(nd)]
     channel = np.arange(cg, dtype=np.int64)[:, None]
-    boxes, duplicates = [], False
+    raw, duplicates = [], False
     for runs in itertools.product(*per_axis):
         lens = [len(r[1]) for r in runs]
         if 0 in lens:
@@ -552,15 +554,79 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
             duplicates = True
             starts = (channel * taps.size + starts[None, :]).reshape(-1)
         taps = (channel * kk + taps[None, :]).reshape(-1)
-        box = tuple(r[0] for r in runs)
-        layout = _line(taps, starts, cols, entries, steps, box, strides, c_rows, c_rows * cg * prod(nnz))
-        boxes.append(Box(cg * base, box, tuple(strides), taps if starts is None else None, *layout))
+        raw.append(_RawBox(cg * base, tuple(r[0] for r in runs), tuple(strides), taps, starts, cols))
+    if merge:
+        raw = _merge_phases(raw, steps[-1])
+    total = c_rows * cg * prod(nnz)
+    boxes = [Box(b.base, b.box, b.strides, b.taps if b.starts is None else None,
+                 *_line(b.taps, b.starts, b.cols, b.cols.size, steps, b.box, list(b.strides), c_rows, total))
+             for b in raw]
     counts = np.ones(1, dtype=np.int64)  # entries of each position, C order: a product over the axes
     for axis in lengths:
         counts = (counts[:, None] * np.asarray(axis, dtype=np.int64)[None, :]).reshape(-1)
     row_indptr = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts * cg, out=row_indptr[1:])
     return BoxPlan(row_indptr, cg * prod(nnz), tuple(boxes), duplicates)
+
+
+class _RawBox(NamedTuple):
+    """A box before its layout: ``base``, counts and entry strides per axis, one position's taps
+    (with ``starts`` of summed runs, or ``None``) and columns (at the box's first position)."""
+
+    base: int
+    box: tuple
+    strides: tuple
+    taps: np.ndarray
+    starts: np.ndarray | None
+    cols: np.ndarray
+
+
+def _merge_phases(raw: list, col_step: int) -> list:
+    """Join boxes whose positions interleave along the last axis into boxes of adjacent units.
+
+    In the transpose the inputs of one run are ``s`` apart along the last axis, and
+    the other phases' rows lie between them, so a box's rows are not adjacent and
+    its lines cannot be tiled.  Where boxes ``B_1, ..., B_s`` have the same counts
+    on the other axes and the same strides, and ``B_{i+1}`` starts right after the
+    first position of ``B_i`` with the first positions together exactly one step
+    long, member ``m`` of all of them is one *unit* of consecutive rows: the joined
+    box has their entries side by side, its step is its length, and ``_line`` can
+    tile it.  Members beyond the shortest box's count stay boxes of their own,
+    their columns shifted by ``col_step`` per member.
+    """
+    if not raw or len(raw[0].box) == 0:
+        return raw
+    by_base = {b.base: b for b in raw}
+    used, out = set(), []
+    for b in sorted(raw, key=lambda b: b.base):
+        if b.base in used:
+            continue
+        chain, length = [b], b.cols.size
+        while length < b.strides[-1]:
+            nxt = by_base.get(chain[-1].base + chain[-1].cols.size)
+            if (nxt is None or nxt.base in used or nxt.box[:-1] != b.box[:-1] or nxt.strides != b.strides
+                    or (nxt.starts is None) != (b.starts is None)):
+                break
+            chain.append(nxt)
+            length += nxt.cols.size
+        if len(chain) == 1 or length != b.strides[-1]:
+            used.add(b.base)
+            out.append(b)
+            continue
+        used.update(c.base for c in chain)
+        units = min(c.box[-1] for c in chain)
+        taps = np.concatenate([c.taps for c in chain])
+        starts = None
+        if b.starts is not None:
+            offsets = np.cumsum([0] + [c.taps.size for c in chain[:-1]])
+            starts = np.concatenate([c.starts + off for c, off in zip(chain, offsets)])
+        cols = np.concatenate([c.cols for c in chain])
+        out.append(_RawBox(b.base, b.box[:-1] + (units,), b.strides, taps, starts, cols))
+        for c in chain:  # the members past the shortest run
+            if c.box[-1] > units:
+                out.append(_RawBox(c.base + units * c.strides[-1], c.box[:-1] + (c.box[-1] - units,), c.strides,
+                                   c.taps, c.starts, c.cols + units * col_step))
+    return out
 
 
 def _view(out: np.ndarray, rows: int, row_len: int, box: Box) -> np.ndarray:
