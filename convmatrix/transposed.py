@@ -68,6 +68,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._display import Displayable
+from ._fastpaths import row_pattern_runs
 from ._limits import as_max_bytes, guard, guard_bytes, index_dtype, limit_bytes, matrix_bytes, threads
 from ._sparse import canonical, csr_arrays, nnz_of, shifted_cols, structural_product, sympy_csr, tiled_indptr
 from ._validation import as_bool, as_numbers, loaded_sympy, ndim_of
@@ -82,7 +83,7 @@ from .geometry import (
 )
 from .matrices import conv_matrix, conv_transpose_matrix
 from .resample import pad_matrix, zero_insertion_matrix
-from .structure import axis_triples, pattern_nnz, product_pattern, row_pattern, tap_counts
+from .structure import axis_index_map, axis_triples, pattern_nnz, product_pattern, tap_counts
 
 __all__ = [
     "TransposeArithmetic",
@@ -337,14 +338,60 @@ class TransposedConvAsDirect(Displayable):
 
     @cached_property
     def pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One output channel's row pattern of :attr:`matrix`: ``(row_indptr, row_cols, row_taps)``."""
+        """One output channel's row pattern of :attr:`direct_matrix`: ``(row_indptr, row_cols, row_taps)``."""
         g = self.conv_geometry
         sp_indptr, sp_rows, sp_cols, sp_taps, _ = product_pattern(
             self._selected_triples(), g.output_size, self.input_size, g.kernel_size)
-        row_indptr, row_cols, row_taps, _ = row_pattern(
-            sp_indptr, sp_rows, sp_cols, sp_taps, None, self.in_channels // self.groups, prod(self.input_size),
-            prod(g.kernel_size))
+        row_indptr, row_cols, row_taps, _ = row_pattern_runs(
+            sp_indptr, sp_cols, sp_taps, self.in_channels // self.groups, prod(self.input_size), prod(g.kernel_size))
         return row_indptr, row_cols, row_taps
+
+    def _fold_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(j, u)`` for every position ``u`` of ``C P Z``'s output and the pixel ``j`` it folds onto, sorted.
+
+        ``F[j, u] = 1`` exactly when ``π_m(u - p_lo) = j`` on every axis (see the module notes).
+        """
+        js = us = np.zeros(1, dtype=np.int64)
+        for o, (lo, _), n in zip(self.output_size, self.border, self.direct_output_size):
+            u = np.arange(n, dtype=np.int64)
+            j = axis_index_map(u - lo, o, self.padding_mode)
+            js = (js[:, None] * o + j[None, :]).reshape(-1)
+            us = (us[:, None] * n + u[None, :]).reshape(-1)
+        order = np.lexsort((us, js))
+        return js[order], us[order]
+
+    @cached_property
+    def folded_pattern(self):
+        """One output channel's row pattern of :attr:`matrix`: ``(row_indptr, row_cols, row_taps, row_starts)``.
+
+        :attr:`pattern` with its rows folded by ``F``: the rows ``u`` that fold onto
+        pixel ``j`` are put together, and entries of one column summed — a run of
+        taps starting at ``row_starts`` (``None`` when nothing sums, as in zeros
+        mode).  A run lists its taps by descending index of the flipped kernel, that
+        is ascending in the transposed weight, the order in which
+        :func:`~convmatrix.conv_transpose_matrix` sums them.
+        """
+        d_indptr, d_cols, d_taps = self.pattern
+        if self.border is None:
+            return d_indptr, d_cols, d_taps, None
+        js, us = self._fold_pairs()
+        lens = np.diff(d_indptr)[us]
+        first = np.zeros(lens.size + 1, dtype=np.int64)
+        np.cumsum(lens, out=first[1:])
+        idx = np.repeat(d_indptr[:-1][us] - first[:-1], lens) + np.arange(int(first[-1]))
+        rows, cols, taps = np.repeat(js, lens), d_cols[idx], d_taps[idx]
+        n_rows = prod(self.output_size)
+        multi = np.flatnonzero(np.bincount(js, minlength=n_rows)[rows] > 1)  # entries of rows with several sources
+        if multi.size:  # those rows are whole blocks: sort each by column, the taps of a column as summed
+            order = multi[np.lexsort((-taps[multi], cols[multi], rows[multi]))]
+            rows[multi], cols[multi], taps[multi] = rows[order], cols[order], taps[order]
+        new_entry = np.ones(rows.size, dtype=bool)
+        new_entry[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        starts = None if new_entry.all() else np.flatnonzero(new_entry)
+        entry_rows, entry_cols = (rows, cols) if starts is None else (rows[starts], cols[starts])
+        row_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(entry_rows, minlength=n_rows), out=row_indptr[1:])
+        return row_indptr, entry_cols, taps, starts
 
     def _guard_matrix(self) -> None:
         """Refuse, before any factor or pattern is built, a ``C P Z`` over the limit (Python integers)."""
@@ -363,10 +410,14 @@ class TransposedConvAsDirect(Displayable):
 
     @cached_property
     def matrix(self):
-        """The transposed convolution's matrix: ``F @ C @ P @ Z`` (``C @ P @ Z`` in zeros mode)."""
+        """The transposed convolution's matrix: ``F @ C @ P @ Z`` (``C @ P @ Z`` in zeros mode), from
+        :attr:`folded_pattern` (neither ``C`` nor ``F`` is built)."""
         if self.border is None:
             return self.direct_matrix
-        return _fold(self.F, self.direct_matrix, self.weight.dtype.itemsize, self.max_bytes)
+        if self.symbolic:
+            return _fold(self.F, self.direct_matrix, self.weight.dtype.itemsize, self.max_bytes)
+        self._guard_matrix()  # F C P Z has at most the entries of C P Z
+        return _lift(self.folded_pattern, self.weight, self.groups, self.in_channels, prod(self.input_size))
 
     def literal_matrix(self):
         """``C @ P @ Z``, multiplied as written (small layers).
@@ -411,8 +462,13 @@ def _fold(f: sp.csr_array, m, itemsize: int, max_bytes):
 
 
 def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int):
-    """Repeat one output channel's row pattern over the output channels and fill it with ``weight``."""
-    row_indptr, row_cols, row_taps = pattern
+    """Repeat one output channel's row pattern over the output channels and fill it with ``weight``.
+
+    ``pattern`` is ``(row_indptr, row_cols, row_taps)``, or with ``row_starts`` of
+    runs of taps to sum (in the kernel's dtype, in the order listed).
+    """
+    row_indptr, row_cols, row_taps = pattern[:3]
+    row_starts = pattern[3] if len(pattern) > 3 else None
     c_out = weight.shape[0]
     cg = in_channels // groups
     cog = c_out // groups
@@ -421,13 +477,16 @@ def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int):
     nnz = c_out * row_cols.size
     dt = index_dtype(nnz, rows, cols)
     indices = shifted_cols(row_cols, (np.arange(c_out) // cog) * (cg * q), dt)
-    data = np.take(weight.reshape(c_out, -1), row_taps, axis=1).reshape(-1)
+    data = np.take(weight.reshape(c_out, -1), row_taps, axis=1)
+    if row_starts is not None:
+        data = np.add.reduceat(data, row_starts, axis=1, dtype=None if data.dtype == object else data.dtype)
+    data = data.reshape(-1)
     indptr = tiled_indptr(np.diff(row_indptr), c_out, dt)
     if data.dtype == object:
         return sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
     m = csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
-    if not np.all(weight):
-        m.eliminate_zeros()  # as conv_transpose_matrix: no stored zeros
+    if row_starts is not None or not np.all(weight):
+        m.eliminate_zeros()  # as conv_transpose_matrix: no stored zeros (summed taps may cancel)
     return m
 
 
@@ -437,17 +496,19 @@ COMPARE_CHUNK = 1 << 18
 MAX_COMPARE_RUNS = 1 << 14
 
 
-def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int):
+def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int, starts: np.ndarray | None = None):
     """Stretches of a row pattern whose taps repeat every ``period`` positions, and what is left.
 
-    ``indptr`` (positions + 1) and ``taps`` are one row channel's pattern.  A run
-    ``(start, stop, width)`` covers the entries ``start:stop`` of ``period * m``
-    consecutive positions (``m >= 2`` units), and ``taps[start:stop]`` is
-    ``taps[start:start + width]`` repeated ``m`` times; the other entries form
-    the ``leftover`` ranges ``(start, stop)``.  Candidates are found by the
-    positions' lengths, tap sums and first taps, and each run is then checked
-    exactly against ``taps`` (one that fails is left over), so the runs are facts
-    about the pattern, not assumptions.  Returns ``(runs, leftover)``.
+    ``indptr`` (positions + 1) and ``taps`` are one row channel's pattern, with
+    ``starts`` of each entry's run of taps where taps sum (``None``: one tap an
+    entry).  A run ``(start, stop, width)`` covers the entries ``start:stop`` of
+    ``period * m`` consecutive positions (``m >= 2`` units), whose taps (and runs)
+    are those of the first ``width`` entries repeated ``m`` times; the other
+    entries form the ``leftover`` ranges ``(start, stop)``.  Candidates are found
+    by the positions' lengths, tap counts, tap sums and first taps, and each run
+    is then checked exactly against ``taps`` (one that fails is left over), so
+    the runs are facts about the pattern, not assumptions.  Returns ``(runs,
+    leftover)``.
 
     Examples
     --------
@@ -457,14 +518,17 @@ def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int):
     ([(2, 11, 3)], [(0, 2), (11, 13)])
     """
     n_pos, r = indptr.size - 1, int(indptr[-1])
-    lengths = np.diff(indptr)
     if n_pos <= period or r == 0:
         return [], [(0, r)] if r else []
+    at = _tap_offsets(starts, r, taps.size)
+    p0, p1 = at[indptr[:-1]], at[indptr[1:]]  # each position's taps
+    lengths, counts = np.diff(indptr), p1 - p0
     cum = np.concatenate(([0], np.cumsum(taps, dtype=np.int64)))
-    sums = cum[indptr[1:]] - cum[indptr[:-1]]
-    first = np.where(lengths > 0, taps[np.minimum(indptr[:-1], r - 1)], -1)
+    sums = cum[p1] - cum[p0]
+    first = np.where(counts > 0, taps[np.minimum(p0, taps.size - 1)], -1)
     q = period
-    same = (lengths[:-q] == lengths[q:]) & (sums[:-q] == sums[q:]) & (first[:-q] == first[q:]) & (lengths[:-q] > 0)
+    same = ((lengths[:-q] == lengths[q:]) & (counts[:-q] == counts[q:]) & (sums[:-q] == sums[q:])
+            & (first[:-q] == first[q:]) & (lengths[:-q] > 0))
     edges = np.diff(np.concatenate(([0], same.view(np.int8), [0])))
     runs, covered = [], []
     for a, b in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()):
@@ -472,17 +536,27 @@ def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int):
         if m < 2:
             continue
         start, stop, width = int(indptr[a]), int(indptr[a + m * q]), int(indptr[a + q] - indptr[a])
-        if np.array_equal(taps[start + width:stop], taps[start:stop - width]):
+        t0, t1, tw = int(at[start]), int(at[stop]), int(at[start + width] - at[start])
+        if (np.array_equal(taps[t0 + tw:t1], taps[t0:t1 - tw])
+                and (starts is None or np.array_equal(np.diff(at[start + width:stop + 1]),
+                                                      np.diff(at[start:stop - width + 1])))):
             runs.append((start, stop, width))
             covered.append((start, stop))
-    leftover, at = [], 0
+    leftover, last = [], 0
     for start, stop in covered:
-        if start > at:
-            leftover.append((at, start))
-        at = stop
-    if at < r:
-        leftover.append((at, r))
+        if start > last:
+            leftover.append((last, start))
+        last = stop
+    if last < r:
+        leftover.append((last, r))
     return runs, leftover
+
+
+def _tap_offsets(starts: np.ndarray | None, entries: int, n_taps: int) -> np.ndarray:
+    """Where each entry's taps start, with the end appended (``arange`` when every entry has one tap)."""
+    if starts is None:
+        return np.arange(entries + 1, dtype=np.int64)
+    return np.append(starts, n_taps).astype(np.int64, copy=False)
 
 
 def _compare_tasks(runs, leftover, c_out: int, chunk: int):
@@ -507,17 +581,21 @@ def _compare_tasks(runs, leftover, c_out: int, chunk: int):
 def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: int = 8 << 20) -> bool:
     """Whether ``d.matrix`` would equal the canonical CSR ``t``, without building it.
 
-    The chain's row pattern (one output channel's, from its own tap map) is
-    compared with ``t`` in place, piece by piece, stopping at the first
+    The chain's row pattern (one output channel's, from its own tap map, folded
+    by ``F`` in the modes other than zeros: :attr:`TransposedConvAsDirect.folded_pattern`)
+    is compared with ``t`` in place, piece by piece, stopping at the first
     difference: the row pointer whole; the column indices against the pattern's
     columns shifted to each channel's group; the values where the pattern's taps
     repeat (:func:`periodic_runs`) against one period of kernel values broadcast
     over the repeats, and elsewhere against the kernel values gathered entry by
-    entry.  Only for numeric kernels without zero entries.  The pieces are shared
-    among up to 4 threads (as many as the machine has or ``CONVMATRIX_THREADS``
-    allows; numpy releases the GIL in comparisons and gathers).
+    entry (summed where taps fold together, in the kernel's dtype, as the
+    builder sums them).  Only for numeric kernels without zero entries; ``False``
+    also where summed taps cancel (``t`` stores no zeros): the caller then
+    compares the built matrix.  The pieces are shared among up to 4 threads (as
+    many as the machine has or ``CONVMATRIX_THREADS`` allows; numpy releases the
+    GIL in comparisons and gathers).
     """
-    row_indptr, row_cols, row_taps = d.pattern
+    row_indptr, row_cols, row_taps, row_starts = d.folded_pattern
     c_out, q = d.out_channels, prod(d.input_size)
     cg, cog = d.in_channels // d.groups, d.out_channels // d.groups
     r = row_cols.size
@@ -531,7 +609,7 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     if dt.kind not in "iu" or np.iinfo(dt).max < d.shape[1]:
         return False
     chunk = max(1, block_bytes // 32)
-    runs, leftover = periodic_runs(row_indptr, row_taps, d.stride[-1])
+    runs, leftover = periodic_runs(row_indptr, row_taps, d.stride[-1], row_starts)
     if len(runs) + len(leftover) > MAX_COMPARE_RUNS:
         runs, leftover = [], [(0, r)]
     tasks = _compare_tasks(runs, leftover, c_out, chunk)
@@ -541,18 +619,26 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     w2 = d.weight.reshape(c_out, -1)
     data2, ind2 = t.data.reshape(c_out, r), t.indices.reshape(c_out, r)
     cols = row_cols.astype(dt)
+    at = _tap_offsets(row_starts, r, row_taps.size)
     workers = max(1, min(4, threads(), len(tasks) // 8))
     failed = threading.Event()
+
+    def values(c0: int, c1: int, j0: int, j1: int) -> np.ndarray:
+        """The chain's values of entries ``j0:j1`` for channels ``c0:c1``: kernel values gathered, runs summed."""
+        t0, t1 = int(at[j0]), int(at[j1])
+        out = np.take(w2[c0:c1], row_taps[t0:t1], axis=1)
+        if row_starts is None or t1 - t0 == j1 - j0:
+            return out
+        return np.add.reduceat(out, at[j0:j1] - t0, axis=1, dtype=w2.dtype)
 
     def check(task, buf) -> bool:
         kind, c0, c1, j0, j1, extra = task
         if kind == "run":
             units = (j1 - j0) // extra
-            values = np.take(w2[c0:c1], row_taps[j0:j0 + extra], axis=1)
             got = data2[c0:c1, j0:j1].reshape(c1 - c0, units, extra)
-            want = values[:, None, :]
+            want = values(c0, c1, j0, j0 + extra)[:, None, :]
         elif kind == "gather":
-            got, want = data2[c0:c1, j0:j1], np.take(w2[c0:c1], row_taps[j0:j1], axis=1)
+            got, want = data2[c0:c1, j0:j1], values(c0, c1, j0, j1)
         else:
             got, want = ind2[c0:c1, j0:j1], cols[None, j0:j1] + dt.type(extra) if extra else cols[None, j0:j1]
         out = buf[:got.size].reshape(got.shape)
@@ -893,7 +979,7 @@ def verify_transpose_equivalence(
         d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
     )
-    streamable = (d.border is None and not d.symbolic and "direct_matrix" not in d.__dict__
+    streamable = (not d.symbolic and "direct_matrix" not in d.__dict__ and "matrix" not in d.__dict__
                   and isinstance(t, sp.csr_array) and t.has_canonical_format and np.all(d.weight))
     if streamable and _streamed_equal(d, t):  # the usual case: no second big matrix is built
         m, exact, diff = None, True, 0.0
