@@ -69,7 +69,16 @@ import scipy.sparse as sp
 
 from ._display import Displayable
 from ._fastpaths import row_pattern_runs
-from ._limits import as_max_bytes, guard, guard_bytes, index_dtype, limit_bytes, matrix_bytes, threads
+from ._limits import (
+    MatrixTooLargeError,
+    as_max_bytes,
+    guard,
+    guard_bytes,
+    index_dtype,
+    limit_bytes,
+    matrix_bytes,
+    threads,
+)
 from ._sparse import canonical, csr_arrays, nnz_of, shifted_cols, structural_product, sympy_csr, tiled_indptr
 from ._validation import as_bool, as_numbers, loaded_sympy, ndim_of
 from .geometry import (
@@ -393,6 +402,14 @@ class TransposedConvAsDirect(Displayable):
         np.cumsum(np.bincount(entry_rows, minlength=n_rows), out=row_indptr[1:])
         return row_indptr, entry_cols, taps, starts
 
+    @cached_property
+    def _runs(self) -> list:
+        """The folded pattern's repeats, ``(start, width, count, step)`` each (see :func:`periodic_runs`)."""
+        row_indptr, row_cols, row_taps, row_starts = self.folded_pattern
+        runs, leftover = periodic_runs(row_indptr, row_taps, self.stride[-1], row_starts)
+        return ([(a, w, (b - a) // w, w) for a, b, w in runs]
+                + strided_runs(leftover, row_taps, row_starts, row_cols.size))
+
     def _guard_matrix(self) -> None:
         """Refuse, before any factor or pattern is built, a ``C P Z`` over the limit (Python integers)."""
         tg = ConvTransposeGeometry.from_weight_shape(
@@ -552,6 +569,42 @@ def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int, starts: np.
     return runs, leftover
 
 
+def strided_runs(ranges, taps: np.ndarray, starts: np.ndarray | None = None, entries: int | None = None):
+    """Ranges of entries that repeat at a constant spacing: ``(start, width, count, step)`` each.
+
+    ``ranges`` are ``(start, stop)`` in increasing order (the leftovers of
+    :func:`periodic_runs`: the border positions, which repeat from one line of
+    the image to the next); consecutive ranges of one width, one spacing and the
+    same taps (and runs) are one strided run, checked exactly.  ``entries`` is
+    the pattern's length (for ``starts``).
+
+    Examples
+    --------
+    >>> strided_runs([(0, 2), (5, 7), (10, 12), (13, 14)], np.array([4, 5, 0, 0, 0, 4, 5, 0, 0, 0, 4, 5, 0, 9]))
+    [(0, 2, 3, 5), (13, 1, 1, 1)]
+    """
+    at = _tap_offsets(starts, entries if entries is not None else (taps.size if starts is None else starts.size),
+                      taps.size)
+
+    def same(a: int, b: int, width: int) -> bool:  # the taps (and runs) of entries a:a+width and b:b+width
+        ta, tb = int(at[a]), int(at[b])
+        n = int(at[a + width]) - ta
+        return (int(at[b + width]) - tb == n and np.array_equal(taps[ta:ta + n], taps[tb:tb + n])
+                and (starts is None or np.array_equal(at[a:a + width + 1] - ta, at[b:b + width + 1] - tb)))
+
+    out = []
+    for start, stop in ranges:
+        width = stop - start
+        if out:
+            first, w, count, step = out[-1]
+            spacing = start - (first + (count - 1) * step)
+            if w == width and (count == 1 or spacing == step) and spacing >= width and same(first, start, width):
+                out[-1] = (first, w, count + 1, spacing)
+                continue
+        out.append((start, width, 1, width))
+    return out
+
+
 def _tap_offsets(starts: np.ndarray | None, entries: int, n_taps: int) -> np.ndarray:
     """Where each entry's taps start, with the end appended (``arange`` when every entry has one tap)."""
     if starts is None:
@@ -559,22 +612,28 @@ def _tap_offsets(starts: np.ndarray | None, entries: int, n_taps: int) -> np.nda
     return np.append(starts, n_taps).astype(np.int64, copy=False)
 
 
-def _compare_tasks(runs, leftover, c_out: int, chunk: int):
-    """Pieces of the data comparison, each at most about ``chunk`` entries: ``(kind, c0, c1, start, stop, width)``."""
+def _compare_tasks(runs, c_out: int, chunk: int):
+    """Pieces of the data comparison, each at most about ``chunk`` entries: ``(c0, c1, start, width, count, step)``.
+
+    ``runs`` are ``(start, width, count, step)``: ``count`` copies of the entries
+    ``start:start + width``, ``step`` apart.  A piece is some channels and some of
+    the copies, or, for a single copy longer than a piece, a part of it.
+    """
     tasks = []
-    for start, stop, width in runs:
-        units = (stop - start) // width
-        per = max(1, chunk // max(1, width))  # units of one channel per piece
-        cb = max(1, min(c_out, per // units)) if units <= per else 1
-        ub = min(units, max(1, chunk // (cb * width)))
+    for start, width, count, step in runs:
+        if count == 1:
+            cb = max(1, min(c_out, chunk // max(1, width)))
+            part = max(1, chunk // cb)
+            for c0 in range(0, c_out, cb):
+                for j0 in range(start, start + width, part):
+                    tasks.append((c0, min(c_out, c0 + cb), j0, min(part, start + width - j0), 1, 1))
+            continue
+        per = max(1, chunk // max(1, width))  # copies of one channel per piece
+        cb = max(1, min(c_out, per // count)) if count <= per else 1
+        ub = min(count, max(1, chunk // (cb * width)))
         for c0 in range(0, c_out, cb):
-            for u0 in range(0, units, ub):
-                u1 = min(units, u0 + ub)
-                tasks.append(("run", c0, min(c_out, c0 + cb), start + u0 * width, start + u1 * width, width))
-    for start, stop in leftover:
-        step = max(1, chunk // c_out)
-        for j0 in range(start, stop, step):
-            tasks.append(("gather", 0, c_out, j0, min(stop, j0 + step), 0))
+            for u0 in range(0, count, ub):
+                tasks.append((c0, min(c_out, c0 + cb), start + u0 * step, width, min(ub, count - u0), step))
     return tasks
 
 
@@ -609,15 +668,19 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
     if dt.kind not in "iu" or np.iinfo(dt).max < d.shape[1]:
         return False
     chunk = max(1, block_bytes // 32)
-    runs, leftover = periodic_runs(row_indptr, row_taps, d.stride[-1], row_starts)
-    if len(runs) + len(leftover) > MAX_COMPARE_RUNS:
-        runs, leftover = [], [(0, r)]
-    tasks = _compare_tasks(runs, leftover, c_out, chunk)
+    runs = d._runs
+    if len(runs) > MAX_COMPARE_RUNS:
+        runs = [(0, r, 1, r)]
+    tasks = [("data",) + task for task in _compare_tasks(runs, c_out, chunk)]
     step = max(1, chunk // c_out)
     for g in range(d.groups):  # the indices: the pattern's columns, shifted to the group's
-        tasks.extend(("cols", g * cog, (g + 1) * cog, j0, min(r, j0 + step), g * cg * q) for j0 in range(0, r, step))
+        tasks.extend(("cols", g * cog, (g + 1) * cog, j0, min(r - j0, step), g * cg * q) for j0 in range(0, r, step))
     w2 = d.weight.reshape(c_out, -1)
-    data2, ind2 = t.data.reshape(c_out, r), t.indices.reshape(c_out, r)
+    if t.data.dtype != w2.dtype:
+        return False
+    data = np.ascontiguousarray(t.data)  # (a copy only for a hand-made t whose data is a strided view)
+    data2, ind2 = data.reshape(c_out, r), t.indices.reshape(c_out, r)
+    bits = _bits_dtype(w2.dtype)  # finite values without zeros are equal exactly when their bits are
     cols = row_cols.astype(dt)
     at = _tap_offsets(row_starts, r, row_taps.size)
     workers = max(1, min(4, threads(), len(tasks) // 8))
@@ -632,15 +695,19 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
         return np.add.reduceat(out, at[j0:j1] - t0, axis=1, dtype=w2.dtype)
 
     def check(task, buf) -> bool:
-        kind, c0, c1, j0, j1, extra = task
-        if kind == "run":
-            units = (j1 - j0) // extra
-            got = data2[c0:c1, j0:j1].reshape(c1 - c0, units, extra)
-            want = values(c0, c1, j0, j0 + extra)[:, None, :]
-        elif kind == "gather":
-            got, want = data2[c0:c1, j0:j1], values(c0, c1, j0, j1)
+        if task[0] == "cols":
+            _, c0, c1, j0, width, offset = task
+            got, want = ind2[c0:c1, j0:j0 + width], cols[None, j0:j0 + width]
+            if offset:
+                want = want + dt.type(offset)
         else:
-            got, want = ind2[c0:c1, j0:j1], cols[None, j0:j1] + dt.type(extra) if extra else cols[None, j0:j1]
+            _, c0, c1, j0, width, count, step = task
+            item = data2.itemsize
+            got = np.ndarray((c1 - c0, count, width), data2.dtype, data, (c0 * r + j0) * item,
+                             (r * item, step * item, item))
+            want = values(c0, c1, j0, j0 + width)[:, None, :]
+            if bits is not None:
+                got, want = got.view(bits), np.ascontiguousarray(want).view(bits)
         out = buf[:got.size].reshape(got.shape)
         return bool(np.equal(got, want, out=out).all())
 
@@ -660,10 +727,37 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
         return all(pool.map(run, [tasks[k::workers] for k in range(workers)]))
 
 
+def _bits_dtype(dtype: np.dtype):
+    """An integer dtype of a float dtype's size (its bits compare faster), else ``None``."""
+    if dtype.kind not in "fc":
+        return None
+    return {2: np.int16, 4: np.int32, 8: np.int64, 16: np.int64}.get(dtype.itemsize)
+
+
+def _streamable_weight(w: np.ndarray) -> bool:
+    """Whether values built from ``w`` compare bit for bit: no zero (nothing dropped), finite (no NaN)."""
+    return bool(np.all(w)) and (w.dtype.kind not in "fc" or bool(np.isfinite(w).all()))
+
+
+def _fits(d: "TransposedConvAsDirect") -> bool:
+    """Whether ``C P Z`` is within the size limit (then its pattern may be made before ``T`` is)."""
+    try:
+        d._guard_matrix()
+    except MatrixTooLargeError:
+        return False
+    return True
+
+
+def _chain_runs(d: "TransposedConvAsDirect"):
+    """The folded pattern of the chain and its periodic runs (cached on ``d`` for :func:`_streamed_equal`)."""
+    return d._runs
+
+
 def _size(task) -> int:
     """Entries one comparison piece covers."""
-    _, c0, c1, j0, j1, _ = task
-    return (c1 - c0) * (j1 - j0)
+    if task[0] == "cols":
+        return (task[2] - task[1]) * task[4]
+    return (task[2] - task[1]) * task[4] * task[5]
 
 
 def transposed_conv_as_direct(
@@ -975,12 +1069,17 @@ def verify_transpose_equivalence(
         weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
     )
-    t = conv_transpose_matrix(
-        d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
-        groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
-    )
-    streamable = (not d.symbolic and "direct_matrix" not in d.__dict__ and "matrix" not in d.__dict__
-                  and isinstance(t, sp.csr_array) and t.has_canonical_format and np.all(d.weight))
+    streamable = not d.symbolic and _streamable_weight(d.weight)
+    with ThreadPoolExecutor(1) as pool:
+        # the chain's pattern (one output channel's) is made while T is built, where it fits
+        pattern = pool.submit(_chain_runs, d) if streamable and _fits(d) and threads() > 1 else None
+        t = conv_transpose_matrix(
+            d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
+            groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
+        )
+        if pattern is not None:
+            pattern.result()
+    streamable = streamable and isinstance(t, sp.csr_array) and t.has_canonical_format
     if streamable and _streamed_equal(d, t):  # the usual case: no second big matrix is built
         m, exact, diff = None, True, 0.0
     else:
