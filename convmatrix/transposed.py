@@ -1021,7 +1021,12 @@ def verify_transpose_equivalence(
 
     Builds ``T = conv_transpose_matrix(weight, input_size, ...)`` and the chain
     of :func:`transposed_conv_as_direct`, and compares ``C @ P @ Z`` with ``T``
-    entry for entry.
+    entry for entry: the chain's row pattern (one output channel's, folded by
+    ``F`` in the modes other than zeros) against ``T``'s arrays in place, piece
+    by piece, where the pattern repeats against one period broadcast (see
+    ``docs/transposed.md``), without building a second matrix; the built chain
+    where that cannot decide (a kernel with zeros or non-finite entries, taps
+    that cancel) or when they differ, for the report.
 
     Parameters
     ----------
