@@ -522,7 +522,7 @@ def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int, starts: np.
     ``period * m`` consecutive positions (``m >= 2`` units), whose taps (and runs)
     are those of the first ``width`` entries repeated ``m`` times; the other
     entries form the ``leftover`` ranges ``(start, stop)``.  Candidates are found
-    by the positions' lengths, tap counts, tap sums and first taps, and each run
+    by the positions' lengths, tap counts and first and last taps, and each run
     is then checked exactly against ``taps`` (one that fails is left over), so
     the runs are facts about the pattern, not assumptions.  Returns ``(runs,
     leftover)``.
@@ -538,14 +538,13 @@ def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int, starts: np.
     if n_pos <= period or r == 0:
         return [], [(0, r)] if r else []
     at = _tap_offsets(starts, r, taps.size)
-    p0, p1 = at[indptr[:-1]], at[indptr[1:]]  # each position's taps
+    p0, p1 = (indptr[:-1], indptr[1:]) if starts is None else (at[indptr[:-1]], at[indptr[1:]])  # positions' taps
     lengths, counts = np.diff(indptr), p1 - p0
-    cum = np.concatenate(([0], np.cumsum(taps, dtype=np.int64)))
-    sums = cum[p1] - cum[p0]
     first = np.where(counts > 0, taps[np.minimum(p0, taps.size - 1)], -1)
+    last = np.where(counts > 0, taps[np.maximum(p1 - 1, 0)], -1)
     q = period
-    same = ((lengths[:-q] == lengths[q:]) & (counts[:-q] == counts[q:]) & (sums[:-q] == sums[q:])
-            & (first[:-q] == first[q:]) & (lengths[:-q] > 0))
+    same = ((lengths[:-q] == lengths[q:]) & (counts[:-q] == counts[q:]) & (first[:-q] == first[q:])
+            & (last[:-q] == last[q:]) & (lengths[:-q] > 0))
     edges = np.diff(np.concatenate(([0], same.view(np.int8), [0])))
     runs, covered = [], []
     for a, b in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()):
@@ -605,10 +604,19 @@ def strided_runs(ranges, taps: np.ndarray, starts: np.ndarray | None = None, ent
     return out
 
 
-def _tap_offsets(starts: np.ndarray | None, entries: int, n_taps: int) -> np.ndarray:
-    """Where each entry's taps start, with the end appended (``arange`` when every entry has one tap)."""
+class _OneTapEach:
+    """Where each entry's taps start when every entry has one tap: entry ``e``'s at ``e`` (no array)."""
+
+    def __getitem__(self, e):
+        if isinstance(e, slice):
+            return np.arange(e.start, e.stop, dtype=np.int64)
+        return e
+
+
+def _tap_offsets(starts: np.ndarray | None, entries: int, n_taps: int):
+    """Where each entry's taps start, with the end appended (entry ``e``'s at ``e`` when every entry has one)."""
     if starts is None:
-        return np.arange(entries + 1, dtype=np.int64)
+        return _OneTapEach()
     return np.append(starts, n_taps).astype(np.int64, copy=False)
 
 
