@@ -508,13 +508,13 @@ def test_cli_verify_in_process(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "not built; --literal builds it" in out and "C @ P @ Z" in out
     # exit status 1 exactly when the chain differs
-    real = tr.row_pattern
+    real = tr.row_pattern_runs
 
     def broken(*args):  # a chain whose taps are off: every entry reads the wrong kernel value
         row_indptr, row_cols, row_taps, starts = real(*args)
         return row_indptr, row_cols, row_taps[::-1].copy(), starts
 
-    monkeypatch.setattr(tr, "row_pattern", broken)
+    monkeypatch.setattr(tr, "row_pattern_runs", broken)
     assert main(["verify", "--kernel", "[1, 2]", "--input-size", "3", "--stride", "2"]) == 1
     assert "NOT EQUAL" in capsys.readouterr().out
 
