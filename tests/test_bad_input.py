@@ -23,7 +23,6 @@ import sys
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 import convmatrix as cm
 from convmatrix.cli import build_parser, main

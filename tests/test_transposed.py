@@ -18,7 +18,7 @@ import pytest
 import sympy
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convmatrix as cm
@@ -36,7 +36,6 @@ from convmatrix import (
 )
 from convmatrix import transposed as tr
 from convmatrix.cli import main
-from convmatrix.geometry import ConvTransposeGeometry
 
 from conftest import torch_conv_transpose
 
