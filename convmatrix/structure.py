@@ -351,7 +351,7 @@ class TapMap(Displayable):
         self.row_nnz = int(row_indptr[-1])
         self.nnz = self.channels * self.row_nnz
         self.index_dtype = index_dtype(self.nnz, *self.shape)
-        self._offsets = self._pointer = None
+        self._offsets = self._pointer = self._cols = None
 
     def __repr__(self) -> str:
         kind = "boxes" if self.boxes is not None else "rows"
@@ -428,13 +428,20 @@ class TapMap(Displayable):
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
-        if self.boxes is not None:
-            return _fastpaths.box_indices(self.boxes, self._group_offsets(), self.index_dtype)
+        # one row channel's columns, then a copy per row channel (shifted by its group's offset): the
+        # full array is written once by long contiguous copies, not box by box
+        cols = self._box_cols() if self.boxes is not None else self.row_cols
         if self.geometry.groups == 1:  # every row channel's columns are the row pattern's
             out = np.empty((self.channels, self.row_nnz), dtype=self.index_dtype)
-            out[...] = self.row_cols
+            out[...] = cols
             return out.reshape(-1)
-        return shifted_cols(self.row_cols, self._group_offsets(), self.index_dtype).reshape(-1)
+        return shifted_cols(cols, self._group_offsets(), self.index_dtype).reshape(-1)
+
+    def _box_cols(self) -> np.ndarray:
+        """The row pattern's columns (group 0) written box by box, in the indices' dtype (kept)."""
+        if self._cols is None:
+            self._cols = _fastpaths.box_indices(self.boxes, np.zeros(1, dtype=np.int64), self.index_dtype)
+        return self._cols
 
     @property
     def taps(self) -> np.ndarray:
