@@ -575,15 +575,19 @@ def fill_boxes(w2: np.ndarray, plan: BoxPlan):
 
     ``w2`` holds one row of kernel values per row channel (``weight.reshape(C_out, -1)``);
     summed taps are added in the kernel's own dtype, in the plain path's order.
+    Without summed taps a value is zero only if a kernel entry is: the boxes are
+    scanned only then.
     """
     c, row_len = w2.shape[0], plan.row_nnz
     data = np.empty(c * row_len, dtype=w2.dtype)
+    scan = plan.has_duplicates or not w2.all()
     zeros = False
     for box in plan.boxes:
-        values = np.take(w2, box.line_taps, axis=1)
+        values = w2.take(box.line_taps, axis=1)
         if box.line_starts is not None:
             values = np.add.reduceat(values, box.line_starts, axis=1, dtype=w2.dtype)
-        zeros = zeros or not values.all()
+        if scan:
+            zeros = zeros or not values.all()
         view = _view(data, c, row_len, box)
         view[...] = values.reshape((c,) + (1,) * (len(box.view_shape) - 1) + (values.shape[1],))
     return data, zeros

@@ -525,7 +525,8 @@ class ConvGeometry(Displayable):
         mode = as_choice(self.padding_mode, "padding_mode", PADDING_MODES)
         check_pad_fits(p, n, mode)
         _check_int64(n, k, p, d)
-        _check_output(_output_size(n, k, s, p, d), n, k, p, d)
+        full = _output_size(n, k, s, p, d)
+        _check_output(full, n, k, p, d)
         limit = self.output_limit
         if limit is not None:
             limit = normalize_tuple(limit, ndim, "output_limit")
@@ -533,6 +534,13 @@ class ConvGeometry(Displayable):
                             ("stride", s), ("padding", p), ("dilation", d), ("groups", groups),
                             ("padding_mode", mode), ("output_limit", limit)):
             put(name, value)
+        # derived sizes, computed once (not fields: equality, hash and repr are the fields')
+        out = full if limit is None else tuple(min(o, m) for o, m in zip(full, limit))
+        put("_sizes", (full, out, (c_out * prod(out), c_in * prod(n))))
+        put("_hash", hash((c_out, c_in, k, n, s, p, d, groups, mode, limit)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def from_weight_shape(
@@ -590,15 +598,12 @@ class ConvGeometry(Displayable):
     @property
     def full_output_size(self) -> tuple[int, ...]:
         """Output size before ``output_limit``."""
-        return _output_size(self.input_size, self.kernel_size, self.stride, self.padding, self.dilation)
+        return self._sizes[0]
 
     @property
     def output_size(self) -> tuple[int, ...]:
         """Spatial output size (after ``output_limit``, if any)."""
-        full = self.full_output_size
-        if self.output_limit is None:
-            return full
-        return tuple(min(o, m) for o, m in zip(full, self.output_limit))
+        return self._sizes[1]
 
     @property
     def in_channels_per_group(self) -> int:
@@ -618,7 +623,7 @@ class ConvGeometry(Displayable):
     @property
     def shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the convolution matrix."""
-        return (self.out_channels * prod(self.output_size), self.in_channels * prod(self.input_size))
+        return self._sizes[2]
 
     @property
     def padded_size(self) -> tuple[int, ...]:
