@@ -132,12 +132,13 @@ def masked_row_pattern(geometry):
 
 
 @lru_cache(maxsize=256)
-def _typed_axis(n: int, k: int, s: int, lo: int, d: int, out: int, q_stride: int):
+def _typed_axis(n: int, k: int, s: int, lo: int, d: int, out: int):
     """One zero-padded axis for :func:`typed_row_pattern`, or ``None``: ``(mask, run_of, base, off)``.
 
     ``mask[r, t]``: run ``r`` reads tap ``t``; ``run_of[o]``: the run of output ``o``;
-    ``base[o] = (o s - lo) q_stride``; ``off[t] = t d q_stride``.  Cached (the axes of a
-    square layer are one axis); :func:`convmatrix.structure.clear_cache` clears it.
+    ``base[o] = o s - lo``; ``off[t] = t d`` (in input positions of this axis: the caller
+    scales them by the axis's stride in the flat input).  Cached (the axes of a square
+    layer are one axis); :func:`convmatrix.structure.clear_cache` clears it.
     """
     runs = tap_ranges(n, k, s, lo, d, out)
     if runs is None:
@@ -152,8 +153,8 @@ def _typed_axis(n: int, k: int, s: int, lo: int, d: int, out: int, q_stride: int
         run_of = np.array([i for i, r in enumerate(runs) for _ in range(r[1])], dtype=np.int64)
     else:
         run_of = np.repeat(np.arange(len(runs)), [r[1] for r in runs])
-    base = np.arange(-lo * q_stride, (out * s - lo) * q_stride, s * q_stride, dtype=np.int64)
-    return mask.reshape(len(runs), k), run_of, base, np.arange(0, k * d * q_stride, d * q_stride, dtype=np.int64)
+    base = np.arange(-lo, out * s - lo, s, dtype=np.int64)
+    return mask.reshape(len(runs), k), run_of, base, np.arange(0, k * d, d, dtype=np.int64)
 
 
 def typed_row_pattern(geometry):
@@ -177,12 +178,14 @@ def typed_row_pattern(geometry):
     table = types = base = off = None
     for a, (n, k, s, (lo, _), d, out) in enumerate(zip(input_size, kernel_size, g.stride, g.padding, g.dilation,
                                                       output_size)):
-        axis = _typed_axis(n, k, s, lo, d, out, q_str[a])
+        axis = _typed_axis(n, k, s, lo, d, out)
         if axis is None:
             return None
         mask, run_of, axis_base, axis_off = axis
+        if q_str[a] != 1:
+            axis_base, axis_off = axis_base * q_str[a], axis_off * q_str[a]
         if table is None:
-            table, types, base, off = axis
+            table, types, base, off = mask, run_of, axis_base, axis_off
             continue
         r = mask.shape[0]
         if table.shape[0] * r > MAX_BOXES:
@@ -192,11 +195,11 @@ def typed_row_pattern(geometry):
         base = (base[:, None] + axis_base).reshape(-1)
         off = (off[:, None] + axis_off).reshape(-1)
     if cg > 1:  # channel c's slots: taps + c prod(k), columns + c Q
-        table = np.tile(table, (1, cg))
+        table = table[:, None, :].repeat(cg, axis=1).reshape(table.shape[0], cg * kk)
         off = (np.arange(0, cg * q, q, dtype=np.int64)[:, None] + off).reshape(-1)
-    row_indptr = np.zeros(types.size + 1, dtype=np.int64)
-    np.cumsum(table.sum(axis=1)[types], out=row_indptr[1:])
-    mask = table[types]
+    row_indptr = np.empty(types.size + 1, dtype=np.int64)
+    row_indptr[0] = 0
+    np.cumsum(table.sum(axis=1).take(types), out=row_indptr[1:])
     small = index_dtype(cg * q, cg * kk, int(row_indptr[-1]))
     # fresh pages cost as much as the arithmetic: the grid's columns in the indices' own dtype when every
     # column computed on it (kept or not, |base| + |off|) fits, and only the kept slots' taps
@@ -204,6 +207,7 @@ def typed_row_pattern(geometry):
                 zip(g.padding, output_size, g.stride, kernel_size, g.dilation, q_str)) + (cg - 1) * q
     work = small if index_dtype(reach) is small else np.int64
     cols = np.add(base[:, None], off, dtype=work)
+    mask = table[types]
     if mask.size > 4096:  # only the kept slots' taps, without a grid of them
         taps = np.broadcast_to(np.arange(cg * kk), mask.shape)[mask]
     else:  # small: a grid of taps is cheaper than numpy's broadcast_to or nonzero
