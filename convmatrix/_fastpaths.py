@@ -404,7 +404,7 @@ def _line(taps, starts, cols, entries: int, steps, box, strides, c_out: int, tot
         cols = (rep * steps[-1] + cols[None, :]).reshape(-1)
         if starts is not None:
             starts = (rep * taps.size + starts[None, :]).reshape(-1)
-        taps = np.tile(taps, j_last)
+        taps = np.broadcast_to(taps, (j_last, taps.size)).reshape(-1)  # np.tile, without its Python overhead
         kept = [a for a in range(len(box) - 1) if box[a] > 1]
     else:
         kept = [a for a in range(len(box)) if box[a] > 1]
@@ -538,8 +538,14 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
     nnz = [sum(int(length) for length in axis) for axis in lengths]
     after = [prod(nnz[a + 1:]) for a in range(nd)]
     channel = np.arange(cg, dtype=np.int64)[:, None]
+    channel_cols, channel_taps = channel * q, channel * kk
+    # each run's columns and (one per entry) taps, made once: a run is in many boxes
+    run_cols = [[np.array(r[1], dtype=np.int64) * qs for r in axis] for axis, qs in zip(per_axis, q_str)]
+    run_taps = [[np.array([ts[0] for ts in r[2]], dtype=np.int64) * ks if all(len(ts) == 1 for ts in r[2]) else None
+                 for r in axis] for axis, ks in zip(per_axis, k_str)]
     boxes, duplicates = [], False
-    for runs in itertools.product(*per_axis):
+    for which in itertools.product(*(range(len(axis)) for axis in per_axis)):
+        runs = [per_axis[a][i] for a, i in enumerate(which)]
         lens = [len(r[1]) for r in runs]
         if 0 in lens:
             continue
@@ -548,14 +554,18 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
             base += before * cum * after[a]
             strides.append(cg * before * step * after[a])
             before *= lens[a]
-        taps, starts = _box_taps([(None, None, None, r[2]) for r in runs], k_str)
-        cols = _outer_sum([np.array(r[1], dtype=np.int64) * qs for r, qs in zip(runs, q_str)])
+        single = [run_taps[a][i] for a, i in enumerate(which)]
+        if all(t is not None for t in single):
+            taps, starts = _outer_sum(single), None
+        else:
+            taps, starts = _box_taps([(None, None, None, r[2]) for r in runs], k_str)
+        cols = _outer_sum([run_cols[a][i] for a, i in enumerate(which)])
         entries = cg * cols.size
-        cols = (channel * q + cols[None, :]).reshape(-1)
+        cols = (channel_cols + cols[None, :]).reshape(-1)
         if starts is not None:
             duplicates = True
             starts = (channel * taps.size + starts[None, :]).reshape(-1)
-        taps = (channel * kk + taps[None, :]).reshape(-1)
+        taps = (channel_taps + taps[None, :]).reshape(-1)
         box = tuple(r[0] for r in runs)
         layout = _line(taps, starts, cols, entries, steps, box, strides, c_rows, c_rows * cg * prod(nnz))
         boxes.append(Box(cg * base, box, tuple(strides), taps if starts is None else None, *layout))
