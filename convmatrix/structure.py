@@ -351,7 +351,7 @@ class TapMap(Displayable):
         self.row_nnz = int(row_indptr[-1])
         self.nnz = self.channels * self.row_nnz
         self.index_dtype = index_dtype(self.nnz, *self.shape)
-        self._offsets = self._pointer = self._cols = None
+        self._offsets = self._cols = None
 
     def __repr__(self) -> str:
         kind = "boxes" if self.boxes is not None else "rows"
@@ -421,9 +421,7 @@ class TapMap(Displayable):
     @property
     def indptr(self) -> np.ndarray:
         """CSR row pointer of the full matrix (a fresh array: one row channel's pointer, tiled)."""
-        if self._pointer is None:
-            self._pointer = tiled_pointer(self.row_indptr, self.channels, self.index_dtype)
-        return self._pointer.copy()
+        return tiled_pointer(self.row_indptr, self.channels, self.index_dtype)  # one pass, as a copy would be
 
     @property
     def indices(self) -> np.ndarray:
