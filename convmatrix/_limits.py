@@ -183,7 +183,7 @@ def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: st
     convmatrix.InputValueError: nnz=-10 must be non-negative
     """
     if (type(shape) is tuple and len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int
-            and type(nnz) is int and type(itemsize) is int and format in _ARRAY_FORMATS
+            and type(nnz) is int and type(itemsize) is int and type(format) is str and format in _ARRAY_FORMATS
             and 0 <= shape[0] <= 2**200 and 0 <= shape[1] <= 2**200 and 0 <= nnz <= 2**400 and 0 <= itemsize):
         return _array_bytes(shape[0], shape[1], nnz, itemsize, format)  # the builders' call: plain ints
     from ._validation import is_sequence
