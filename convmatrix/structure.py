@@ -42,7 +42,7 @@ import numpy as np
 from ._display import Displayable
 from . import _fastpaths
 from ._limits import guard, index_dtype
-from ._sparse import shifted_cols, tiled_pointer
+from ._sparse import tiled_pointer
 from ._validation import InputValueError, as_array, as_bool, as_choice, as_instance, as_int
 from .geometry import PADDING_MODES, ConvGeometry
 
@@ -351,7 +351,7 @@ class TapMap(Displayable):
         self.row_nnz = int(row_indptr[-1])
         self.nnz = self.channels * self.row_nnz
         self.index_dtype = index_dtype(self.nnz, *self.shape)
-        self._offsets = self._cols = None
+        self._offsets = None
 
     def __repr__(self) -> str:
         kind = "boxes" if self.boxes is not None else "rows"
@@ -427,19 +427,19 @@ class TapMap(Displayable):
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
         # one row channel's columns, then a copy per row channel (shifted by its group's offset): the
-        # full array is written once by long contiguous copies, not box by box
-        cols = self._box_cols() if self.boxes is not None else self.row_cols
+        # full array is written once by long contiguous copies, not box by box.  It is allocated
+        # first, so that a box plan's one-channel columns are a temporary above it, freed at once
+        out = np.empty((self.channels, self.row_nnz), dtype=self.index_dtype)
+        if self.boxes is not None:
+            cols = _fastpaths.box_indices(self.boxes, np.zeros(1, dtype=np.int64), self.index_dtype)
+        else:
+            cols = self.row_cols
         if self.geometry.groups == 1:  # every row channel's columns are the row pattern's
-            out = np.empty((self.channels, self.row_nnz), dtype=self.index_dtype)
             out[...] = cols
-            return out.reshape(-1)
-        return shifted_cols(cols, self._group_offsets(), self.index_dtype).reshape(-1)
-
-    def _box_cols(self) -> np.ndarray:
-        """The row pattern's columns (group 0) written box by box, in the indices' dtype (kept)."""
-        if self._cols is None:
-            self._cols = _fastpaths.box_indices(self.boxes, np.zeros(1, dtype=np.int64), self.index_dtype)
-        return self._cols
+        else:
+            np.add(cols[None, :], self._group_offsets().astype(self.index_dtype)[:, None], out=out,
+                   casting="unsafe")
+        return out.reshape(-1)
 
     @property
     def taps(self) -> np.ndarray:
