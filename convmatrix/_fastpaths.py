@@ -136,12 +136,13 @@ def masked_row_pattern(geometry):
 
 
 @lru_cache(maxsize=256)
-def _typed_axis(n: int, k: int, s: int, lo: int, d: int, out: int, q_stride: int):
+def _typed_axis(n: int, k: int, s: int, lo: int, d: int, out: int):
     """One zero-padded axis for :func:`typed_row_pattern`, or ``None``: ``(mask, run_of, base, off)``.
 
     ``mask[r, t]``: run ``r`` reads tap ``t``; ``run_of[o]``: the run of output ``o``;
-    ``base[o] = (o s - lo) q_stride``; ``off[t] = t d q_stride``.  Cached (the axes of a
-    square layer are one axis); :func:`convmatrix.structure.clear_cache` clears it.
+    ``base[o] = o s - lo``; ``off[t] = t d`` (in input positions of this axis: the caller
+    scales them by the axis's stride in the flat input).  Cached (the axes of a square
+    layer are one axis); :func:`convmatrix.structure.clear_cache` clears it.
     """
     runs = tap_ranges(n, k, s, lo, d, out)
     if runs is None:
@@ -156,8 +157,8 @@ def _typed_axis(n: int, k: int, s: int, lo: int, d: int, out: int, q_stride: int
         run_of = np.array([i for i, r in enumerate(runs) for _ in range(r[1])], dtype=np.int64)
     else:
         run_of = np.repeat(np.arange(len(runs)), [r[1] for r in runs])
-    base = np.arange(-lo * q_stride, (out * s - lo) * q_stride, s * q_stride, dtype=np.int64)
-    return mask.reshape(len(runs), k), run_of, base, np.arange(0, k * d * q_stride, d * q_stride, dtype=np.int64)
+    base = np.arange(-lo, out * s - lo, s, dtype=np.int64)
+    return mask.reshape(len(runs), k), run_of, base, np.arange(0, k * d, d, dtype=np.int64)
 
 
 def typed_row_pattern(geometry):
@@ -181,12 +182,14 @@ def typed_row_pattern(geometry):
     table = types = base = off = None
     for a, (n, k, s, (lo, _), d, out) in enumerate(zip(input_size, kernel_size, g.stride, g.padding, g.dilation,
                                                       output_size)):
-        axis = _typed_axis(n, k, s, lo, d, out, q_str[a])
+        axis = _typed_axis(n, k, s, lo, d, out)
         if axis is None:
             return None
         mask, run_of, axis_base, axis_off = axis
+        if q_str[a] != 1:
+            axis_base, axis_off = axis_base * q_str[a], axis_off * q_str[a]
         if table is None:
-            table, types, base, off = axis
+            table, types, base, off = mask, run_of, axis_base, axis_off
             continue
         r = mask.shape[0]
         if table.shape[0] * r > MAX_BOXES:
@@ -196,11 +199,11 @@ def typed_row_pattern(geometry):
         base = (base[:, None] + axis_base).reshape(-1)
         off = (off[:, None] + axis_off).reshape(-1)
     if cg > 1:  # channel c's slots: taps + c prod(k), columns + c Q
-        table = np.tile(table, (1, cg))
+        table = table[:, None, :].repeat(cg, axis=1).reshape(table.shape[0], cg * kk)
         off = (np.arange(0, cg * q, q, dtype=np.int64)[:, None] + off).reshape(-1)
-    row_indptr = np.zeros(types.size + 1, dtype=np.int64)
-    np.cumsum(table.sum(axis=1)[types], out=row_indptr[1:])
-    mask = table[types]
+    row_indptr = np.empty(types.size + 1, dtype=np.int64)
+    row_indptr[0] = 0
+    np.cumsum(table.sum(axis=1).take(types), out=row_indptr[1:])
     small = index_dtype(cg * q, cg * kk, int(row_indptr[-1]))
     # fresh pages cost as much as the arithmetic: the grid's columns in the indices' own dtype when every
     # column computed on it (kept or not, |base| + |off|) fits, and only the kept slots' taps
@@ -208,6 +211,7 @@ def typed_row_pattern(geometry):
                 zip(g.padding, output_size, g.stride, kernel_size, g.dilation, q_str)) + (cg - 1) * q
     work = small if index_dtype(reach) is small else np.int64
     cols = np.add(base[:, None], off, dtype=work)
+    mask = table[types]
     if mask.size > 4096:  # only the kept slots' taps, without a grid of them
         taps = np.broadcast_to(np.arange(cg * kk), mask.shape)[mask]
     else:  # small: a grid of taps is cheaper than numpy's broadcast_to or nonzero
@@ -404,7 +408,7 @@ def _line(taps, starts, cols, entries: int, steps, box, strides, c_out: int, tot
         cols = (rep * steps[-1] + cols[None, :]).reshape(-1)
         if starts is not None:
             starts = (rep * taps.size + starts[None, :]).reshape(-1)
-        taps = np.tile(taps, j_last)
+        taps = np.broadcast_to(taps, (j_last, taps.size)).reshape(-1)  # np.tile, without its Python overhead
         kept = [a for a in range(len(box) - 1) if box[a] > 1]
     else:
         kept = [a for a in range(len(box)) if box[a] > 1]
@@ -553,7 +557,13 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
     after = [prod(nnz[a + 1:]) for a in range(nd)]
     channel = np.arange(cg, dtype=np.int64)[:, None]
     raw, duplicates = [], False
-    for runs in itertools.product(*per_axis):
+    channel_cols, channel_taps = channel * q, channel * kk
+    # each run's columns and (one per entry) taps, made once: a run is in many boxes
+    run_cols = [[np.array(r[1], dtype=np.int64) * qs for r in axis] for axis, qs in zip(per_axis, q_str)]
+    run_taps = [[np.array([ts[0] for ts in r[2]], dtype=np.int64) * ks if all(len(ts) == 1 for ts in r[2]) else None
+                 for r in axis] for axis, ks in zip(per_axis, k_str)]
+    for which in itertools.product(*(range(len(axis)) for axis in per_axis)):
+        runs = [per_axis[a][i] for a, i in enumerate(which)]
         lens = [len(r[1]) for r in runs]
         if 0 in lens:
             continue
@@ -562,13 +572,17 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
             base += before * cum * after[a]
             strides.append(cg * before * step * after[a])
             before *= lens[a]
-        taps, starts = _box_taps([(None, None, None, r[2]) for r in runs], k_str)
-        cols = _outer_sum([np.array(r[1], dtype=np.int64) * qs for r, qs in zip(runs, q_str)])
-        cols = (channel * q + cols[None, :]).reshape(-1)
+        single = [run_taps[a][i] for a, i in enumerate(which)]
+        if all(t is not None for t in single):
+            taps, starts = _outer_sum(single), None
+        else:
+            taps, starts = _box_taps([(None, None, None, r[2]) for r in runs], k_str)
+        cols = _outer_sum([run_cols[a][i] for a, i in enumerate(which)])
+        cols = (channel_cols + cols[None, :]).reshape(-1)
         if starts is not None:
             duplicates = True
             starts = (channel * taps.size + starts[None, :]).reshape(-1)
-        taps = (channel * kk + taps[None, :]).reshape(-1)
+        taps = (channel_taps + taps[None, :]).reshape(-1)
         raw.append(_RawBox(cg * base, tuple(r[0] for r in runs), tuple(strides), taps, starts, cols))
     if merge:
         raw = _merge_phases(raw, steps[-1])
@@ -666,15 +680,19 @@ def fill_boxes(w2: np.ndarray, plan: BoxPlan):
 
     ``w2`` holds one row of kernel values per row channel (``weight.reshape(C_out, -1)``);
     summed taps are added in the kernel's own dtype, in the plain path's order.
+    Without summed taps a value is zero only if a kernel entry is: the boxes are
+    scanned only then.
     """
     c, row_len = w2.shape[0], plan.row_nnz
     data = np.empty(c * row_len, dtype=w2.dtype)
+    scan = plan.has_duplicates or not w2.all()
     zeros = False
     for box in plan.boxes:
-        values = np.take(w2, box.line_taps, axis=1)
+        values = w2.take(box.line_taps, axis=1)
         if box.line_starts is not None:
             values = np.add.reduceat(values, box.line_starts, axis=1, dtype=w2.dtype)
-        zeros = zeros or not values.all()
+        if scan:
+            zeros = zeros or not values.all()
         view = _view(data, c, row_len, box)
         view[...] = values.reshape((c,) + (1,) * (len(box.view_shape) - 1) + (values.shape[1],))
     return data, zeros

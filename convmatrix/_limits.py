@@ -182,6 +182,10 @@ def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: st
         ...
     convmatrix.InputValueError: nnz=-10 must be non-negative
     """
+    if (type(shape) is tuple and len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int
+            and type(nnz) is int and type(itemsize) is int and type(format) is str and format in _ARRAY_FORMATS
+            and 0 <= shape[0] <= 2**200 and 0 <= shape[1] <= 2**200 and 0 <= nnz <= 2**400 and 0 <= itemsize):
+        return _array_bytes(shape[0], shape[1], nnz, itemsize, format)  # the builders' call: plain ints
     from ._validation import is_sequence
 
     if not is_sequence(shape) or len(shape) != 2:
@@ -195,6 +199,14 @@ def matrix_bytes(shape: tuple[int, int], nnz: int, itemsize: int = 8, format: st
         return rows * cols * itemsize
     if format in OBJECT_ENTRY_BYTES:
         return nnz * OBJECT_ENTRY_BYTES[format] + rows * OBJECT_ROW_BYTES[format]
+    return _array_bytes(rows, cols, nnz, itemsize, format)
+
+
+#: The formats whose bytes are counted from their arrays (see :func:`matrix_bytes`).
+_ARRAY_FORMATS = frozenset(SPARSE_FORMATS) - frozenset(OBJECT_ENTRY_BYTES) - {"dense"}
+
+
+def _array_bytes(rows: int, cols: int, nnz: int, itemsize: int, format: str) -> int:
     idx = index_itemsize(nnz, rows, cols)
     if format == "coo":
         return nnz * (itemsize + 2 * idx)

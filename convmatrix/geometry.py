@@ -507,7 +507,6 @@ class ConvGeometry(Displayable):
     output_limit: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         c_out = as_int(self.out_channels, "out_channels", minimum=1)
         c_in = as_int(self.in_channels, "in_channels", minimum=1)
         _same_axes(self.kernel_size, self.input_size)
@@ -522,17 +521,30 @@ class ConvGeometry(Displayable):
         p = normalize_padding(self.padding, k, s, d, axes_from=axes)
         groups = as_int(self.groups, "groups", minimum=1)
         _check_groups(groups, c_out, c_in, ("out_channels", "in_channels"))
-        mode = as_choice(self.padding_mode, "padding_mode", PADDING_MODES)
-        check_pad_fits(p, n, mode)
-        _check_int64(n, k, p, d)
-        _check_output(_output_size(n, k, s, p, d), n, k, p, d)
         limit = self.output_limit
         if limit is not None:
             limit = normalize_tuple(limit, ndim, "output_limit")
+        self._set(c_out, c_in, k, n, s, p, d, groups, self.padding_mode, limit)
+
+    def _set(self, c_out, c_in, k, n, s, p, d, groups, padding_mode, limit) -> None:
+        """Check the mode and how the sizes fit together, then set the fields (each already normalised)."""
+        put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        mode = as_choice(padding_mode, "padding_mode", PADDING_MODES)
+        check_pad_fits(p, n, mode)
+        _check_int64(n, k, p, d)
+        full = _output_size(n, k, s, p, d)
+        _check_output(full, n, k, p, d)
         for name, value in (("out_channels", c_out), ("in_channels", c_in), ("kernel_size", k), ("input_size", n),
                             ("stride", s), ("padding", p), ("dilation", d), ("groups", groups),
                             ("padding_mode", mode), ("output_limit", limit)):
             put(name, value)
+        # derived sizes, computed once (not fields: equality, hash and repr are the fields')
+        out = full if limit is None else tuple(min(o, m) for o, m in zip(full, limit))
+        put("_sizes", (full, out, (c_out * prod(out), c_in * prod(n))))
+        put("_hash", hash((c_out, c_in, k, n, s, p, d, groups, mode, limit)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def from_weight_shape(
@@ -579,7 +591,11 @@ class ConvGeometry(Displayable):
         if c_out % groups:
             raise InputValueError(f"groups={groups} must divide out_channels={c_out} (weight.shape[0])", "groups")
         p = normalize_padding(padding, k, s, d, convolution=convolution, axes_from=axes)
-        return cls(c_out, c_in_g * groups, k, input_size, s, p, d, groups, padding_mode)
+        n = normalize_tuple(input_size, ndim, "input_size", axes_from="kernel_size")
+        # every field is validated: set them without the constructor's second pass over them
+        geometry = object.__new__(cls)
+        geometry._set(c_out, c_in_g * groups, k, n, s, p, d, groups, padding_mode, None)
+        return geometry
 
     # -- derived sizes
     @property
@@ -590,15 +606,12 @@ class ConvGeometry(Displayable):
     @property
     def full_output_size(self) -> tuple[int, ...]:
         """Output size before ``output_limit``."""
-        return _output_size(self.input_size, self.kernel_size, self.stride, self.padding, self.dilation)
+        return self._sizes[0]
 
     @property
     def output_size(self) -> tuple[int, ...]:
         """Spatial output size (after ``output_limit``, if any)."""
-        full = self.full_output_size
-        if self.output_limit is None:
-            return full
-        return tuple(min(o, m) for o, m in zip(full, self.output_limit))
+        return self._sizes[1]
 
     @property
     def in_channels_per_group(self) -> int:
@@ -618,7 +631,7 @@ class ConvGeometry(Displayable):
     @property
     def shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the convolution matrix."""
-        return (self.out_channels * prod(self.output_size), self.in_channels * prod(self.input_size))
+        return self._sizes[2]
 
     @property
     def padded_size(self) -> tuple[int, ...]:

@@ -42,7 +42,7 @@ import numpy as np
 from ._display import Displayable
 from . import _fastpaths
 from ._limits import guard, index_dtype
-from ._sparse import shifted_cols, tiled_pointer
+from ._sparse import tiled_pointer
 from ._validation import InputValueError, as_array, as_bool, as_choice, as_instance, as_int
 from .geometry import PADDING_MODES, ConvGeometry
 
@@ -351,7 +351,7 @@ class TapMap(Displayable):
         self.row_nnz = int(row_indptr[-1])
         self.nnz = self.channels * self.row_nnz
         self.index_dtype = index_dtype(self.nnz, *self.shape)
-        self._offsets = self._pointer = None
+        self._offsets = None
 
     def __repr__(self) -> str:
         kind = "boxes" if self.boxes is not None else "rows"
@@ -421,20 +421,25 @@ class TapMap(Displayable):
     @property
     def indptr(self) -> np.ndarray:
         """CSR row pointer of the full matrix (a fresh array: one row channel's pointer, tiled)."""
-        if self._pointer is None:
-            self._pointer = tiled_pointer(self.row_indptr, self.channels, self.index_dtype)
-        return self._pointer.copy()
+        return tiled_pointer(self.row_indptr, self.channels, self.index_dtype)  # one pass, as a copy would be
 
     @property
     def indices(self) -> np.ndarray:
         """CSR column indices of the full matrix (sorted within rows, unique)."""
+        # one row channel's columns, then a copy per row channel (shifted by its group's offset): the
+        # full array is written once by long contiguous copies, not box by box.  It is allocated
+        # first, so that a box plan's one-channel columns are a temporary above it, freed at once
+        out = np.empty((self.channels, self.row_nnz), dtype=self.index_dtype)
         if self.boxes is not None:
-            return _fastpaths.box_indices(self.boxes, self._group_offsets(), self.index_dtype)
+            cols = _fastpaths.box_indices(self.boxes, np.zeros(1, dtype=np.int64), self.index_dtype)
+        else:
+            cols = self.row_cols
         if self.geometry.groups == 1:  # every row channel's columns are the row pattern's
-            out = np.empty((self.channels, self.row_nnz), dtype=self.index_dtype)
-            out[...] = self.row_cols
-            return out.reshape(-1)
-        return shifted_cols(self.row_cols, self._group_offsets(), self.index_dtype).reshape(-1)
+            out[...] = cols
+        else:
+            np.add(cols[None, :], self._group_offsets().astype(self.index_dtype)[:, None], out=out,
+                   casting="unsafe")
+        return out.reshape(-1)
 
     @property
     def taps(self) -> np.ndarray:

@@ -61,6 +61,36 @@ def test_geometry_is_frozen_and_hashable():
         g.stride = (2, 2)
 
 
+@settings(max_examples=60)
+@given(ndim=st.integers(1, 3), data=st.data())
+def test_from_weight_shape_is_the_constructors_geometry(ndim, data):
+    """from_weight_shape sets its validated fields directly: the same geometry as the constructor's, sizes and hash too."""
+    import dataclasses
+    import pickle
+
+    ints = lambda lo, hi: tuple(data.draw(st.integers(lo, hi)) for _ in range(ndim))  # noqa: E731
+    groups = data.draw(st.sampled_from([1, 2]))
+    shape = (2 * groups, data.draw(st.integers(1, 3)), *ints(1, 4))
+    n, s, d = ints(1, 9), ints(1, 3), ints(1, 2)
+    pad = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in range(ndim))
+    mode = data.draw(st.sampled_from(["zeros", "replicate", "circular"]))
+    try:
+        g = ConvGeometry.from_weight_shape(shape, n, stride=s, padding=pad, dilation=d, groups=groups, padding_mode=mode)
+    except ValueError as exc:  # the same refusal, word for word
+        with pytest.raises(ValueError) as info:
+            ConvGeometry(shape[0], shape[1] * groups, shape[2:], n, s, pad, d, groups, mode)
+        assert str(info.value) == str(exc)
+        return
+    h = ConvGeometry(shape[0], shape[1] * groups, shape[2:], n, s, pad, d, groups, mode)
+    assert g == h and hash(g) == hash(h) and repr(g) == repr(h)
+    assert (g.output_size, g.full_output_size, g.shape) == (h.output_size, h.full_output_size, h.shape)
+    assert g.output_size == cm.conv_output_size(n, shape[2:], s, pad, d)
+    for copy in (pickle.loads(pickle.dumps(g)), dataclasses.replace(g)):
+        assert copy == g and hash(copy) == hash(g) and copy.shape == g.shape
+    wider = dataclasses.replace(g, input_size=tuple(x + 1 for x in n))
+    assert wider.output_size == cm.conv_output_size(wider.input_size, shape[2:], s, pad, d)
+
+
 def test_padding_forms():
     assert normalize_padding(1, (3, 3), (1, 1), (1, 1)) == ((1, 1), (1, 1))
     assert normalize_padding((1, 2), (3, 3), (1, 1), (1, 1)) == ((1, 1), (2, 2))
