@@ -8,6 +8,9 @@ depends on the pattern (``dia``) against the limit first.
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import compress, islice, repeat
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -23,7 +26,6 @@ __all__ = [
     "diagonal_count",
     "finish",
     "sympy_csr",
-    "sympy_sparse",
     "structural_product",
     "nnz_of",
     "dense_bytes",
@@ -201,10 +203,18 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     """A ``sympy.ImmutableSparseMatrix`` from CSR arrays of SymPy expressions (zeros not stored).
 
     The same matrix ``ImmutableSparseMatrix(rows, cols, {(r, c): v})`` gives — same
-    type, entries, internal representation (a ``DomainMatrix`` in SDM form),
-    arguments and hash — built directly: SymPy's constructor sorts the entries by
-    their sort keys and sympifies every key, which costs tens of microseconds per
-    entry; here each entry costs two tuples.  See :func:`sympy_sparse`.
+    type, entries, internal representation (a ``DomainMatrix`` in SDM form over
+    ``EXRAW``, or ``ZZ``/``QQ`` when every entry is an integer/rational),
+    arguments, hash and ``Dict`` contents — built directly from its parts.
+    SymPy's constructor sympifies every key and value and sorts the entries by
+    their sort keys, tens of microseconds per entry.  Here the values (the
+    kernel's own objects, shared) are looked at once per distinct object, each
+    entry costs its two SymPy tuples (key and item), made in C-level loops, and
+    the ``Dict``'s dict and frozenset are filled with hashes computed in numpy
+    (see :func:`_hashed`) instead of by SymPy's ``Tuple.__hash__`` in Python.
+
+    ``indices`` must be sorted within each row and unique (canonical CSR);
+    ``data`` is an object array (numbers are sympified).
 
     Examples
     --------
@@ -214,32 +224,6 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     >>> M == sympy.ImmutableSparseMatrix(2, 2, {(0, 1): a, (1, 0): a + b}), type(M).__name__
     (True, 'ImmutableSparseMatrix')
     """
-    rows = np.repeat(np.arange(shape[0]), np.diff(indptr)).tolist()
-    return sympy_sparse(shape, rows, indices.tolist(), data.tolist())
-
-
-def _tuple(new, state, args):
-    """``Basic.__new__(Tuple, *args)`` without the call's argument packing (SymPy's own three slots)."""
-    t = new(_TUPLE[0])
-    t._assumptions, t._mhash, t._args = state, None, args
-    return t
-
-
-_TUPLE: list = []  # sympy's Tuple class, once SymPy is loaded
-
-
-def sympy_sparse(shape: tuple[int, int], rows: list, cols: list, values: list):
-    """``ImmutableSparseMatrix(*shape, {(r, c): v})`` built directly, for entries given in CSR order.
-
-    ``rows``, ``cols`` (Python ints, sorted by row then column, unique) and
-    ``values`` (SymPy expressions) list the entries; zero values are dropped.
-    The matrix's arguments are SymPy's own: ``(Integer(rows), Integer(cols),
-    Dict)``, the ``Dict`` of ``Tuple((Integer(r), Integer(c)), v)`` items in the
-    order :func:`sympy.ordered` gives them — by node count, then by position —
-    and its ``_rep`` is the ``DomainMatrix`` SymPy's constructor would make.
-    """
-    import gc
-
     import sympy
     from sympy.core.basic import Basic
     from sympy.core.containers import Dict, Tuple
@@ -248,51 +232,231 @@ def sympy_sparse(shape: tuple[int, int], rows: list, cols: list, values: list):
     from sympy.polys.matrices import DomainMatrix
     from sympy.polys.matrices.sdm import SDM
 
-    if not _TUPLE:
-        _TUPLE.append(Tuple)
-
-    distinct = {id(v): v for v in values}
-    if not all(isinstance(v, Basic) for v in distinct.values()):
+    nrows, ncols = int(shape[0]), int(shape[1])
+    indptr = np.asarray(indptr, dtype=np.int64)
+    values = np.asarray(data, dtype=object).reshape(-1).tolist()
+    cols = np.asarray(indices).reshape(-1).astype(np.int64, copy=False)
+    code, distinct = _distinct(values)  # the distinct objects (a kernel's few symbols and sums), each entry's
+    if not all(isinstance(v, Basic) for v in distinct):
         values = [v if isinstance(v, Basic) else sympy.sympify(v) for v in values]
-        distinct = {id(v): v for v in values}
-    # what each distinct value is: kept (v != 0), its node count in an item (sympy.ordered's first key), type
-    facts = {i: (v != 0, _nodes(Basic.__new__(Tuple, v)), type(v)) for i, v in distinct.items()}
-    if not all(f[0] for f in facts.values()):
-        kept = [i for i, v in enumerate(values) if facts[id(v)][0]]
-        rows, cols, values = [rows[i] for i in kept], [cols[i] for i in kept], [values[i] for i in kept]
-        facts = {i: f for i, f in facts.items() if f[0]}
-    types = {f[2] for f in facts.values()}
-    counts = {f[1] for f in facts.values()}
-    # SymPy's Integer of every row and column index used, made once each
-    integers = {i: sympy.Integer(i) for i in set(rows).union(cols)}
-    new, tuple_state = object.__new__, Tuple.default_assumptions
-    was_enabled = gc.isenabled()
-    gc.disable()  # millions of small objects, none of them garbage: the collector would only rescan them
+        code, distinct = _distinct(values)
+    zero = np.array([v == 0 for v in distinct], dtype=bool)
+    if zero.any():  # dropped, as SymPy's constructor drops them
+        keep = ~zero[code]
+        values = list(compress(values, keep.tolist()))
+        code, cols = code[keep], cols[keep]
+        indptr = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))[indptr]
+    distinct = [v for v, z in zip(distinct, zero.tolist()) if not z]
+    code = (np.cumsum(~zero) - 1)[code]
+    lengths = np.diff(indptr)
+    full = np.flatnonzero(lengths)
+    rows = np.repeat(full, lengths[full])
+    n = len(values)
+    # sympy.ordered's first key, the node count of an item: 4 + that of its value (key Tuple, 2 Integers)
+    nodes = np.array([_nodes(Basic.__new__(Tuple, v)) for v in distinct], dtype=np.int64)
+    value_hash = np.array([hash(v) for v in distinct], dtype=np.int64)
+    # SymPy's Integer of every row and column index used, made once each, and read per entry by numpy
+    used = np.zeros(max(nrows, ncols), dtype=bool)
+    used[cols] = True
+    used[full] = True
+    integers = np.array(_integers(np.flatnonzero(used).tolist(), used.size) + [None], dtype=object)[:-1]
+    key_hash, item_hash = _entry_hashes(rows, cols, value_hash[code])
+    key_args = zip(integers[rows].tolist(), integers[cols].tolist())
+    del rows
+    new, assumptions = object.__new__, Tuple.default_assumptions
+    young = _Young(n)
     try:
-        keys = [_tuple(new, tuple_state, (integers[r], integers[c])) for r, c in zip(rows, cols)]
-        items = [_tuple(new, tuple_state, kv) for kv in zip(keys, values)]
-        if len(counts) > 1:  # sympy.ordered: by node count first; within one count by (row, col), as given
-            order = np.argsort(np.array([facts[id(v)][1] for v in values]), kind="stable").tolist()
-            ordered_items = tuple(items[i] for i in order)
+        stand_in = _stand_in(Tuple)
+        keys = list(map(new, repeat(stand_in, n)))
+        for t, a in zip(keys, key_args):
+            t._assumptions, t._mhash, t._args = assumptions, None, a
+        table_dict = _hashed(stand_in, key_hash, lambda: dict(zip(keys, values)))
+        items = list(map(new, repeat(stand_in, n)))
+        for t, k, v in zip(items, keys, values):
+            k.__class__ = Tuple  # hashed: the key is SymPy's Tuple again
+            t._assumptions, t._mhash, t._args = assumptions, None, (k, v)
+        elements = _hashed(stand_in, item_hash, lambda: frozenset(items))
+        for t in items:
+            t.__class__ = Tuple
+        if not _hashes_hold(keys, key_hash, table_dict) or not _hashes_hold(items, item_hash, elements):
+            table_dict, elements = dict(zip(keys, values)), frozenset(items)  # SymPy's own hashing
+        if np.unique(nodes).size > 1:  # sympy.ordered: by node count first; within one count by (row, col)
+            ordered_items = tuple(map(items.__getitem__, np.argsort(nodes[code], kind="stable").tolist()))
         else:
             ordered_items = tuple(items)
         table = Basic.__new__(Dict, *ordered_items)
-        table.elements = frozenset(items)
-        table._dict = dict(zip(keys, values))
-        dod: dict[int, dict] = {}
-        start = 0
-        for end in np.flatnonzero(np.diff(rows)).tolist() + [len(rows) - 1] if rows else []:
-            dod[rows[start]] = dict(zip(cols[start:end + 1], values[start:end + 1]))
-            start = end + 1
+        table.elements = elements
+        table._dict = table_dict
+        # the matrix's domain, as SymPy's constructor picks it: ZZ or QQ when every entry is one, else EXRAW
+        types = {type(v) for v in distinct}
+        domain = EXRAW
+        if all(issubclass(t, sympy.Rational) for t in types):
+            domain = ZZ if all(issubclass(t, sympy.Integer) for t in types) else QQ
+            values = list(map([domain.from_sympy(v) for v in distinct].__getitem__, code.tolist()))
+        # SDM's dict of rows, each a dict of columns, cut from the flat lists in C-level loops
+        col_it, val_it, lens = iter(cols.tolist()), iter(values), lengths[full].tolist()
+        dod = dict(zip(full.tolist(), map(dict, map(zip, map(islice, repeat(col_it), lens),
+                                                    map(islice, repeat(val_it), lens)))))
     finally:
-        if was_enabled:
-            gc.enable()
-    rep = DomainMatrix.from_rep(SDM(dod, tuple(shape), EXRAW))
-    if all(issubclass(t, sympy.Rational) for t in types):  # as SymPy's constructor: ZZ or QQ when it can
-        rep = rep.convert_to(ZZ if all(issubclass(t, sympy.Integer) for t in types) else QQ)
-    M = Basic.__new__(sympy.ImmutableSparseMatrix, sympy.Integer(shape[0]), sympy.Integer(shape[1]), table)
-    M._rows, M._cols, M._rep = int(shape[0]), int(shape[1]), rep
+        young.close()
+    sdm = SDM({}, (nrows, ncols), domain)  # checked empty; its rows are within the shape by construction
+    dict.update(sdm, dod)
+    M = Basic.__new__(sympy.ImmutableSparseMatrix, sympy.Integer(nrows), sympy.Integer(ncols), table)
+    M._rows, M._cols, M._rep = nrows, ncols, DomainMatrix.from_rep(sdm)
     return M
+
+
+def _distinct(values: list):
+    """``(code, distinct)``: the distinct objects of ``values`` (by identity), and each value's index into them."""
+    ids = np.fromiter(map(id, values), dtype=np.uintp, count=len(values))
+    unique = np.unique(ids)
+    code = np.searchsorted(unique, ids)
+    where = np.empty(unique.size, dtype=np.intp)
+    where[code] = np.arange(len(values))
+    return code, [values[i] for i in where.tolist()]
+
+
+class _Young:
+    """The garbage collector held off while many objects that are not garbage are made, then told they are old.
+
+    Every object the collector tracks is made in its youngest generation; with
+    the collector running, it would be scanned by young collections (every
+    ~700 allocations) and again when promoted, none of which can free it — the
+    objects of a SymPy matrix are all reachable from it.  The collector is
+    disabled while they are made; at :meth:`close`, when at least ``least``
+    objects were made and nothing is frozen already, the young generations
+    are moved into the oldest one (``gc.freeze()`` then ``gc.unfreeze()``: two
+    list splices, no scan), where only full collections visit them, as they
+    would the objects' long life anyway.  Young objects of the caller's that are
+    cyclic garbage then wait for the next full collection.
+    """
+
+    def __init__(self, made: int, least: int = 1 << 14):
+        import gc
+
+        self.promote = made >= least and gc.get_freeze_count() == 0
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def close(self) -> None:
+        import gc
+
+        if self.promote and gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
+        if self.enabled:
+            gc.enable()
+
+
+_consume = deque(maxlen=0).extend  # run an iterator for its effects
+
+# CPython's tuple hash (xxHash-based, Objects/tupleobject.c since 3.8), for 64-bit hashes
+_XXPRIME_1, _XXPRIME_2, _XXPRIME_5 = 11400714785074694791, 14029467366897019727, 2870177450012600261
+
+
+def _tuple_hash(lanes) -> np.ndarray:
+    """``hash(tuple(x))`` for each row ``x`` of ``lanes`` (the items' own hashes), as uint64, in numpy."""
+    p1, p2 = np.uint64(_XXPRIME_1), np.uint64(_XXPRIME_2)
+    acc = np.full(lanes[0].shape, _XXPRIME_5, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for lane in lanes:
+            acc += lane.astype(np.uint64) * p2  # int64 hashes read as uint64, as C casts them
+            acc = (acc << np.uint64(31)) | (acc >> np.uint64(33))
+            acc *= p1
+        acc += np.uint64(len(lanes) ^ (_XXPRIME_5 ^ 3527539))
+    acc[acc == np.uint64(2**64 - 1)] = 1546275796
+    return acc
+
+
+_HASH_CHECKED: list = []  # [bool]: whether _tuple_hash is this Python's hash of tuples of ints
+
+
+def _entry_hashes(rows: np.ndarray, cols: np.ndarray, value_hash: np.ndarray):
+    """The hashes SymPy gives each key ``Tuple(Integer(r), Integer(c))`` and item ``Tuple(key, value)``.
+
+    ``Tuple.__hash__`` is ``hash(self.args)`` and ``Integer.__hash__`` is
+    ``hash(self.p)``, ``p`` for the indices of any matrix.  ``None`` where this
+    Python hashes tuples differently (then SymPy hashes them itself).
+    """
+    import sys
+
+    if not _HASH_CHECKED:
+        sample = [(0, 0), (3, 5), (2**40 + 7, 12345), (-2, 2**61 - 2), (-(2**61 - 2), 7)]  # ints that hash to themselves
+        got = _tuple_hash([np.array([s[k] for s in sample], dtype=np.int64) for k in (0, 1)])
+        _HASH_CHECKED.append(sys.hash_info.width == 64 and sys.hash_info.modulus == 2**61 - 1
+                             and got.view(np.int64).tolist() == [hash(s) for s in sample])
+    if not _HASH_CHECKED[0] or rows.size and max(int(rows.max()), int(cols.max())) >= 2**61 - 1:
+        return None, None
+    key = _tuple_hash([rows, cols])
+    return key.view(np.int64).tolist(), _tuple_hash([key, value_hash]).view(np.int64).tolist()
+
+
+def _stand_in(cls):
+    """A subclass of ``cls`` of the same layout, whose ``__hash__`` :func:`_hashed` sets (one per call)."""
+    return type(cls.__name__, (cls,), {"__slots__": (), "__module__": cls.__module__})
+
+
+def _hashed(stand_in, hashes, build):
+    """``build()`` (a dict or set of stand-in objects), their hashes read from ``hashes`` in order.
+
+    Building a dict or set from a list hashes each element once, in order; the
+    stand-in's ``__hash__`` hands out the precomputed hashes in that order
+    (a C-level call, no Python frame).  ``None`` if ``hashes`` is ``None`` or
+    the build did not take exactly one hash per element (then the caller
+    builds the container again from the real objects).
+    """
+    if hashes is None:
+        return None
+    it = iter(hashes)
+    stand_in.__hash__ = staticmethod(it.__next__)
+    try:
+        out = build()
+    except StopIteration:
+        out = None
+    finally:
+        stand_in.__hash__ = None
+    return out if next(it, None) is None else None
+
+
+def _hashes_hold(objs: list, hashes, container, samples: int = 16) -> bool:
+    """Whether ``container`` was built and finds sample ``objs`` (their own ``__hash__`` now) by its stored hashes."""
+    if container is None or len(container) != len(objs):
+        return False
+    if not objs:
+        return True
+    picks = {0, len(objs) - 1, *np.linspace(0, len(objs) - 1, samples).astype(int).tolist()}
+    return all(hash(objs[i]) == hashes[i] and objs[i] in container for i in picks)
+
+
+def _tuples(cls, args) -> list:
+    """``[Basic.__new__(cls, *a) for a in args]``: SymPy's own three slots set, without the argument packing."""
+    new, assumptions = object.__new__, cls.default_assumptions
+
+    def make(a):
+        t = new(cls)
+        t._assumptions, t._mhash, t._args = assumptions, None, a
+        return t
+
+    return list(map(make, args))
+
+
+def _integers(used: list, size: int) -> list:
+    """A list of ``size`` whose entries at ``used`` (sorted) are ``sympy.Integer(i)`` (the others ``None``).
+
+    Made as ``Integer(i)`` makes them (``Expr.__new__`` and its ``p``), without
+    its cache, which holds only the last thousand; 0 and 1 are SymPy's singletons.
+    """
+    import sympy
+
+    out: list = [None] * size
+    small = [i for i in used[:2] if i < 2]
+    for i in small:
+        out[i] = sympy.Integer(i)
+    new, cls, assumptions = object.__new__, sympy.Integer, sympy.Integer.default_assumptions
+    for i in used[len(small):]:
+        o = out[i] = new(cls)
+        o._assumptions, o._mhash, o._args, o.p = assumptions, None, (), i
+    return out
 
 
 def nnz_of(a) -> int:
