@@ -316,6 +316,10 @@ def _distinct(values: list):
     return code, [values[i] for i in where.tolist()]
 
 
+#: entries from which :class:`_Young` promotes the objects it saw made (smaller builds leave the collector as it is)
+PROMOTE_ENTRIES = 1 << 14
+
+
 class _Young:
     """The garbage collector held off while many objects that are not garbage are made, then told they are old.
 
@@ -331,10 +335,10 @@ class _Young:
     cyclic garbage then wait for the next full collection.
     """
 
-    def __init__(self, made: int, least: int = 1 << 14):
+    def __init__(self, made: int, least: int | None = None):
         import gc
 
-        self.promote = made >= least and gc.get_freeze_count() == 0
+        self.promote = made >= (PROMOTE_ENTRIES if least is None else least) and gc.get_freeze_count() == 0
         self.enabled = gc.isenabled()
         gc.disable()
 

@@ -179,6 +179,13 @@ def _symbolic(tm, weight: np.ndarray):
     return sympy_csr(tm.shape, tm.fill(weight), tm.indices, tm.indptr)
 
 
+def _symbolic_transposed(tm, weight: np.ndarray):
+    """``_symbolic(tm, weight).T`` from the transposed CSR arrays (SymPy's ``.T`` would rebuild every entry)."""
+    data = tm.fill(weight)
+    order = csr_arrays(tm.shape, np.arange(data.size, dtype=np.int64), tm.indices, tm.indptr).T.tocsr()
+    return sympy_csr(order.shape, data[order.data], order.indices, order.indptr)
+
+
 def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):
     nbytes = _guard(geometry, weight.dtype.itemsize, "sympy" if symbolic else format, max_bytes)
     tm = tap_map_for(geometry, nbytes, max_bytes=max_bytes)
@@ -357,8 +364,9 @@ def conv_transpose_matrix(
     _guard(conv, w.dtype.itemsize, "sympy" if symbolic else format, max_bytes, transposed=True)
     if conv.padding_mode != "zeros":
         # taps meet on the border pixels: the padded convolution, transposed as it is
-        A = _symbolic(tap_map(conv, max_bytes=max_bytes), w) if symbolic else fill(tap_map(conv, max_bytes=max_bytes), w)
-        return A.T if symbolic else finish(canonical(sp.csr_array(A.T)), format, max_bytes)
+        if symbolic:
+            return _symbolic_transposed(tap_map(conv, max_bytes=max_bytes), w)
+        return finish(canonical(sp.csr_array(fill(tap_map(conv, max_bytes=max_bytes), w).T)), format, max_bytes)
     # A.T filled straight from the conv's tap map read column by column (A's CSC arrays)
     tm = transposed_tap_map(conv, max_bytes=max_bytes)
     if symbolic:
