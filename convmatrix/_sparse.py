@@ -259,13 +259,12 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     used = np.zeros(max(nrows, ncols), dtype=bool)
     used[cols] = True
     used[full] = True
-    integers = np.array(_integers(np.flatnonzero(used).tolist(), used.size) + [None], dtype=object)[:-1]
     key_hash, item_hash = _entry_hashes(rows, cols, value_hash[code])
-    key_args = zip(integers[rows].tolist(), integers[cols].tolist())
-    del rows
     new, assumptions = object.__new__, Tuple.default_assumptions
     young = _Young(n)
     try:
+        integers = np.array(_integers(np.flatnonzero(used).tolist(), used.size) + [None], dtype=object)[:-1]
+        key_args = zip(integers[rows].tolist(), integers[cols].tolist())
         stand_in = _stand_in(Tuple)
         keys = list(map(new, repeat(stand_in, n)))
         for t, a in zip(keys, key_args):
@@ -317,7 +316,7 @@ def _distinct(values: list):
 
 
 #: entries from which :class:`_Young` promotes the objects it saw made (smaller builds leave the collector as it is)
-PROMOTE_ENTRIES = 1 << 14
+PROMOTE_ENTRIES = 1 << 12
 
 
 class _Young:
