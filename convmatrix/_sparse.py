@@ -234,12 +234,14 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
 
     nrows, ncols = int(shape[0]), int(shape[1])
     indptr = np.asarray(indptr, dtype=np.int64)
-    values = np.asarray(data, dtype=object).reshape(-1).tolist()
+    flat = np.ascontiguousarray(np.asarray(data, dtype=object).reshape(-1))
+    values = flat.tolist()
     cols = np.asarray(indices).reshape(-1).astype(np.int64, copy=False)
-    code, distinct = _distinct(values)  # the distinct objects (a kernel's few symbols and sums), each entry's
+    code, distinct = _distinct(values, flat)  # the distinct objects (a kernel's few symbols and sums), each entry's
     if not all(isinstance(v, Basic) for v in distinct):
         values = [v if isinstance(v, Basic) else sympy.sympify(v) for v in values]
         code, distinct = _distinct(values)
+    del flat
     zero = np.array([v == 0 for v in distinct], dtype=bool)
     if zero.any():  # dropped, as SymPy's constructor drops them
         keep = ~zero[code]
@@ -305,14 +307,33 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     return M
 
 
-def _distinct(values: list):
-    """``(code, distinct)``: the distinct objects of ``values`` (by identity), and each value's index into them."""
-    ids = np.fromiter(map(id, values), dtype=np.uintp, count=len(values))
+def _distinct(values: list, flat: np.ndarray | None = None):
+    """``(code, distinct)``: the distinct objects of ``values`` (by identity), and each value's index into them.
+
+    ``flat``, when given, is ``values`` as a 1-d object array, whose pointers
+    (CPython's ``id``) are then read in place instead of asked one by one.
+    """
+    ids = _identities(flat) if flat is not None else None
+    if ids is None:
+        ids = np.fromiter(map(id, values), dtype=np.uintp, count=len(values))
     unique = np.unique(ids)
     code = np.searchsorted(unique, ids)
     where = np.empty(unique.size, dtype=np.intp)
     where[code] = np.arange(len(values))
     return code, [values[i] for i in where.tolist()]
+
+
+def _identities(flat: np.ndarray) -> np.ndarray | None:
+    """``id`` of every element of a contiguous 1-d object array, read off its pointers (CPython; else ``None``)."""
+    import sys
+
+    if not flat.size or sys.implementation.name != "cpython" or not flat.flags.c_contiguous:
+        return None
+    import ctypes
+
+    ids = np.frombuffer((ctypes.c_void_p * flat.size).from_address(flat.ctypes.data), dtype=np.uintp).copy()
+    ends = (0, flat.size - 1)
+    return ids if all(int(ids[i]) == id(flat[i]) for i in ends) else None
 
 
 #: entries from which :class:`_Young` promotes the objects it saw made (smaller builds leave the collector as it is)
@@ -359,12 +380,21 @@ _XXPRIME_1, _XXPRIME_2, _XXPRIME_5 = 11400714785074694791, 14029467366897019727,
 
 def _tuple_hash(lanes) -> np.ndarray:
     """``hash(tuple(x))`` for each row ``x`` of ``lanes`` (the items' own hashes), as uint64, in numpy."""
-    p1, p2 = np.uint64(_XXPRIME_1), np.uint64(_XXPRIME_2)
-    acc = np.full(lanes[0].shape, _XXPRIME_5, dtype=np.uint64)
+    p1, p2, rot = np.uint64(_XXPRIME_1), np.uint64(_XXPRIME_2), np.uint64(31)
+    acc = np.empty(lanes[0].shape, dtype=np.uint64)
+    spare = np.empty_like(acc)
     with np.errstate(over="ignore"):
-        for lane in lanes:
-            acc += lane.astype(np.uint64) * p2  # int64 hashes read as uint64, as C casts them
-            acc = (acc << np.uint64(31)) | (acc >> np.uint64(33))
+        for i, lane in enumerate(lanes):
+            lane = lane.view(np.uint64) if lane.dtype == np.int64 else lane.astype(np.uint64)  # as C casts them
+            if i == 0:
+                np.multiply(lane, p2, out=acc)
+                acc += np.uint64(_XXPRIME_5)
+            else:
+                np.multiply(lane, p2, out=spare)
+                acc += spare
+            np.right_shift(acc, np.uint64(64 - 31), out=spare)  # rotate left by 31
+            acc <<= rot
+            acc |= spare
             acc *= p1
         acc += np.uint64(len(lanes) ^ (_XXPRIME_5 ^ 3527539))
     acc[acc == np.uint64(2**64 - 1)] = 1546275796
