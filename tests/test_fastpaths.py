@@ -495,3 +495,35 @@ def test_tuple_hash_is_pythons():
     key = sympy.Tuple(sympy.Integer(3), sympy.Integer(4))
     k, i = _sparse._entry_hashes(np.array([3]), np.array([4]), np.array([hash(x)]))
     assert k == [hash(key)] and i == [hash(sympy.Tuple(key, x))]
+
+
+def _affine_today(A, b):
+    """How affine_matrix built a symbolic map before: SymPy's constructor from a dict."""
+    m, n = A.shape
+    if isinstance(A, sympy.MatrixBase):
+        entries = dict(A.todok())
+    else:
+        coo = sp.coo_array(A)
+        entries = {(int(r), int(c)): sympy.sympify(v) for r, c, v in zip(coo.row, coo.col, coo.data) if v != 0}
+    entries.update({(i, n): sympy.sympify(v) for i, v in enumerate(np.asarray(b).tolist()) if v != 0})
+    entries[(m, n)] = sympy.Integer(1)
+    return sympy.ImmutableSparseMatrix(m + 1, n + 1, entries)
+
+
+@settings(max_examples=15, deadline=None)
+@given(g=geometries(max_ndim=2, max_size=5), seed=st.integers(0, 2**16), which=st.sampled_from(["A", "b", "both"]))
+def test_symbolic_affine_matrix_is_sympys_constructor(g, seed, which):
+    kw = dict(stride=g.stride, padding=g.padding, dilation=g.dilation, groups=g.groups, padding_mode=g.padding_mode)
+    rng = np.random.default_rng(seed)
+    w = _mixed_weight(g.weight_shape, seed) if which != "b" else _weight(g, seed, zeros=True) / 4
+    A = cm.conv_matrix(w, g.input_size, **kw)
+    if which == "A":  # numbers, zeros, and 1 beside 1.0 (equal keys of a dict, not equal SymPy numbers)
+        b = np.array(rng.choice([1, 0, 2, -3], size=A.shape[0]).tolist(), dtype=object)
+        b[::3] = 1.0
+    else:
+        b = cm.symbolic_weight((A.shape[0],), "b")
+        b[::4] = 0
+    H = cm.affine_matrix(A, b)
+    # the dict orders differ: SymPy's constructor keeps the order it was given (A's entries, then b's)
+    _same_sympy(H, _affine_today(A, b), order=False)
+    _same_sympy(H, _reference(H))
