@@ -527,3 +527,19 @@ def test_symbolic_affine_matrix_is_sympys_constructor(g, seed, which):
     # the dict orders differ: SymPy's constructor keeps the order it was given (A's entries, then b's)
     _same_sympy(H, _affine_today(A, b), order=False)
     _same_sympy(H, _reference(H))
+
+
+@settings(max_examples=30, deadline=None)
+@given(g=geometries(modes=("reflect", "replicate", "circular"), max_ndim=3, max_size=6), seed=st.integers(0, 2**16),
+       mixed=st.booleans())
+def test_summed_objects_are_reduceat(g, seed, mixed):
+    """Objects where taps meet are summed once per distinct run of taps: the same as numpy's reduceat, entry by entry."""
+    w = _mixed_weight(g.weight_shape, seed) if mixed else cm.symbolic_weight(g.weight_shape)
+    for m in (plain_tap_map(g), structure.tap_map(g)):
+        w2 = m.channel_weights(w)
+        if m.row_starts is None:
+            continue
+        ref = np.add.reduceat(w2.take(m.row_taps, axis=1), m.row_starts, axis=1).reshape(-1)
+        got = m.fill(w)
+        assert got.dtype == object and got.shape == ref.shape
+        assert all(type(a) is type(b) and a == b for a, b in zip(got.tolist(), ref.tolist()))
