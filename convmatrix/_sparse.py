@@ -237,7 +237,7 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     flat = np.ascontiguousarray(np.asarray(data, dtype=object).reshape(-1))
     values = flat.tolist()
     cols = np.asarray(indices).reshape(-1).astype(np.int64, copy=False)
-    code, distinct = _distinct(values, flat)  # the distinct objects (a kernel's few symbols and sums), each entry's
+    code, distinct = _distinct(values, flat)  # the distinct objects (a kernel's symbols and sums), index of each entry's
     if not all(isinstance(v, Basic) for v in distinct):
         values = [v if isinstance(v, Basic) else sympy.sympify(v) for v in values]
         code, distinct = _distinct(values)
