@@ -8,7 +8,6 @@ depends on the pattern (``dia``) against the limit first.
 
 from __future__ import annotations
 
-from collections import deque
 from itertools import compress, islice, repeat
 
 import numpy as np
@@ -208,10 +207,11 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     arguments, hash and ``Dict`` contents — built directly from its parts.
     SymPy's constructor sympifies every key and value and sorts the entries by
     their sort keys, tens of microseconds per entry.  Here the values (the
-    kernel's own objects, shared) are looked at once per distinct object, each
-    entry costs its two SymPy tuples (key and item), made in C-level loops, and
-    the ``Dict``'s dict and frozenset are filled with hashes computed in numpy
-    (see :func:`_hashed`) instead of by SymPy's ``Tuple.__hash__`` in Python.
+    kernel's own objects, shared) are looked at once per distinct object, and
+    each entry costs its two SymPy tuples (key and item), made in plain loops,
+    and their places in the ``Dict``'s dict and frozenset (hashed by SymPy).
+    The garbage collector is paused while the objects are made (none of them is
+    garbage) and left as the caller had it.
 
     ``indices`` must be sorted within each row and unique (canonical CSR);
     ``data`` is an object array (numbers are sympified).
@@ -224,6 +224,8 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     >>> M == sympy.ImmutableSparseMatrix(2, 2, {(0, 1): a, (1, 0): a + b}), type(M).__name__
     (True, 'ImmutableSparseMatrix')
     """
+    import gc
+
     import sympy
     from sympy.core.basic import Basic
     from sympy.core.containers import Dict, Tuple
@@ -234,14 +236,12 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
 
     nrows, ncols = int(shape[0]), int(shape[1])
     indptr = np.asarray(indptr, dtype=np.int64)
-    flat = np.ascontiguousarray(np.asarray(data, dtype=object).reshape(-1))
-    values = flat.tolist()
+    values = np.asarray(data, dtype=object).reshape(-1).tolist()
     cols = np.asarray(indices).reshape(-1).astype(np.int64, copy=False)
-    code, distinct = _distinct(values, flat)  # the distinct objects (a kernel's symbols and sums), index of each entry's
+    code, distinct = _distinct(values)  # the distinct objects (a kernel's symbols and sums), index of each entry's
     if not all(isinstance(v, Basic) for v in distinct):
         values = [v if isinstance(v, Basic) else sympy.sympify(v) for v in values]
         code, distinct = _distinct(values)
-    del flat
     zero = np.array([v == 0 for v in distinct], dtype=bool)
     if zero.any():  # dropped, as SymPy's constructor drops them
         keep = ~zero[code]
@@ -256,38 +256,29 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     n = len(values)
     # sympy.ordered's first key, the node count of an item: 4 + that of its value (key Tuple, 2 Integers)
     nodes = np.array([_nodes(Basic.__new__(Tuple, v)) for v in distinct], dtype=np.int64)
-    value_hash = np.array([hash(v) for v in distinct], dtype=np.int64)
     # SymPy's Integer of every row and column index used, made once each, and read per entry by numpy
     used = np.zeros(max(nrows, ncols), dtype=bool)
     used[cols] = True
     used[full] = True
-    key_hash, item_hash = _entry_hashes(rows, cols, value_hash[code])
     new, assumptions = object.__new__, Tuple.default_assumptions
-    young = _Young(n)
+    enabled = gc.isenabled()
+    gc.disable()  # millions of small objects, none of them garbage: the collector would only rescan them
     try:
         integers = np.array(_integers(np.flatnonzero(used).tolist(), used.size) + [None], dtype=object)[:-1]
-        key_args = zip(integers[rows].tolist(), integers[cols].tolist())
-        stand_in = _stand_in(Tuple)
-        keys = list(map(new, repeat(stand_in, n)))
-        for t, a in zip(keys, key_args):
+        # Basic.__new__(Tuple, *args) without the argument packing: SymPy's own three slots set
+        keys = list(map(new, repeat(Tuple, n)))
+        for t, a in zip(keys, zip(integers[rows].tolist(), integers[cols].tolist())):
             t._assumptions, t._mhash, t._args = assumptions, None, a
-        table_dict = _hashed(stand_in, key_hash, lambda: dict(zip(keys, values)))
-        items = list(map(new, repeat(stand_in, n)))
-        for t, k, v in zip(items, keys, values):
-            k.__class__ = Tuple  # hashed: the key is SymPy's Tuple again
-            t._assumptions, t._mhash, t._args = assumptions, None, (k, v)
-        elements = _hashed(stand_in, item_hash, lambda: frozenset(items))
-        for t in items:
-            t.__class__ = Tuple
-        if not _hashes_hold(keys, key_hash, table_dict) or not _hashes_hold(items, item_hash, elements):
-            table_dict, elements = dict(zip(keys, values)), frozenset(items)  # SymPy's own hashing
+        items = list(map(new, repeat(Tuple, n)))
+        for t, a in zip(items, zip(keys, values)):
+            t._assumptions, t._mhash, t._args = assumptions, None, a
         if np.unique(nodes).size > 1:  # sympy.ordered: by node count first; within one count by (row, col)
             ordered_items = tuple(map(items.__getitem__, np.argsort(nodes[code], kind="stable").tolist()))
         else:
             ordered_items = tuple(items)
         table = Basic.__new__(Dict, *ordered_items)
-        table.elements = elements
-        table._dict = table_dict
+        table.elements = frozenset(items)
+        table._dict = dict(zip(keys, values))
         # the matrix's domain, as SymPy's constructor picks it: ZZ or QQ when every entry is one, else EXRAW
         types = {type(v) for v in distinct}
         domain = EXRAW
@@ -299,7 +290,8 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
         dod = dict(zip(full.tolist(), map(dict, map(zip, map(islice, repeat(col_it), lens),
                                                     map(islice, repeat(val_it), lens)))))
     finally:
-        young.close()
+        if enabled:
+            gc.enable()
     sdm = SDM({}, (nrows, ncols), domain)  # checked empty; its rows are within the shape by construction
     dict.update(sdm, dod)
     M = Basic.__new__(sympy.ImmutableSparseMatrix, sympy.Integer(nrows), sympy.Integer(ncols), table)
@@ -307,170 +299,14 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     return M
 
 
-def _distinct(values: list, flat: np.ndarray | None = None):
-    """``(code, distinct)``: the distinct objects of ``values`` (by identity), and each value's index into them.
-
-    ``flat``, when given, is ``values`` as a 1-d object array, whose pointers
-    (CPython's ``id``) are then read in place instead of asked one by one.
-    """
-    ids = _identities(flat) if flat is not None else None
-    if ids is None:
-        ids = np.fromiter(map(id, values), dtype=np.uintp, count=len(values))
+def _distinct(values: list):
+    """``(code, distinct)``: the distinct objects of ``values`` (by identity), and each value's index into them."""
+    ids = np.fromiter(map(id, values), dtype=np.uintp, count=len(values))
     unique = np.unique(ids)
     code = np.searchsorted(unique, ids)
     where = np.empty(unique.size, dtype=np.intp)
     where[code] = np.arange(len(values))
     return code, [values[i] for i in where.tolist()]
-
-
-def _identities(flat: np.ndarray) -> np.ndarray | None:
-    """``id`` of every element of a contiguous 1-d object array, read off its pointers (CPython; else ``None``)."""
-    import sys
-
-    if not flat.size or sys.implementation.name != "cpython" or not flat.flags.c_contiguous:
-        return None
-    import ctypes
-
-    ids = np.frombuffer((ctypes.c_void_p * flat.size).from_address(flat.ctypes.data), dtype=np.uintp).copy()
-    ends = (0, flat.size - 1)
-    return ids if all(int(ids[i]) == id(flat[i]) for i in ends) else None
-
-
-#: entries from which :class:`_Young` promotes the objects it saw made (smaller builds leave the collector as it is)
-PROMOTE_ENTRIES = 1 << 12
-
-
-class _Young:
-    """The garbage collector held off while many objects that are not garbage are made, then told they are old.
-
-    Every object the collector tracks is made in its youngest generation; with
-    the collector running, it would be scanned by young collections (every
-    ~700 allocations) and again when promoted, none of which can free it — the
-    objects of a SymPy matrix are all reachable from it.  The collector is
-    disabled while they are made; at :meth:`close`, when at least ``least``
-    objects were made and nothing is frozen already, the young generations
-    are moved into the oldest one (``gc.freeze()`` then ``gc.unfreeze()``: two
-    list splices, no scan), where only full collections visit them, as they
-    would the objects' long life anyway.  Young objects of the caller's that are
-    cyclic garbage then wait for the next full collection.
-    """
-
-    def __init__(self, made: int, least: int | None = None):
-        import gc
-
-        self.promote = made >= (PROMOTE_ENTRIES if least is None else least) and gc.get_freeze_count() == 0
-        self.enabled = gc.isenabled()
-        gc.disable()
-
-    def close(self) -> None:
-        import gc
-
-        if self.promote and gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if self.enabled:
-            gc.enable()
-
-
-_consume = deque(maxlen=0).extend  # run an iterator for its effects
-
-# CPython's tuple hash (xxHash-based, Objects/tupleobject.c since 3.8), for 64-bit hashes
-_XXPRIME_1, _XXPRIME_2, _XXPRIME_5 = 11400714785074694791, 14029467366897019727, 2870177450012600261
-
-
-def _tuple_hash(lanes) -> np.ndarray:
-    """``hash(tuple(x))`` for each row ``x`` of ``lanes`` (the items' own hashes), as uint64, in numpy."""
-    p1, p2, rot = np.uint64(_XXPRIME_1), np.uint64(_XXPRIME_2), np.uint64(31)
-    acc = np.empty(lanes[0].shape, dtype=np.uint64)
-    spare = np.empty_like(acc)
-    with np.errstate(over="ignore"):
-        for i, lane in enumerate(lanes):
-            lane = lane.view(np.uint64) if lane.dtype == np.int64 else lane.astype(np.uint64)  # as C casts them
-            if i == 0:
-                np.multiply(lane, p2, out=acc)
-                acc += np.uint64(_XXPRIME_5)
-            else:
-                np.multiply(lane, p2, out=spare)
-                acc += spare
-            np.right_shift(acc, np.uint64(64 - 31), out=spare)  # rotate left by 31
-            acc <<= rot
-            acc |= spare
-            acc *= p1
-        acc += np.uint64(len(lanes) ^ (_XXPRIME_5 ^ 3527539))
-    acc[acc == np.uint64(2**64 - 1)] = 1546275796
-    return acc
-
-
-_HASH_CHECKED: list = []  # [bool]: whether _tuple_hash is this Python's hash of tuples of ints
-
-
-def _entry_hashes(rows: np.ndarray, cols: np.ndarray, value_hash: np.ndarray):
-    """The hashes SymPy gives each key ``Tuple(Integer(r), Integer(c))`` and item ``Tuple(key, value)``.
-
-    ``Tuple.__hash__`` is ``hash(self.args)`` and ``Integer.__hash__`` is
-    ``hash(self.p)``, ``p`` for the indices of any matrix.  ``None`` where this
-    Python hashes tuples differently (then SymPy hashes them itself).
-    """
-    import sys
-
-    if not _HASH_CHECKED:
-        sample = [(0, 0), (3, 5), (2**40 + 7, 12345), (-2, 2**61 - 2), (-(2**61 - 2), 7)]  # ints that hash to themselves
-        got = _tuple_hash([np.array([s[k] for s in sample], dtype=np.int64) for k in (0, 1)])
-        _HASH_CHECKED.append(sys.hash_info.width == 64 and sys.hash_info.modulus == 2**61 - 1
-                             and got.view(np.int64).tolist() == [hash(s) for s in sample])
-    if not _HASH_CHECKED[0] or rows.size and max(int(rows.max()), int(cols.max())) >= 2**61 - 1:
-        return None, None
-    key = _tuple_hash([rows, cols])
-    return key.view(np.int64).tolist(), _tuple_hash([key, value_hash]).view(np.int64).tolist()
-
-
-def _stand_in(cls):
-    """A subclass of ``cls`` of the same layout, whose ``__hash__`` :func:`_hashed` sets (one per call)."""
-    return type(cls.__name__, (cls,), {"__slots__": (), "__module__": cls.__module__})
-
-
-def _hashed(stand_in, hashes, build):
-    """``build()`` (a dict or set of stand-in objects), their hashes read from ``hashes`` in order.
-
-    Building a dict or set from a list hashes each element once, in order; the
-    stand-in's ``__hash__`` hands out the precomputed hashes in that order
-    (a C-level call, no Python frame).  ``None`` if ``hashes`` is ``None`` or
-    the build did not take exactly one hash per element (then the caller
-    builds the container again from the real objects).
-    """
-    if hashes is None:
-        return None
-    it = iter(hashes)
-    stand_in.__hash__ = staticmethod(it.__next__)
-    try:
-        out = build()
-    except StopIteration:
-        out = None
-    finally:
-        stand_in.__hash__ = None
-    return out if next(it, None) is None else None
-
-
-def _hashes_hold(objs: list, hashes, container, samples: int = 16) -> bool:
-    """Whether ``container`` was built and finds sample ``objs`` (their own ``__hash__`` now) by its stored hashes."""
-    if container is None or len(container) != len(objs):
-        return False
-    if not objs:
-        return True
-    picks = {0, len(objs) - 1, *np.linspace(0, len(objs) - 1, samples).astype(int).tolist()}
-    return all(hash(objs[i]) == hashes[i] and objs[i] in container for i in picks)
-
-
-def _tuples(cls, args) -> list:
-    """``[Basic.__new__(cls, *a) for a in args]``: SymPy's own three slots set, without the argument packing."""
-    new, assumptions = object.__new__, cls.default_assumptions
-
-    def make(a):
-        t = new(cls)
-        t._assumptions, t._mhash, t._args = assumptions, None, a
-        return t
-
-    return list(map(make, args))
 
 
 def _integers(used: list, size: int) -> list:
