@@ -6,10 +6,14 @@ Run: ``python benchmarks/bench_transposed.py [--repeat N] [--dtype float32]``  (
 * DCGAN-size layer (512 -> 256 channels, 4 x 4 kernel, stride 2, padding 1, 8 x 8 -> 16 x 16):
   ``verify_transpose_equivalence`` against one ``conv_transpose_matrix`` build (issue 3 asked
   for at most 3x; issue 13, goal 6, for at most 1.5x);
-* the 64 -> 64 3 x 3 layer over 56 x 56 (113 M entries): ``conv_transpose_matrix`` against the
-  cold build of the convolution it transposes (goal 6: at most 1.1x), and the verification
-  against one build.  Each result is checked: ``T`` equals ``A.T`` entry for entry, and the
-  verification's report says exact.
+* the 64 -> 64 3 x 3 layer over 56 x 56 (113 M entries), zeros padding at stride 1 and 2 and
+  reflect padding: ``conv_transpose_matrix`` against the cold build of the convolution it
+  transposes (``conv_matrix`` of the same weight over the transposed output size, same stride,
+  padding and mode; goal 6: at most 1.1x), and the verification against one build of each (at
+  most 1.5x).  Medians of interleaved rounds.  Each result is checked: ``T`` equals ``A.T`` entry
+  for entry, and the verification's report says exact.
+  ``python benchmarks/bench_transposed.py --layer all --repeat 5`` prints these rows alone, with
+  the verification's peak traced memory.
 """
 
 from __future__ import annotations
@@ -18,14 +22,15 @@ import argparse
 import gc
 
 try:
-    from ._harness import Row, interleaved, print_table, ratio_row, same_csr
+    from ._harness import Row, interleaved, peak_bytes, print_table, ratio_row, same_csr
 except ImportError:  # run as a script
-    from _harness import Row, interleaved, print_table, ratio_row, same_csr
+    from _harness import Row, interleaved, peak_bytes, print_table, ratio_row, same_csr
 
 import numpy as np
 import scipy.sparse as sp
 
-from convmatrix import conv_matrix, conv_transpose_matrix
+from convmatrix import conv_matrix, conv_transpose_matrix, conv_transpose_output_size
+from convmatrix._sparse import canonical
 from convmatrix.structure import clear_cache
 from convmatrix.transposed import transposed_conv_as_direct, verify_transpose_equivalence
 
@@ -50,37 +55,64 @@ def dcgan_rows(rounds: int, dtype="float32") -> list[Row]:
     return [ratio_row(BENCH, case, "verify vs one build", t, "verify", "build", target=1.5, checked=report.exact)]
 
 
-def layer_rows(c: int, n: int, rounds: int) -> list[Row]:
+#: The headline layer's cases: zeros at stride 1 and 2, and a padding mode other than zeros.
+CASES = (dict(padding=1), dict(padding=1, stride=2), dict(padding=1, padding_mode="reflect"))
+
+
+def _case_name(c: int, n: int, kw: dict) -> str:
+    extra = "".join(f", {k}={v}" for k, v in kw.items() if k != "padding")
+    return f"{c}->{c} 3x3 on {n}x{n}, padding 1{extra}"
+
+
+def layer_rows(c: int, n: int, rounds: int, kw: dict, *, peak: bool = False) -> list[Row]:
+    """``conv_transpose_matrix`` against the cold build of the convolution it transposes, and the
+    verification against both builds, for the ``c -> c`` 3 x 3 layer over ``n x n``.
+
+    The convolution transposed is ``conv_matrix`` of the same weight over the transposed output
+    size, with the same stride, padding and mode.  Checked first: ``T`` equals ``A.T`` entry for
+    entry, and the verification says exact.
+    """
     w = _weight((c, c, 3, 3), "float64")
-    T = conv_transpose_matrix(w, (n, n), padding=1)  # transposes the conv of w over the transposed output (n, n)
-    A = conv_matrix(w, (n, n), padding=1)
-    checked = same_csr(T, sp.csr_array(A.T))
+    size = conv_transpose_output_size((n, n), 3, stride=kw.get("stride", 1), padding=1)
+    T = conv_transpose_matrix(w, (n, n), **kw)
+    A = conv_matrix(w, size, **kw)
+    checked = same_csr(T, canonical(sp.csr_array(A.T)))
     del A
-    report = verify_transpose_equivalence(w, (n, n), padding=1)
+    report = verify_transpose_equivalence(w, (n, n), **kw)
     nnz = T.nnz
     del T
     gc.collect()
 
     def conv_cold():
         clear_cache()
-        return conv_matrix(w, (n, n), padding=1)
+        return conv_matrix(w, size, **kw)
 
     def transpose_cold():
         clear_cache()
-        return conv_transpose_matrix(w, (n, n), padding=1)
+        return conv_transpose_matrix(w, (n, n), **kw)
 
-    t = interleaved({"conv": conv_cold, "transpose": transpose_cold,
-                     "verify": lambda: verify_transpose_equivalence(w, (n, n), padding=1)}, rounds)
-    case = f"{c}->{c} 3x3 on {n}x{n} ({nnz:.1e} nnz)"
+    def verify_cold():
+        clear_cache()
+        return verify_transpose_equivalence(w, (n, n), **kw)
+
+    t = interleaved({"conv": conv_cold, "transpose": transpose_cold, "verify": verify_cold}, rounds)
+    case = f"{_case_name(c, n, kw)} ({nnz:.1e} nnz)"
+    note = ""
+    if peak:
+        peak_bytes_, _ = peak_bytes(verify_cold)
+        note = f"verify peak {peak_bytes_ / (nnz * 12):.2f}x T"
     return [ratio_row(BENCH, case, "conv_transpose_matrix vs its conv", t, "transpose", "conv", target=1.1,
                       checked=checked),
-            ratio_row(BENCH, case, "verify vs one conv build", t, "verify", "conv", target=1.5, checked=report.exact)]
+            ratio_row(BENCH, case, "verify vs one conv build", t, "verify", "conv", target=1.5,
+                      checked=report.exact, note=note),
+            ratio_row(BENCH, case, "verify vs one transpose build", t, "verify", "transpose", target=1.5,
+                      checked=report.exact)]
 
 
 def run(quick: bool = False) -> list[Row]:
     if quick:
-        return dcgan_rows(3) + layer_rows(16, 28, 3)
-    return dcgan_rows(7) + layer_rows(64, 56, 5)
+        return dcgan_rows(3) + [row for kw in CASES for row in layer_rows(16, 28, 3, kw)]
+    return dcgan_rows(7) + [row for kw in CASES for row in layer_rows(64, 56, 5, kw)]
 
 
 def main(argv=None) -> None:
@@ -89,9 +121,16 @@ def main(argv=None) -> None:
     parser.add_argument("--dtype", default="float32", help="weight dtype (float32, float64, int64, ...)")
     parser.add_argument("--table", action="store_true", help="the suite's rows instead of the DCGAN report")
     parser.add_argument("--quick", action="store_true", help="with --table: small sizes")
+    parser.add_argument("--layer", choices=["zeros", "stride2", "reflect", "all"],
+                        help="only the headline layer's rows for this case (with --repeat rounds), and the "
+                             "verification's peak memory")
     args = parser.parse_args(argv)
     if args.table:
         print_table(run(args.quick))
+        return
+    if args.layer:
+        cases = CASES if args.layer == "all" else [CASES[["zeros", "stride2", "reflect"].index(args.layer)]]
+        print_table([row for kw in cases for row in layer_rows(64, 56, args.repeat, kw, peak=True)])
         return
 
     shape, n, kw = DCGAN

@@ -91,6 +91,17 @@ _EXPORTS = {
     "fista": "sparse_coding",
     "ista": "sparse_coding",
     "operator_norm": "sparse_coding",
+    "ComposedNorm": "composed",
+    "composed_norm": "composed",
+    "network_norms": "composed",
+    "Spectrum": "spectra",
+    "circulant_strides": "spectra",
+    "clip_spectral_norm": "spectra",
+    "conv_operator": "spectra",
+    "matrix_spectrum": "spectra",
+    "singular_values": "spectra",
+    "spectral_norm": "spectra",
+    "spectrum": "spectra",
     "filter_bank": "scenes",
     "psnr": "scenes",
     "synthetic_scene": "scenes",
@@ -99,6 +110,10 @@ _EXPORTS = {
     "batchnorm_eval_matrix": "batchnorm",
     "batchnorm_forward": "batchnorm",
     "fold_conv_batchnorm": "batchnorm",
+    "SpectralNormBound": "bounds",
+    "SpectralNormReport": "bounds",
+    "spectral_norm_bounds": "bounds",
+    "spectral_norm_report": "bounds",
     # layer 6: symbolic derivations
     "Derivation": "derivation",
     "DerivationError": "derivation",
@@ -124,6 +139,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from ._validation import InputError, InputTypeError, InputValueError
     from .batchnorm import BatchNorm, batchnorm_backward, batchnorm_eval_matrix, batchnorm_forward, fold_conv_batchnorm
     from .backprop import Backpropagation, ComputationalGraph, GraphNode, backpropagate
+    from .bounds import SpectralNormBound, SpectralNormReport, spectral_norm_bounds, spectral_norm_report
     from .batchnorm_symbolic import BatchNormDerivation, batchnorm_derivation, batchnorm_jacobian
     from .deconvnet import ConvLayer, DeconvNet
     from .derivation import Derivation, DerivationError, NamedIndexedBase, NamedSymbol, Step
@@ -140,7 +156,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .resample import (avg_pool_matrix, pad_matrix, pad_widths_from_torch, subsample_matrix, sum_pool_matrix,
                            upsample_matrix, zero_insertion_matrix)
     from .scenes import filter_bank, psnr, synthetic_scene
+    from .spectra import (Spectrum, circulant_strides, clip_spectral_norm, conv_operator, matrix_spectrum,
+                          singular_values, spectral_norm, spectrum)
     from .sparse_coding import InferenceResult, fista, ista, operator_norm
+    from .composed import ComposedNorm, composed_norm, network_norms
     from .overlap import OverlapMap, overlap_map
     from .structure import TapMap, tap_map
     from .affine import AffineMap

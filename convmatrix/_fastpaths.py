@@ -26,6 +26,7 @@ tests prove them equal on random geometries (``tests/test_fastpaths.py``):
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from functools import lru_cache
 from itertools import accumulate
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_ROW_RUNS",
     "MAX_BORDER_TAPS",
     "MAX_BOXES",
+    "MAX_PHASES",
     "TILE_ENTRIES",
     "TILE_BYTES",
     "TILE_SHARE",
@@ -63,6 +65,8 @@ MAX_ROW_RUNS = 4096
 MAX_BORDER_TAPS = 1 << 16
 #: At most this many boxes; beyond, the tap map is gathered entry by entry.
 MAX_BOXES = 4096
+#: At most this many boxes of a transpose (phases of a stride) are joined into one box of adjacent units.
+MAX_PHASES = 64
 #: A box is written a whole line (its last axis) at a time while a line holds fewer entries than this,
 TILE_ENTRIES = 1 << 20
 #: a line of values for every row channel takes at most this many bytes (8 an entry),
@@ -442,10 +446,12 @@ def box_plan(geometry) -> BoxPlan | None:
                  [s * qs for s, qs in zip(g.stride, q_str)], g.kernel_size, g.out_channels)
 
 
-def transposed_axis_runs(n: int, k: int, s: int, lo: int, d: int, out: int):
-    """Along one zero-padded axis of ``A.T``: inputs ``i0 + m s`` reading the same taps, at outputs shifted by ``m``.
+def transposed_axis_runs(n: int, k: int, s: int, lo: int, d: int, out: int, mode: str = "zeros"):
+    """Along one axis of ``A.T``: inputs ``i0 + m s`` reading the same taps, at outputs shifted by ``m``.
 
-    Input ``i`` is read by output ``o`` through tap ``t`` where ``o s - lo + t d = i``;
+    Input ``i`` is read by output ``o`` through tap ``t`` where ``o s - lo + t d = i``
+    (in the other padding modes, where that position mapped into the image is
+    ``i``: then several taps of one output may meet on ``i``, a tapset summed);
     for ``i + s`` the same taps meet outputs ``o + 1``.  Returns ``(runs, lengths)``:
     ``lengths[i]`` entries per input, and runs ``(first, count, cols, tapsets,
     cum, step)`` — members ``first + m s`` (``m < count``), each with outputs
@@ -459,17 +465,26 @@ def transposed_axis_runs(n: int, k: int, s: int, lo: int, d: int, out: int):
     >>> runs, lengths = transposed_axis_runs(4, 2, 2, 0, 1, 2)   # outputs 0, 1 read inputs (0, 1), (2, 3)
     >>> lengths, runs
     ([1, 1, 1, 1], [(0, 2, (0,), ((0,),), 0, 2), (1, 2, (0,), ((1,),), 1, 2)])
+    >>> transposed_axis_runs(3, 3, 1, 1, 1, 3, "reflect")[0][0]   # input 1 holds taps 0 and 2 of output 0
+    (0, 1, (0, 1), ((1,), (0,)), 0, 2)
     """
-    if n * k > MAX_BORDER_TAPS:
+    if max(n, out) * k > MAX_BORDER_TAPS:
         return None
     entries = []
-    for i in range(n):
-        pairs = []
-        for t in range(k - 1, -1, -1):  # outputs ascending
-            o, rest = divmod(i + lo - t * d, s)
-            if not rest and 0 <= o < out:
-                pairs.append((o, (t,)))
-        entries.append(pairs)
+    if mode == "zeros":
+        for i in range(n):
+            pairs = []
+            for t in range(k - 1, -1, -1):  # outputs ascending
+                o, rest = divmod(i + lo - t * d, s)
+                if not rest and 0 <= o < out:
+                    pairs.append((o, (t,)))
+            entries.append(pairs)
+    else:
+        where: list[dict[int, list[int]]] = [{} for _ in range(n)]
+        for o in range(out):
+            for t in range(k):  # taps ascending: the plain path's order of summing
+                where[_map_position(o * s - lo + t * d, n, mode)].setdefault(o, []).append(t)
+        entries = [[(o, tuple(ts)) for o, ts in sorted(w.items())] for w in where]
     lengths = [len(p) for p in entries]
     cum = list(accumulate(lengths, initial=0))
     runs = []
@@ -491,22 +506,23 @@ def transposed_axis_runs(n: int, k: int, s: int, lo: int, d: int, out: int):
 
 
 def transposed_box_plan(geometry) -> BoxPlan | None:
-    """The tap map of ``A.T`` for a zero-padded convolution, as boxes of input positions (see :func:`box_plan`).
+    """The tap map of ``A.T``, as boxes of input positions (see :func:`box_plan`), in every padding mode.
 
     A row channel is an input channel; its entries are the output channels of its
     group (``og`` of them), each with the taps that meet the input.  Along each axis
     the inputs form runs (:func:`transposed_axis_runs`) — progressions with the
     stride as step, between whose members the other phases' rows lie, so a box's
     positions are ``step`` entries apart instead of adjacent — and a box is one run
-    per axis, written as for the convolution itself.  ``None`` as :func:`box_plan`.
+    per axis, written as for the convolution itself, once the phases of the last
+    axis are joined into units of adjacent rows (:func:`_merge_phases`).  In the
+    modes other than zeros a border input also holds the taps that reflect, clamp
+    or wrap onto it, summed per output.  ``None`` as :func:`box_plan`.
     """
     g = geometry
-    if g.padding_mode != "zeros":
-        return None
     per_axis, lengths = [], []
     for n, k, s, (lo, _), d, out in zip(g.input_size, g.kernel_size, g.stride, g.padding, g.dilation,
                                         g.output_size):
-        axis = transposed_axis_runs(n, k, s, lo, d, out)
+        axis = transposed_axis_runs(n, k, s, lo, d, out, g.padding_mode)
         if axis is None:
             return None
         runs, axis_lengths = axis
@@ -514,10 +530,11 @@ def transposed_box_plan(geometry) -> BoxPlan | None:
         lengths.append(axis_lengths)
     p_str = _c_strides(g.output_size)
     return _plan(per_axis, lengths, g.out_channels_per_group, prod(g.output_size), p_str, p_str, g.kernel_size,
-                 g.in_channels)
+                 g.in_channels, merge=True)
 
 
-def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows: int) -> BoxPlan | None:
+def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows: int,
+          merge: bool = False) -> BoxPlan | None:
     """Boxes from per-axis runs ``(count, cols, tapsets, cum, step)`` and per-position entry counts.
 
     ``cg`` channels of columns per row (``q`` columns each, C strides ``q_str``),
@@ -525,7 +542,8 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
     row channels (for the size of tiled lines).  A box starts at
     ``cg * sum_a prod(len_b, b < a) * cum_a * prod(nnz_b, b > a)`` of the row
     pattern, and one step along axis ``a`` moves ``cg * prod(len_b, b < a) * step_a
-    * prod(nnz_b, b > a)`` entries.
+    * prod(nnz_b, b > a)`` entries.  With ``merge``, boxes whose positions
+    interleave along the last axis are joined first (see :func:`_merge_phases`).
     """
     if prod(len(r) for r in per_axis) > MAX_BOXES:
         return None
@@ -534,7 +552,7 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
     nnz = [sum(int(length) for length in axis) for axis in lengths]
     after = [prod(nnz[a + 1:]) for a in range(nd)]
     channel = np.arange(cg, dtype=np.int64)[:, None]
-    boxes, duplicates = [], False
+    raw, duplicates = [], False
     for runs in itertools.product(*per_axis):
         lens = [len(r[1]) for r in runs]
         if 0 in lens:
@@ -546,21 +564,94 @@ def _plan(per_axis, lengths, cg: int, q: int, q_str, steps, kernel_size, c_rows:
             before *= lens[a]
         taps, starts = _box_taps([(None, None, None, r[2]) for r in runs], k_str)
         cols = _outer_sum([np.array(r[1], dtype=np.int64) * qs for r, qs in zip(runs, q_str)])
-        entries = cg * cols.size
         cols = (channel * q + cols[None, :]).reshape(-1)
         if starts is not None:
             duplicates = True
             starts = (channel * taps.size + starts[None, :]).reshape(-1)
         taps = (channel * kk + taps[None, :]).reshape(-1)
-        box = tuple(r[0] for r in runs)
-        layout = _line(taps, starts, cols, entries, steps, box, strides, c_rows, c_rows * cg * prod(nnz))
-        boxes.append(Box(cg * base, box, tuple(strides), taps if starts is None else None, *layout))
+        raw.append(_RawBox(cg * base, tuple(r[0] for r in runs), tuple(strides), taps, starts, cols))
+    if merge:
+        raw = _merge_phases(raw, steps[-1])
+    total = c_rows * cg * prod(nnz)
+    boxes = [Box(b.base, b.box, b.strides, b.taps if b.starts is None else None,
+                 *_line(b.taps, b.starts, b.cols, b.cols.size, steps, b.box, list(b.strides), c_rows, total))
+             for b in raw]
     counts = np.ones(1, dtype=np.int64)  # entries of each position, C order: a product over the axes
     for axis in lengths:
         counts = (counts[:, None] * np.asarray(axis, dtype=np.int64)[None, :]).reshape(-1)
     row_indptr = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts * cg, out=row_indptr[1:])
     return BoxPlan(row_indptr, cg * prod(nnz), tuple(boxes), duplicates)
+
+
+class _RawBox(NamedTuple):
+    """A box before its layout: ``base``, counts and entry strides per axis, one position's taps
+    (with ``starts`` of summed runs, or ``None``) and columns (at the box's first position)."""
+
+    base: int
+    box: tuple
+    strides: tuple
+    taps: np.ndarray
+    starts: np.ndarray | None
+    cols: np.ndarray
+
+
+def _merge_phases(raw: list, col_step: int) -> list:
+    """Join boxes whose positions interleave along the last axis into boxes of adjacent units.
+
+    In the transpose the inputs of one run are ``s`` apart along the last axis, and
+    the other phases' rows lie between them, so a box's rows are not adjacent and
+    its lines cannot be tiled.  Where boxes ``B_1, ..., B_s`` have the same counts
+    on the other axes and the same strides, and ``B_{i+1}`` starts right after the
+    first position of ``B_i`` with the first positions together exactly one step
+    long (a box of one member has no step of its own: it joins any), member ``m``
+    of all of them is one *unit* of consecutive rows: the joined box has their
+    entries side by side, its step is its length, and ``_line`` can tile it.  Members beyond the shortest box's count become boxes of their own
+    (their columns shifted by ``col_step`` per member), which are joined in turn.
+    """
+    if not raw or len(raw[0].box) == 0:
+        return raw
+    pool = {b.base: b for b in raw}
+    todo = sorted(pool)
+    out = []
+    while todo:
+        b = pool.pop(heapq.heappop(todo), None)
+        if b is None:
+            continue
+        chain, length = [b], b.cols.size
+        step = b.strides[-1] if b.box[-1] > 1 else None  # a lone member's step says nothing
+        while (step is None or length < step) and len(chain) < MAX_PHASES:
+            nxt = pool.get(chain[-1].base + chain[-1].cols.size)
+            if (nxt is None or nxt.box[:-1] != b.box[:-1] or nxt.strides[:-1] != b.strides[:-1]
+                    or (nxt.starts is None) != (b.starts is None)):
+                break
+            if nxt.box[-1] > 1:
+                if step is None:
+                    step = nxt.strides[-1]
+                elif nxt.strides[-1] != step:
+                    break
+            chain.append(nxt)
+            length += nxt.cols.size
+        if len(chain) == 1 or length != step:
+            out.append(b)
+            continue
+        for c in chain[1:]:
+            del pool[c.base]
+        units = min(c.box[-1] for c in chain)
+        taps = np.concatenate([c.taps for c in chain])
+        starts = None
+        if b.starts is not None:
+            offsets = np.cumsum([0] + [c.taps.size for c in chain[:-1]])
+            starts = np.concatenate([c.starts + off for c, off in zip(chain, offsets)])
+        cols = np.concatenate([c.cols for c in chain])
+        out.append(_RawBox(b.base, b.box[:-1] + (units,), b.strides[:-1] + (step,), taps, starts, cols))
+        for c in chain:  # the members past the shortest run go back into the pool, to be joined in turn
+            if c.box[-1] > units:
+                rest = _RawBox(c.base + units * step, c.box[:-1] + (c.box[-1] - units,), c.strides,
+                               c.taps, c.starts, c.cols + units * col_step)
+                pool[rest.base] = rest
+                heapq.heappush(todo, rest.base)
+    return out
 
 
 def _view(out: np.ndarray, rows: int, row_len: int, box: Box) -> np.ndarray:

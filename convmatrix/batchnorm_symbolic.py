@@ -161,11 +161,12 @@ def batchnorm_derivation(batch_size: int | None = 4, *, eps: Any = None, check: 
     ``σ²_B = σ_ε² − ε``) — where every gradient symbol stands for the value
     computed by reverse accumulation over the forward graph (local derivatives
     by ``sympy.diff``), and reduce ``lhs − rhs`` to zero exactly (expansion in a
-    polynomial ring, else ``cancel(together(...))``; never ``simplify``): for a
-    concrete batch size at every index, in centred coordinates
-    ``x_a = c_0 + c_a`` and with ``t = 1/σ_ε`` to keep expansions small; for
-    general ``m`` after reducing sums by linearity
-    (:func:`~convmatrix.derivation.reduce_sums`).
+    polynomial ring, else ``cancel(together(...))``; never ``simplify``), with
+    ``t = 1/σ_ε`` to keep expansions small, after reducing sums by linearity
+    (:func:`~convmatrix.derivation.reduce_sums`): for general ``m``, and for a
+    concrete batch size at every index at once (the index kept a symbol);
+    what does not vanish so would be proved index by index with the sums
+    written out, in centred coordinates ``x_a = c_0 + c_a``.
 
     Examples
     --------
@@ -303,24 +304,28 @@ def _build_derivation(n: int | None, eps) -> BatchNormDerivation:
     i = graph.index
     sym = {node.name: node.symbol for node in graph.nodes}
 
-    def expl(e):
-        e = d.explicit(e)
-        return expand_sums(e) if n is not None else e
+    def expl(*exprs):
+        """Every expression written out; for a concrete size, all in one pass, so that shared sums expand once."""
+        out = [d.explicit(e) for e in exprs]
+        return expand_sums(sympy.Tuple(*out)).args if n is not None else out
 
     closed = d.step("closed_form").rhs
     out_y = sym["gamma"] * sym["xhat"][i] + sym["beta"]
     symbols = {"x": sym["x"], "dout": graph.upstream, "gamma": sym["gamma"], "beta": sym["beta"], "eps": eps,
                "m": graph.size, "i": i, "j": graph.dummy, "mu": sym["mu"], "var": sym["var"],
                "sigma_eps": sym["sigma_eps"], "xhat": sym["xhat"], "y": sym["y"]}
+    rest = (d.step("dgamma").rhs, d.step("dbeta").rhs, sym["mu"], sym["var"])
     if n is None:
-        gx, fy = expl(closed), expl(out_y)
+        gx, fy, *rest = expl(closed, out_y, *rest)
     else:
         symbols["x"] = [sym["x"][a] for a in range(1, n + 1)]
         symbols["dout"] = [graph.upstream[a] for a in range(1, n + 1)]
-        gx = [expl(closed.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
-        fy = [expl(out_y.xreplace({i: Integer(a)})) for a in range(1, n + 1)]
-    gradients = {"x": gx, "gamma": expl(d.step("dgamma").rhs), "beta": expl(d.step("dbeta").rhs)}
-    forward = {"y": fy, "mu": expl(sym["mu"]), "var": expl(sym["var"])}
+        values = [closed.xreplace({i: Integer(a)}) for a in range(1, n + 1)]
+        values += [out_y.xreplace({i: Integer(a)}) for a in range(1, n + 1)]
+        *written, dgamma, dbeta, mu, var = expl(*values, *rest)
+        gx, fy, rest = list(written[:n]), list(written[n:]), [dgamma, dbeta, mu, var]
+    gradients = {"x": gx, "gamma": rest[0], "beta": rest[1]}
+    forward = {"y": fy, "mu": rest[2], "var": rest[3]}
     return BatchNormDerivation(**derivation_fields(d), symbols=symbols, gradients=gradients, forward=forward,
                                batch_size=n)
 

@@ -6,12 +6,15 @@ derivation's ``values``) and reducing the difference to zero exactly — first b
 expansion in a sparse polynomial ring (memoised over shared subexpressions,
 every non-polynomial piece a generator of its own), then, for what does not
 vanish there, by ``cancel(together(a - b)) == 0`` — never ``simplify``.
-Steps with a free index ``i`` and concrete sums are proved for every index
-value; general sums ``Sum(f(j), (j, 1, m))`` are reduced by
-linearity to canonical moment sums (``Σ_j x_j dy_j`` and the like), which then
-act as independent generators; ``KroneckerDelta(i, j)`` inside a sum over ``j``
-is collapsed only where ``i`` is known to lie in the sum's range.  The test is
-sound: a difference that reduces to zero this way is zero.
+Sums ``Sum(f(j), (j, lo, hi))`` are reduced by linearity to canonical moment
+sums (``Σ_j x_j dy_j`` and the like), which then act as independent
+generators; ``KroneckerDelta(i, j)`` inside a sum over ``j`` is collapsed only
+where ``i`` is known to lie in the sum's range.  A step with a concrete free
+index ``i`` (one that takes listed values) is proved so for every value at
+once, ``i`` kept a symbol (entries such as ``x[i]`` are generators too); what
+does not vanish that way is proved value by value, with concrete sums
+written out.  The test is sound: a difference that reduces to zero this way
+is zero.
 
 The symbols of a derivation carry their printed names (:class:`NamedSymbol`,
 :class:`NamedIndexedBase`), so plain ``sympy.latex(step.rhs)`` reads
@@ -258,7 +261,8 @@ def _expand_sums(expr: Basic, cache: dict) -> Basic:
                 if not (lo.is_Integer and hi.is_Integer):
                     out = e.func(body, *e.limits)
                     break
-                body = Add(*[_replace(body, {j: sympy.Integer(v)}, {}) for v in range(int(lo), int(hi) + 1)])
+                body = Add(*_replace_each(body, {}, j, [sympy.Integer(v) for v in range(int(lo), int(hi) + 1)],
+                                          {}, _occurrences(cache, j)))
             out = body if out is None else out
         else:
             out = e.func(*[walk(a) for a in e.args])
@@ -285,6 +289,58 @@ def _replace(expr: Basic, mapping: dict, cache: dict) -> Basic:
         return out
 
     return walk(expr)
+
+
+def _occurrences(caches: dict, key: Basic) -> dict:
+    """The memo of :func:`_contains` for ``key``, kept in ``caches`` (shared between calls)."""
+    return caches.setdefault(("occurs", key), {})
+
+
+def _contains(expr: Basic, key: Basic, memo: dict) -> bool:
+    """Whether ``key`` is ``expr`` or one of its subexpressions (``expr.has(key)``, memoised over shared ones)."""
+    hit = memo.get(expr)
+    if hit is not None:
+        return hit
+    out = expr == key or any(_contains(a, key, memo) for a in expr.args)
+    memo[expr] = out
+    return out
+
+
+def _replace_each(expr: Basic, fixed: dict, key: Basic, values, fixed_cache: dict, occurs: dict,
+                  caches: Mapping | None = None) -> list:
+    """``[_replace(expr, {**fixed, key: v}, ...) for v in values]``, walking the part free of ``key`` once.
+
+    A subexpression that does not contain ``key`` is rewritten the same way for
+    every value (by ``fixed`` alone), so it is rewritten once, with
+    ``fixed_cache``; only the subexpressions that contain ``key`` are rewritten
+    per value (with ``caches[v]``, a fresh cache by default).  Each result is
+    exactly that of :func:`_replace` with the whole mapping.  ``occurs`` is the
+    memo of :func:`_contains` for ``key``.
+    """
+    if key in fixed:
+        raise ValueError(f"{key} is both fixed and varying")
+
+    def each(v, cache):
+        mapping = {**fixed, key: v}
+
+        def walk(e):
+            if e in mapping:
+                return mapping[e]
+            if not e.args:
+                return e
+            if not _contains(e, key, occurs):
+                return _replace(e, fixed, fixed_cache) if fixed else e
+            hit = cache.get(e)
+            if hit is not None:
+                return hit
+            args = [walk(a) for a in e.args]
+            out = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
+            cache[e] = out
+            return out
+
+        return walk(expr)
+
+    return [each(v, {} if caches is None else caches.setdefault(v, {})) for v in values]
 
 
 def is_zero(expr: Basic, ranges: Mapping[Basic, tuple] | None = None) -> bool:
@@ -334,6 +390,7 @@ class _RingTester:
         self.ring, *elems = sympy.polys.rings.ring(gens, sympy.QQ)
         self.gens = dict(zip(gens, elems))
         self.cache: dict = {}
+        self.sums: dict = {}  # frozenset of terms -> the polynomial of their sum
 
     def convert(self, e):
         hit = self.cache.get(e)
@@ -342,9 +399,15 @@ class _RingTester:
         if e.is_Rational:
             out = self.ring(e)
         elif e.is_Add:
-            out = self.ring.zero
-            for a in e.args:
-                out = out + self.convert(a)
+            # the polynomials of several terms met before (shared between the claims of a step: the part free of
+            # its index) are added once, and their sum remembered by the set of them; the other terms are added
+            # one by one.  Addition is exact, so any grouping gives the same polynomial.
+            seen = [a for a in e.args if len(self.cache.get(a, ())) > 1]
+            if len(seen) > 1:
+                rest = set(seen)
+                out = self._sum([a for a in e.args if a not in rest], self._sum(seen))
+            else:
+                out = self._sum(list(e.args), self.ring.zero)
         elif e.is_Mul:
             out = self.ring.one
             for a in e.args:
@@ -354,6 +417,28 @@ class _RingTester:
         else:
             out = self.gens[e]
         self.cache[e] = out
+        return out
+
+    def _sum(self, terms: list, start=None):
+        """The sum of the polynomials of ``terms`` (and ``start``), added in place; several seen terms memoised."""
+        if start is None and len(terms) > 1 and all(a in self.cache for a in terms):
+            key = frozenset(terms)
+            hit = self.sums.get(key)
+            if hit is None:
+                hit = self.sums[key] = self._sum(terms, self.ring.zero)
+            return hit
+        out = self.ring.zero.copy() if start is None else start.copy()
+        for a in terms:
+            for monom, coeff in self.convert(a).items():
+                total = out.get(monom)
+                if total is None:
+                    out[monom] = coeff
+                else:
+                    total = total + coeff
+                    if total:
+                        out[monom] = total
+                    else:
+                        del out[monom]
         return out
 
     def is_zero(self, e) -> bool:
@@ -682,14 +767,40 @@ class Derivation(Displayable):
         if not concrete:
             return [_replace(diff, self.change, caches.setdefault(None, {}))]
         i, vals = concrete[0]
-        return [_replace(diff, {**self.change, i: sympy.Integer(v)}, caches.setdefault(v, {})) for v in vals]
+        return _replace_each(diff, self.change, i, [sympy.Integer(v) for v in vals], caches.setdefault(None, {}),
+                             _occurrences(caches, i), caches)
+
+    def _claim_for_every_index(self, step: Step, caches: dict | None = None) -> Basic | None:
+        """The difference to prove for one step at every value of its concrete index at once, or ``None``.
+
+        The index stays a symbol, and the sums are reduced by linearity
+        (:func:`reduce_sums`) instead of written out, as for general sizes:
+        ``KroneckerDelta(i, j)`` collapses only when the index's values are
+        exactly the integers of a range inside the sum's limits.  Every entry
+        at the index (``x[i]``) and every reduced sum is then a generator of
+        its own, so a zero found for this one difference is zero whatever
+        values they take, at every value of the index in particular: a proof
+        of every claim of :meth:`_claims` at once.  ``None`` for a step with
+        more than one concrete index (:meth:`_claims` decides those).
+        """
+        caches = {} if caches is None else caches
+        concrete = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
+                    if isinstance(v, range) and v.step == 1 and len(v)}
+        ranges = {i: r for i, r in self.ranges.items() if i not in self.indices} | concrete
+        diff = reduce_sums(self.difference(step), ranges)
+        if sum(1 for i in self.indices if diff.has(i)) > 1:
+            return None
+        return _replace(diff, self.change, caches.setdefault(None, {}))
 
     def prove(self, step: Step) -> bool:
         """Whether SymPy proves the step (definitions are true by definition).
 
         Each difference, in base variables, is expanded in a polynomial ring
         (every non-polynomial subexpression a generator of its own); what does
-        not vanish there gets ``cancel(together(...))``.
+        not vanish there gets ``cancel(together(...))``.  A step with a
+        concrete index is proved first for every index value at once, with the
+        index a symbol and the sums reduced by linearity; where that does not
+        vanish, at every index value, with the sums written out.
 
         Raises
         ------
@@ -699,6 +810,9 @@ class Derivation(Displayable):
         if not isinstance(step, Step):
             raise InputTypeError(f"step must be a Step, not a {type(step).__name__}", "step")
         if step.kind == "definition":
+            return True
+        every = self._claim_for_every_index(step)
+        if every is not None and _proved([every], _RingTester([every])):
             return True
         claims = self._claims(step)
         return _proved(claims, _RingTester(claims))
@@ -723,10 +837,15 @@ class Derivation(Displayable):
             Naming the first step that SymPy does not prove or that fails in numbers.
         """
         caches: dict = {}
-        claims = [self._claims(s, caches) if s.kind != "definition" else [] for s in self.steps]
-        tester = _RingTester([e for c in claims for e in c])
-        for n, (step, claim) in enumerate(zip(self.steps, claims), start=1):
-            if step.kind != "definition" and not _proved(claim, tester):
+        equalities = [n for n, s in enumerate(self.steps) if s.kind != "definition"]
+        every = {n: self._claim_for_every_index(self.steps[n], caches) for n in equalities}
+        tester = _RingTester([e for e in every.values() if e is not None])
+        left = [n for n in equalities if every[n] is None or not _proved([every[n]], tester)]
+        claims = {n: self._claims(self.steps[n], caches) for n in left}  # at every index value, sums written out
+        tester = _RingTester([e for c in claims.values() for e in c])
+        for n, claim in claims.items():
+            if not _proved(claim, tester):
+                step, n = self.steps[n], n + 1
                 raise DerivationError(f"step ({n}){self._label(step)} of {self.title!r} is not proved: {step.text}\n"
                                       f"  {self.text_of(step.lhs)} = {self.text_of(step.rhs)}")
         if numbers:
@@ -791,6 +910,7 @@ class Derivation(Displayable):
         rng = random.Random(seed)
         ranges = {i: (v.start, v.stop - 1) for i, v in self.indices.items()
                   if isinstance(v, range) and v.step == 1 and len(v)} | dict(self.ranges)
+        compiled: dict = {}
         for n, step in enumerate(self.steps, start=1):
             if step.kind == "definition":
                 continue
@@ -806,10 +926,10 @@ class Derivation(Displayable):
                                                                            if isinstance(a, Indexed)}, key=str)
             # a free symbol used as an index but not declared: an index over 1..(the size, or 3)
             undeclared = {a for e in both.atoms(Indexed) for a in e.indices if isinstance(a, Symbol)
-                          and a in scalars and a not in ranges}
+                          and a in scalars and a not in ranges and a not in self.indices}
             step_ranges = ranges | {a: (1, general[0] if general else 3) for a in undeclared}
             tops = [lim[2] for sm in sums for lim in sm.limits]
-            f = sympy.lambdify([*bases, *general, *scalars], [lhs, rhs], modules="math")
+            f = _compiled([*bases, *general, *scalars], lhs, rhs, compiled)
             evaluated = 0
             for size in (sizes if general else (None,)):
                 size_map = {g: size for g in general}
@@ -829,6 +949,9 @@ class Derivation(Displayable):
     def _index_values(self, expr: Basic, size_map: dict, ranges: dict, rng) -> list:
         """The index assignments to try: every value of a short range, else one at random."""
         out = [{}]
+        for i, values in self.indices.items():  # a concrete index given by its values (not a range): each of them
+            if i not in ranges and expr.has(i):
+                out = [{**o, i: int(v)} for o in out for v in values]
         for i, (lo, hi) in ranges.items():
             if not expr.has(i):
                 continue
@@ -907,6 +1030,88 @@ class Derivation(Displayable):
 
     def __str__(self) -> str:
         return self.text()
+
+
+def _compiled(args: list, lhs: Basic, rhs: Basic, cache: dict):
+    """``lambdify(args, [lhs, rhs])`` (closed sums computed once, :func:`_hoist_sums`), remembered in ``cache``.
+
+    Sides that are the same expression (a step whose right side is what its
+    left side stands for) are compiled once: the function computes that side
+    and returns it twice, which is what the function of both would return (or
+    raise), since the same code computes the same value.
+    """
+    key = (tuple(args), lhs, rhs)
+    f = cache.get(key)
+    if f is None:
+        if lhs == rhs:
+            one = sympy.lambdify(args, [lhs], modules="math", cse=_hoist_sums)
+
+            def f(*values):
+                value = one(*values)[0]
+                return value, value
+        else:
+            f = sympy.lambdify(args, [lhs, rhs], modules="math", cse=_hoist_sums)
+        cache[key] = f
+    return f
+
+
+def _hoist_sums(exprs: list) -> tuple[list, list]:
+    """A ``cse`` for :func:`sympy.lambdify`: every sum that binds none of the variables of the sums around it.
+
+    Such a sum has one value wherever it occurs (its own summation index is
+    bound inside it), so the compiled function computes it once, before the
+    expressions, instead of once per term of every sum around it (a nested
+    ``Σ_j (x_j - Σ_k x_k/m)`` costs m terms instead of m²).  Inner sums are
+    hoisted first; equal sums share one variable.  Nothing else changes: the
+    function computes the same values (the same sums, added in the same order).
+
+    Returns
+    -------
+    (replacements, reduced)
+        As :func:`sympy.cse`: ``[(symbol, sum), ...]`` in the order to compute
+        them, and ``exprs`` with those sums replaced.
+
+    Examples
+    --------
+    >>> from sympy import IndexedBase, Sum, symbols
+    >>> x = IndexedBase("x"); j, k = symbols("j k", integer=True)
+    >>> inner = Sum(x[k], (k, 1, 3))
+    >>> _hoist_sums([Sum(x[j] - inner, (j, 1, 3))])
+    ([(_sum0, Sum(x[k], (k, 1, 3))), (_sum1, Sum(-_sum0 + x[j], (j, 1, 3)))], [_sum1])
+    """
+    taken = {str(a) for e in exprs for a in e.free_symbols}
+    names = (f"_sum{n}" for n in range(10**9))
+    found: dict = {}  # hoisted sum -> its symbol, in the order found (inner first)
+    memo: dict = {}
+
+    def walk(e: Basic, bound: frozenset) -> Basic:
+        if not e.args or not e.has(Sum):
+            return e
+        key = (e, bound)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        if isinstance(e, Sum):
+            inner = bound | {lim[0] for lim in e.limits}
+            function = walk(e.function, inner)
+            limits = [sympy.Tuple(*(walk(a, inner) for a in lim)) for lim in e.limits]  # conservative
+            out = e.func(function, *limits) if function is not e.function or limits != list(e.limits) else e
+            if not (out.free_symbols & bound):
+                sym = found.get(out)
+                if sym is None:
+                    name = next(names)
+                    while name in taken:
+                        name = next(names)
+                    sym = found[out] = Symbol(name)
+                out = sym
+        else:
+            args = [walk(a, bound) for a in e.args]
+            out = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
+        memo[key] = out
+        return out
+
+    reduced = [walk(e, frozenset()) for e in exprs]
+    return [(s, e) for e, s in found.items()], reduced
 
 
 def _proved(claims: list, tester: _RingTester) -> bool:

@@ -25,7 +25,7 @@ from ._limits import (
     matrix_bytes,
     threads,
 )
-from ._sparse import canonical, csr_arrays, finish, sympy_csr
+from ._sparse import csr_arrays, finish, sympy_csr
 from ._validation import (
     InputTypeError,
     InputValueError,
@@ -40,7 +40,7 @@ from ._validation import (
     show,
 )
 from .geometry import ConvGeometry, ConvTransposeGeometry, IntOrTuple, Padding, normalize_tuple
-from .structure import pattern_nnz, tap_map, tap_map_for, transposed_tap_map
+from .structure import pattern_nnz, tap_map_for, transposed_tap_map
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -177,13 +177,6 @@ def fill(tm, weight: np.ndarray) -> sp.csr_array:
 
 def _symbolic(tm, weight: np.ndarray):
     return sympy_csr(tm.shape, tm.fill(weight), tm.indices, tm.indptr)
-
-
-def _symbolic_transposed(tm, weight: np.ndarray):
-    """``_symbolic(tm, weight).T`` from the transposed CSR arrays (SymPy's ``.T`` would rebuild every entry)."""
-    data = tm.fill(weight)
-    order = csr_arrays(tm.shape, np.arange(data.size, dtype=np.int64), tm.indices, tm.indptr).T.tocsr()
-    return sympy_csr(order.shape, data[order.data], order.indices, order.indptr)
 
 
 def _build(weight: np.ndarray, symbolic: bool, geometry: ConvGeometry, format: str, max_bytes):
@@ -362,12 +355,8 @@ def conv_transpose_matrix(
     )
     conv = tg.conv
     _guard(conv, w.dtype.itemsize, "sympy" if symbolic else format, max_bytes, transposed=True)
-    if conv.padding_mode != "zeros":
-        # taps meet on the border pixels: the padded convolution, transposed as it is
-        if symbolic:
-            return _symbolic_transposed(tap_map(conv, max_bytes=max_bytes), w)
-        return finish(canonical(sp.csr_array(fill(tap_map(conv, max_bytes=max_bytes), w).T)), format, max_bytes)
-    # A.T filled straight from the conv's tap map read column by column (A's CSC arrays)
+    # A.T filled straight from the conv's tap map read column by column (A's CSC arrays); in the modes
+    # other than zeros the taps that meet on a border pixel are summed there, as in A
     tm = transposed_tap_map(conv, max_bytes=max_bytes)
     if symbolic:
         return _symbolic(tm, w)

@@ -26,17 +26,20 @@ __all__ = ["operator_norm", "lasso_cost", "soft_threshold", "InferenceResult", "
 def operator_norm(
     R: Any, Rt: Any = None, *, method: str = "power", tol: float = 1e-6, n_iter: int = 1000, seed: int = 0
 ) -> float:
-    """``‖R‖₂``, the largest singular value, by power iteration on ``RᵀR`` or by ``svds``.
+    """``‖R‖₂``, the largest singular value: exact, or by power iteration on ``RᵀR`` or by ``svds``.
 
     Parameters
     ----------
     R : sparse array or ndarray, shape (m, n)
     Rt : sparse array or ndarray, shape (n, m), optional
         ``Rᵀ`` if it is at hand (power iteration only); else ``R.T``.
-    method : {"power", "svds"}, optional
+    method : {"power", "svds", "exact"}, optional
         Power iteration (default) stops when the estimate of ``‖R‖²`` changes
         by less than ``tol`` relatively; it approaches from below.
         ``"svds"`` calls ``scipy.sparse.linalg.svds(R, k=1)``.
+        ``"exact"`` is :func:`convmatrix.matrix_spectrum`'s largest value (dense
+        SVD of a small matrix, else Lanczos on ``RᵀR`` to near machine precision;
+        ``tol``, ``n_iter`` and ``seed`` do not apply).
     tol : float, optional
     n_iter : int, optional
         At most this many iterations (power iteration).
@@ -63,8 +66,10 @@ def operator_norm(
     >>> R = np.array([[3.0, 0.0], [4.0, 5.0]])
     >>> round(operator_norm(R), 6), round(operator_norm(R, method="svds"), 6)
     (6.708204, 6.708204)
+    >>> bool(operator_norm(R, method="exact") == np.linalg.norm(R, 2))
+    True
     """
-    method = as_choice(method, "method", ("power", "svds"))
+    method = as_choice(method, "method", ("power", "svds", "exact"))
     R = as_matrix(R, "R")
     if Rt is not None:
         Rt = as_matrix(Rt, "Rt")
@@ -75,6 +80,8 @@ def operator_norm(
     seed = as_int(seed, "seed", minimum=0)
     if (R.count_nonzero() if sp.issparse(R) else np.count_nonzero(R)) == 0:
         return 0.0
+    if method == "exact":
+        return exact_norm(R)
     if method == "svds":
         if min(R.shape) < 2:
             return float(np.linalg.norm(R.toarray() if sp.issparse(R) else np.asarray(R), 2))
@@ -101,6 +108,15 @@ def operator_norm(
             break
         est = new
     return sqrt(max(nw, est))  # ‖RᵀR v‖ for unit v bounds the Rayleigh quotient from above, still ≤ ‖R‖²
+
+
+def exact_norm(R) -> float:
+    """``‖R‖₂`` of a checked matrix by :func:`convmatrix.matrix_spectrum` (0 for an empty one)."""
+    from .spectra import matrix_spectrum
+
+    if min(R.shape) == 0:
+        return 0.0
+    return float(matrix_spectrum(R, k=1).values[0])
 
 
 def _shrink(z: np.ndarray, beta: float) -> np.ndarray:
@@ -243,7 +259,7 @@ def _check_inference(R, y, lam, Rt, step, n_iter, z0, refresh, callback):
     Rt = R.T.tocsr() if Rt is None and sp.issparse(R) else (R.T if Rt is None else Rt)
     if step is not None:
         return y, z, Rt, lam, None, step, n_iter
-    L = lam * operator_norm(R, method="svds") ** 2
+    L = lam * exact_norm(R) ** 2
     if L == 0:
         raise InputValueError(
             "R has no nonzero entry, so L = lam * ||R||^2 = 0 and the default step 1 / L is undefined: give step="
@@ -277,9 +293,10 @@ def ista(
     Rt : sparse array or ndarray, shape (n, m), optional
         The projection ``Rᵀ`` (e.g. :meth:`~convmatrix.ZeilerStack.Rt`); default ``R.T``.
     step : float, optional
-        Default ``1 / L`` with ``L = λ ‖R‖²`` from :func:`operator_norm`
-        (``method="svds"``: Lanczos is accurate where power iteration crawls on
-        the flat top spectrum of convolutions).  ISTA's cost is non-increasing
+        Default ``1 / L`` with the exact ``L = λ ‖R‖²`` of
+        :func:`convmatrix.matrix_spectrum` (power iteration crawls on the flat
+        top spectrum of convolutions and approaches ``L`` from below, which
+        would give a step over ``1 / L``).  ISTA's cost is non-increasing
         for any ``step < 2 / L``.
     n_iter : int, optional
         Iterations, at least 0 (``0`` returns the start and its cost).

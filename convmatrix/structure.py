@@ -526,25 +526,31 @@ def _plain_transposed(geometry: ConvGeometry) -> TapMap:
     A row channel of ``A.T`` is an input channel of the convolution; its pattern is
     that of input channel 0, whose columns are the output channels of group 0,
     and whose taps index ``weight[co, 0].reshape(-1)`` as ``co * prod(k) + t``.
+    Where taps sum (padding modes other than zeros) an entry keeps its run of taps.
     """
     m = _plain(geometry)
-    if m.row_starts is not None:
-        raise InputValueError("geometry: a transposed tap map needs a pattern without summed taps (zeros padding)",
-                              "geometry")
     g = geometry
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
     cols = m.indices.astype(np.int64)
     flat = m.taps.astype(np.int64)  # co * (Cg * kk) + c * kk + t
     q, kk = prod(g.input_size), prod(g.kernel_size)
-    mine = cols < q  # the entries of input channel 0
-    rows, cols, flat = rows[mine], cols[mine], flat[mine]
-    order = np.lexsort((rows, cols))
-    t_rows, t_cols, flat = cols[order], rows[order], flat[order]
+    mine = np.flatnonzero(cols < q)  # the entries of input channel 0
+    order = mine[np.lexsort((rows[mine], cols[mine]))]
+    t_rows, t_cols = cols[order], rows[order]
+    starts = None
+    if m.row_starts is None:
+        flat = flat[order]
+    else:  # move each entry's run of taps with it
+        run_start = m.starts
+        run_len = np.diff(np.append(run_start, flat.size))[order]
+        starts = np.zeros(order.size, dtype=np.int64)
+        np.cumsum(run_len[:-1], out=starts[1:])
+        flat = flat[np.repeat(run_start[order] - starts, run_len) + np.arange(int(run_len.sum()))]
     indptr = np.zeros(q + 1, dtype=np.int64)
     np.cumsum(np.bincount(t_rows, minlength=q), out=indptr[1:])
     taps = (flat // (g.in_channels_per_group * kk)) * kk + flat % kk
     small = index_dtype(g.out_channels_per_group * prod(g.output_size))
-    return TapMap(geometry, indptr, t_cols.astype(small), taps.astype(np.intp), None, None, transposed=True)
+    return TapMap(geometry, indptr, t_cols.astype(small), taps.astype(np.intp), starts, None, transposed=True)
 
 
 def plain_tap_map(geometry: ConvGeometry, *, transposed: bool = False) -> TapMap:
@@ -554,7 +560,7 @@ def plain_tap_map(geometry: ConvGeometry, *, transposed: bool = False) -> TapMap
     ----------
     geometry : ConvGeometry
     transposed : bool, optional
-        The map of ``A.T`` (zeros padding only), read off the full map sorted by column.
+        The map of ``A.T``, read off the full map sorted by column.
 
     Examples
     --------
@@ -629,15 +635,16 @@ def _sorted_transposed(geometry: ConvGeometry) -> TapMap:
 @lru_cache(maxsize=16)
 def _transposed_tap_map_cached(geometry: ConvGeometry) -> TapMap:
     nnz = _pattern_nnz(geometry)
-    if geometry.padding_mode == "zeros" and nnz >= BOX_MIN_NNZ:
+    zeros = geometry.padding_mode == "zeros"
+    if not zeros or nnz >= BOX_MIN_NNZ:
         plan = _fastpaths.transposed_box_plan(geometry)
-        if plan is not None and nnz >= BOX_MIN_ENTRIES * len(plan.boxes):
+        if plan is not None and (not zeros or nnz >= BOX_MIN_ENTRIES * len(plan.boxes)):
             def rows():
-                m = _sorted_transposed(geometry)
-                return m.row_cols, m.row_taps, None
+                m = _sorted_transposed(geometry) if zeros else _plain_transposed(geometry)
+                return m.row_cols, m.row_taps, m.row_starts
 
             return TapMap(geometry, plan.row_indptr, transposed=True, boxes=plan, rows=rows)
-    return _sorted_transposed(geometry)
+    return _sorted_transposed(geometry) if zeros else _plain_transposed(geometry)
 
 
 def _guard_pattern(geometry: ConvGeometry, max_bytes) -> None:
@@ -713,15 +720,16 @@ def tap_map(geometry: ConvGeometry, *, max_bytes=None) -> TapMap:
 
 
 def transposed_tap_map(geometry: ConvGeometry, *, max_bytes=None) -> TapMap:
-    """The (cached) tap map of the transpose ``A.T`` of a zero-padded convolution.
+    """The (cached) tap map of the transpose ``A.T`` of a convolution, in every padding mode.
 
     The same taps as :func:`tap_map`, read column by column: its CSR arrays are the CSC
     arrays of ``A``, so ``A.T`` is filled directly instead of transposing a built matrix.
+    Where a padding mode sums taps onto a border pixel, the entry of ``A.T`` sums them too.
 
     Raises
     ------
-    TypeError, ValueError
-        If ``geometry`` is not a :class:`~convmatrix.ConvGeometry` or has summed taps.
+    TypeError
+        If ``geometry`` is not a :class:`~convmatrix.ConvGeometry`.
     MatrixTooLargeError
         As :func:`tap_map`.
 

@@ -86,11 +86,12 @@ class _Indices:
     pooled_size: tuple[int, ...]
 
 
-def _import_torch():
+def import_torch(what: str = "from_torch"):
+    """``torch``, or an ImportError that names what needs it and how to install it."""
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is installed where the tests run
-        raise ImportError("from_torch needs PyTorch: pip install torch (it is an optional dependency)") from None
+        raise ImportError(f"{what} needs PyTorch: pip install torch (it is an optional dependency)") from None
     return torch
 
 
@@ -1051,7 +1052,7 @@ def from_torch(module: Any, input_size: Any, *, x: Any = None, format: str = "cs
         ...
     convmatrix.InputValueError: module[1]: ReLU is piecewise linear, so its matrix depends on the input: x is needed (pass x=, one sample of shape (3, 5, 5), to get the map at that point)
     """
-    torch = _import_torch()
+    torch = import_torch()
     if not isinstance(module, torch.nn.Module):
         raise InputTypeError(f"module must be a torch.nn.Module, not {type(module).__name__}", "module")
     format = as_format(format)

@@ -56,6 +56,7 @@ exactly with integer kernels.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,7 +68,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._display import Displayable
-from ._limits import as_max_bytes, guard, guard_bytes, index_dtype, limit_bytes, matrix_bytes, threads
+from ._fastpaths import row_pattern_runs
+from ._limits import (
+    MatrixTooLargeError,
+    as_max_bytes,
+    guard,
+    guard_bytes,
+    index_dtype,
+    limit_bytes,
+    matrix_bytes,
+    threads,
+)
 from ._sparse import canonical, csr_arrays, nnz_of, shifted_cols, structural_product, sympy_csr, tiled_indptr
 from ._validation import as_bool, as_numbers, loaded_sympy, ndim_of
 from .geometry import (
@@ -81,7 +92,7 @@ from .geometry import (
 )
 from .matrices import conv_matrix, conv_transpose_matrix
 from .resample import pad_matrix, zero_insertion_matrix
-from .structure import axis_triples, pattern_nnz, product_pattern, row_pattern, tap_counts
+from .structure import axis_index_map, axis_triples, pattern_nnz, product_pattern, tap_counts
 
 __all__ = [
     "TransposeArithmetic",
@@ -336,14 +347,68 @@ class TransposedConvAsDirect(Displayable):
 
     @cached_property
     def pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One output channel's row pattern of :attr:`matrix`: ``(row_indptr, row_cols, row_taps)``."""
+        """One output channel's row pattern of :attr:`direct_matrix`: ``(row_indptr, row_cols, row_taps)``."""
         g = self.conv_geometry
         sp_indptr, sp_rows, sp_cols, sp_taps, _ = product_pattern(
             self._selected_triples(), g.output_size, self.input_size, g.kernel_size)
-        row_indptr, row_cols, row_taps, _ = row_pattern(
-            sp_indptr, sp_rows, sp_cols, sp_taps, None, self.in_channels // self.groups, prod(self.input_size),
-            prod(g.kernel_size))
+        row_indptr, row_cols, row_taps, _ = row_pattern_runs(
+            sp_indptr, sp_cols, sp_taps, self.in_channels // self.groups, prod(self.input_size), prod(g.kernel_size))
         return row_indptr, row_cols, row_taps
+
+    def _fold_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(j, u)`` for every position ``u`` of ``C P Z``'s output and the pixel ``j`` it folds onto, sorted.
+
+        ``F[j, u] = 1`` exactly when ``π_m(u - p_lo) = j`` on every axis (see the module notes).
+        """
+        js = us = np.zeros(1, dtype=np.int64)
+        for o, (lo, _), n in zip(self.output_size, self.border, self.direct_output_size):
+            u = np.arange(n, dtype=np.int64)
+            j = axis_index_map(u - lo, o, self.padding_mode)
+            js = (js[:, None] * o + j[None, :]).reshape(-1)
+            us = (us[:, None] * n + u[None, :]).reshape(-1)
+        order = np.lexsort((us, js))
+        return js[order], us[order]
+
+    @cached_property
+    def folded_pattern(self):
+        """One output channel's row pattern of :attr:`matrix`: ``(row_indptr, row_cols, row_taps, row_starts)``.
+
+        :attr:`pattern` with its rows folded by ``F``: the rows ``u`` that fold onto
+        pixel ``j`` are put together, and entries of one column summed — a run of
+        taps starting at ``row_starts`` (``None`` when nothing sums, as in zeros
+        mode).  A run lists its taps by descending index of the flipped kernel, that
+        is ascending in the transposed weight, the order in which
+        :func:`~convmatrix.conv_transpose_matrix` sums them.
+        """
+        d_indptr, d_cols, d_taps = self.pattern
+        if self.border is None:
+            return d_indptr, d_cols, d_taps, None
+        js, us = self._fold_pairs()
+        lens = np.diff(d_indptr)[us]
+        first = np.zeros(lens.size + 1, dtype=np.int64)
+        np.cumsum(lens, out=first[1:])
+        idx = np.repeat(d_indptr[:-1][us] - first[:-1], lens) + np.arange(int(first[-1]))
+        rows, cols, taps = np.repeat(js, lens), d_cols[idx], d_taps[idx]
+        n_rows = prod(self.output_size)
+        multi = np.flatnonzero(np.bincount(js, minlength=n_rows)[rows] > 1)  # entries of rows with several sources
+        if multi.size:  # those rows are whole blocks: sort each by column, the taps of a column as summed
+            order = multi[np.lexsort((-taps[multi], cols[multi], rows[multi]))]
+            rows[multi], cols[multi], taps[multi] = rows[order], cols[order], taps[order]
+        new_entry = np.ones(rows.size, dtype=bool)
+        new_entry[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        starts = None if new_entry.all() else np.flatnonzero(new_entry)
+        entry_rows, entry_cols = (rows, cols) if starts is None else (rows[starts], cols[starts])
+        row_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(entry_rows, minlength=n_rows), out=row_indptr[1:])
+        return row_indptr, entry_cols, taps, starts
+
+    @cached_property
+    def _runs(self) -> list:
+        """The folded pattern's repeats, ``(start, width, count, step)`` each (see :func:`periodic_runs`)."""
+        row_indptr, row_cols, row_taps, row_starts = self.folded_pattern
+        runs, leftover = periodic_runs(row_indptr, row_taps, self.stride[-1], row_starts)
+        return ([(a, w, (b - a) // w, w) for a, b, w in runs]
+                + strided_runs(leftover, row_taps, row_starts, row_cols.size))
 
     def _guard_matrix(self) -> None:
         """Refuse, before any factor or pattern is built, a ``C P Z`` over the limit (Python integers)."""
@@ -362,10 +427,14 @@ class TransposedConvAsDirect(Displayable):
 
     @cached_property
     def matrix(self):
-        """The transposed convolution's matrix: ``F @ C @ P @ Z`` (``C @ P @ Z`` in zeros mode)."""
+        """The transposed convolution's matrix: ``F @ C @ P @ Z`` (``C @ P @ Z`` in zeros mode), from
+        :attr:`folded_pattern` (neither ``C`` nor ``F`` is built)."""
         if self.border is None:
             return self.direct_matrix
-        return _fold(self.F, self.direct_matrix, self.weight.dtype.itemsize, self.max_bytes)
+        if self.symbolic:
+            return _fold(self.F, self.direct_matrix, self.weight.dtype.itemsize, self.max_bytes)
+        self._guard_matrix()  # F C P Z has at most the entries of C P Z
+        return _lift(self.folded_pattern, self.weight, self.groups, self.in_channels, prod(self.input_size))
 
     def literal_matrix(self):
         """``C @ P @ Z``, multiplied as written (small layers).
@@ -410,8 +479,13 @@ def _fold(f: sp.csr_array, m, itemsize: int, max_bytes):
 
 
 def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int):
-    """Repeat one output channel's row pattern over the output channels and fill it with ``weight``."""
-    row_indptr, row_cols, row_taps = pattern
+    """Repeat one output channel's row pattern over the output channels and fill it with ``weight``.
+
+    ``pattern`` is ``(row_indptr, row_cols, row_taps)``, or with ``row_starts`` of
+    runs of taps to sum (in the kernel's dtype, in the order listed).
+    """
+    row_indptr, row_cols, row_taps = pattern[:3]
+    row_starts = pattern[3] if len(pattern) > 3 else None
     c_out = weight.shape[0]
     cg = in_channels // groups
     cog = c_out // groups
@@ -420,26 +494,175 @@ def _lift(pattern, weight: np.ndarray, groups: int, in_channels: int, q: int):
     nnz = c_out * row_cols.size
     dt = index_dtype(nnz, rows, cols)
     indices = shifted_cols(row_cols, (np.arange(c_out) // cog) * (cg * q), dt)
-    data = np.take(weight.reshape(c_out, -1), row_taps, axis=1).reshape(-1)
+    data = np.take(weight.reshape(c_out, -1), row_taps, axis=1)
+    if row_starts is not None:
+        data = np.add.reduceat(data, row_starts, axis=1, dtype=None if data.dtype == object else data.dtype)
+    data = data.reshape(-1)
     indptr = tiled_indptr(np.diff(row_indptr), c_out, dt)
     if data.dtype == object:
         return sympy_csr((rows, cols), data, indices.reshape(-1), indptr)
     m = csr_arrays((rows, cols), data, indices.reshape(-1), indptr)
-    if not np.all(weight):
-        m.eliminate_zeros()  # as conv_transpose_matrix: no stored zeros
+    if row_starts is not None or not np.all(weight):
+        m.eliminate_zeros()  # as conv_transpose_matrix: no stored zeros (summed taps may cancel)
     return m
+
+
+#: Verification compares ``T`` with the chain in pieces of at most this many entries (cache-sized temporaries).
+COMPARE_CHUNK = 1 << 18
+#: Beyond this many periodic runs and leftover ranges, the chain's data is gathered entry by entry instead.
+MAX_COMPARE_RUNS = 1 << 14
+
+
+def periodic_runs(indptr: np.ndarray, taps: np.ndarray, period: int, starts: np.ndarray | None = None):
+    """Stretches of a row pattern whose taps repeat every ``period`` positions, and what is left.
+
+    ``indptr`` (positions + 1) and ``taps`` are one row channel's pattern, with
+    ``starts`` of each entry's run of taps where taps sum (``None``: one tap an
+    entry).  A run ``(start, stop, width)`` covers the entries ``start:stop`` of
+    ``period * m`` consecutive positions (``m >= 2`` units), whose taps (and runs)
+    are those of the first ``width`` entries repeated ``m`` times; the other
+    entries form the ``leftover`` ranges ``(start, stop)``.  Candidates are found
+    by the positions' lengths, tap counts and first and last taps, and each run
+    is then checked exactly against ``taps`` (one that fails is left over), so
+    the runs are facts about the pattern, not assumptions.  Returns ``(runs,
+    leftover)``.
+
+    Examples
+    --------
+    >>> indptr = np.array([0, 2, 5, 8, 11, 13])
+    >>> taps = np.array([1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1])
+    >>> periodic_runs(indptr, taps, 1)
+    ([(2, 11, 3)], [(0, 2), (11, 13)])
+    """
+    n_pos, r = indptr.size - 1, int(indptr[-1])
+    if n_pos <= period or r == 0:
+        return [], [(0, r)] if r else []
+    at = _tap_offsets(starts, r, taps.size)
+    p0, p1 = (indptr[:-1], indptr[1:]) if starts is None else (at[indptr[:-1]], at[indptr[1:]])  # positions' taps
+    lengths, counts = np.diff(indptr), p1 - p0
+    first = np.where(counts > 0, taps[np.minimum(p0, taps.size - 1)], -1)
+    last = np.where(counts > 0, taps[np.maximum(p1 - 1, 0)], -1)
+    q = period
+    same = ((lengths[:-q] == lengths[q:]) & (counts[:-q] == counts[q:]) & (first[:-q] == first[q:])
+            & (last[:-q] == last[q:]) & (lengths[:-q] > 0))
+    edges = np.diff(np.concatenate(([0], same.view(np.int8), [0])))
+    runs, covered = [], []
+    for a, b in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()):
+        m = (b - a + q) // q  # positions a .. b + q - 1 repeat: m whole units of q positions
+        if m < 2:
+            continue
+        start, stop, width = int(indptr[a]), int(indptr[a + m * q]), int(indptr[a + q] - indptr[a])
+        t0, t1, tw = int(at[start]), int(at[stop]), int(at[start + width] - at[start])
+        if (np.array_equal(taps[t0 + tw:t1], taps[t0:t1 - tw])
+                and (starts is None or np.array_equal(np.diff(at[start + width:stop + 1]),
+                                                      np.diff(at[start:stop - width + 1])))):
+            runs.append((start, stop, width))
+            covered.append((start, stop))
+    leftover, last = [], 0
+    for start, stop in covered:
+        if start > last:
+            leftover.append((last, start))
+        last = stop
+    if last < r:
+        leftover.append((last, r))
+    return runs, leftover
+
+
+def strided_runs(ranges, taps: np.ndarray, starts: np.ndarray | None = None, entries: int | None = None):
+    """Ranges of entries that repeat at a constant spacing: ``(start, width, count, step)`` each.
+
+    ``ranges`` are ``(start, stop)`` in increasing order (the leftovers of
+    :func:`periodic_runs`: the border positions, which repeat from one line of
+    the image to the next); consecutive ranges of one width, one spacing and the
+    same taps (and runs) are one strided run, checked exactly.  ``entries`` is
+    the pattern's length (for ``starts``).
+
+    Examples
+    --------
+    >>> strided_runs([(0, 2), (5, 7), (10, 12), (13, 14)], np.array([4, 5, 0, 0, 0, 4, 5, 0, 0, 0, 4, 5, 0, 9]))
+    [(0, 2, 3, 5), (13, 1, 1, 1)]
+    """
+    at = _tap_offsets(starts, entries if entries is not None else (taps.size if starts is None else starts.size),
+                      taps.size)
+
+    def same(a: int, b: int, width: int) -> bool:  # the taps (and runs) of entries a:a+width and b:b+width
+        ta, tb = int(at[a]), int(at[b])
+        n = int(at[a + width]) - ta
+        return (int(at[b + width]) - tb == n and np.array_equal(taps[ta:ta + n], taps[tb:tb + n])
+                and (starts is None or np.array_equal(at[a:a + width + 1] - ta, at[b:b + width + 1] - tb)))
+
+    out = []
+    for start, stop in ranges:
+        width = stop - start
+        if out:
+            first, w, count, step = out[-1]
+            spacing = start - (first + (count - 1) * step)
+            if w == width and (count == 1 or spacing == step) and spacing >= width and same(first, start, width):
+                out[-1] = (first, w, count + 1, spacing)
+                continue
+        out.append((start, width, 1, width))
+    return out
+
+
+class _OneTapEach:
+    """Where each entry's taps start when every entry has one tap: entry ``e``'s at ``e`` (no array)."""
+
+    def __getitem__(self, e):
+        if isinstance(e, slice):
+            return np.arange(e.start, e.stop, dtype=np.int64)
+        return e
+
+
+def _tap_offsets(starts: np.ndarray | None, entries: int, n_taps: int):
+    """Where each entry's taps start, with the end appended (entry ``e``'s at ``e`` when every entry has one)."""
+    if starts is None:
+        return _OneTapEach()
+    return np.append(starts, n_taps).astype(np.int64, copy=False)
+
+
+def _compare_tasks(runs, c_out: int, chunk: int):
+    """Pieces of the data comparison, each at most about ``chunk`` entries: ``(c0, c1, start, width, count, step)``.
+
+    ``runs`` are ``(start, width, count, step)``: ``count`` copies of the entries
+    ``start:start + width``, ``step`` apart.  A piece is some channels and some of
+    the copies, or, for a single copy longer than a piece, a part of it.
+    """
+    tasks = []
+    for start, width, count, step in runs:
+        if count == 1:
+            cb = max(1, min(c_out, chunk // max(1, width)))
+            part = max(1, chunk // cb)
+            for c0 in range(0, c_out, cb):
+                for j0 in range(start, start + width, part):
+                    tasks.append((c0, min(c_out, c0 + cb), j0, min(part, start + width - j0), 1, 1))
+            continue
+        per = max(1, chunk // max(1, width))  # copies of one channel per piece
+        cb = max(1, min(c_out, per // count)) if count <= per else 1
+        ub = min(count, max(1, chunk // (cb * width)))
+        for c0 in range(0, c_out, cb):
+            for u0 in range(0, count, ub):
+                tasks.append((c0, min(c_out, c0 + cb), start + u0 * step, width, min(ub, count - u0), step))
+    return tasks
 
 
 def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: int = 8 << 20) -> bool:
     """Whether ``d.matrix`` would equal the canonical CSR ``t``, without building it.
 
-    The direct matrix is generated a few output channels at a time and compared
-    with the same rows of ``t`` while they are in cache (no second matrix-sized
-    allocation); the blocks are shared among up to 4 threads (as many as the
-    machine has or ``CONVMATRIX_THREADS`` allows; numpy releases the GIL in
-    ``take`` and comparisons).  Only for numeric kernels without zero entries.
+    The chain's row pattern (one output channel's, from its own tap map, folded
+    by ``F`` in the modes other than zeros: :attr:`TransposedConvAsDirect.folded_pattern`)
+    is compared with ``t`` in place, piece by piece, stopping at the first
+    difference: the row pointer whole; the column indices against the pattern's
+    columns shifted to each channel's group; the values where the pattern's taps
+    repeat (:func:`periodic_runs`) against one period of kernel values broadcast
+    over the repeats, and elsewhere against the kernel values gathered entry by
+    entry (summed where taps fold together, in the kernel's dtype, as the
+    builder sums them).  Only for numeric kernels without zero entries; ``False``
+    also where summed taps cancel (``t`` stores no zeros): the caller then
+    compares the built matrix.  The pieces are shared among up to 4 threads (as
+    many as the machine has or ``CONVMATRIX_THREADS`` allows; numpy releases the
+    GIL in comparisons and gathers).
     """
-    row_indptr, row_cols, row_taps = d.pattern
+    row_indptr, row_cols, row_taps, row_starts = d.folded_pattern
     c_out, q = d.out_channels, prod(d.input_size)
     cg, cog = d.in_channels // d.groups, d.out_channels // d.groups
     r = row_cols.size
@@ -447,33 +670,102 @@ def _streamed_equal(d: "TransposedConvAsDirect", t: sp.csr_array, block_bytes: i
         return False
     if not _equal(t.indptr, tiled_indptr(np.diff(row_indptr), c_out, np.int64)):
         return False
-    w2 = d.weight.reshape(c_out, -1)
     dt = t.indices.dtype
-    offsets = ((np.arange(c_out) // cog) * (cg * q)).astype(dt)
+    if r == 0:
+        return True
+    if dt.kind not in "iu" or np.iinfo(dt).max < d.shape[1]:
+        return False
+    chunk = max(1, block_bytes // 32)
+    runs = d._runs
+    if len(runs) > MAX_COMPARE_RUNS:
+        runs = [(0, r, 1, r)]
+    tasks = [("data",) + task for task in _compare_tasks(runs, c_out, chunk)]
+    step = max(1, chunk // c_out)
+    for g in range(d.groups):  # the indices: the pattern's columns, shifted to the group's
+        tasks.extend(("cols", g * cog, (g + 1) * cog, j0, min(r - j0, step), g * cg * q) for j0 in range(0, r, step))
+    w2 = d.weight.reshape(c_out, -1)
+    if t.data.dtype != w2.dtype:
+        return False
+    data = np.ascontiguousarray(t.data)  # (a copy only for a hand-made t whose data is a strided view)
+    data2, ind2 = data.reshape(c_out, r), t.indices.reshape(c_out, r)
+    bits = _bits_dtype(w2.dtype)  # finite values without zeros are equal exactly when their bits are
     cols = row_cols.astype(dt)
-    block = max(1, min(c_out, block_bytes // max(1, r * w2.itemsize)))
-    starts = list(range(0, c_out, block))
-    workers = max(1, min(4, threads(), len(starts)))
+    at = _tap_offsets(row_starts, r, row_taps.size)
+    workers = max(1, min(4, threads(), len(tasks) // 8))
+    failed = threading.Event()
+
+    def values(c0: int, c1: int, j0: int, j1: int) -> np.ndarray:
+        """The chain's values of entries ``j0:j1`` for channels ``c0:c1``: kernel values gathered, runs summed."""
+        t0, t1 = int(at[j0]), int(at[j1])
+        out = np.take(w2[c0:c1], row_taps[t0:t1], axis=1)
+        if row_starts is None or t1 - t0 == j1 - j0:
+            return out
+        return np.add.reduceat(out, at[j0:j1] - t0, axis=1, dtype=w2.dtype)
+
+    def check(task, buf) -> bool:
+        if task[0] == "cols":
+            _, c0, c1, j0, width, offset = task
+            got, want = ind2[c0:c1, j0:j0 + width], cols[None, j0:j0 + width]
+            if offset:
+                want = want + dt.type(offset)
+        else:
+            _, c0, c1, j0, width, count, step = task
+            item = data2.itemsize
+            got = np.ndarray((c1 - c0, count, width), data2.dtype, data, (c0 * r + j0) * item,
+                             (r * item, step * item, item))
+            want = values(c0, c1, j0, j0 + width)[:, None, :]
+            if bits is not None:
+                got, want = got.view(bits), np.ascontiguousarray(want).view(bits)
+        out = buf[:got.size].reshape(got.shape)
+        return bool(np.equal(got, want, out=out).all())
 
     def run(mine) -> bool:
-        data = np.empty((block, r), dtype=w2.dtype)
-        idx = np.empty((block, r), dtype=dt)
-        same = np.empty((block, r), dtype=bool)
-        for c0 in mine:
-            c1 = min(c_out, c0 + block)
-            n, lo, hi = c1 - c0, c0 * r, c1 * r
-            np.add(cols[None, :], offsets[c0:c1, None], out=idx[:n])
-            if not np.equal(t.indices[lo:hi].reshape(n, r), idx[:n], out=same[:n]).all():
+        buf = np.empty(chunk + max(c_out, 1) * 64, dtype=bool)
+        for task in mine:
+            if failed.is_set():
                 return False
-            np.take(w2[c0:c1], row_taps, axis=1, out=data[:n])
-            if not np.equal(t.data[lo:hi].reshape(n, r), data[:n], out=same[:n]).all():
+            if not check(task, buf if buf.size >= _size(task) else np.empty(_size(task), dtype=bool)):
+                failed.set()
                 return False
         return True
 
     if workers == 1:
-        return run(starts)
+        return run(tasks)
     with ThreadPoolExecutor(workers) as pool:
-        return all(pool.map(run, [starts[k::workers] for k in range(workers)]))
+        return all(pool.map(run, [tasks[k::workers] for k in range(workers)]))
+
+
+def _bits_dtype(dtype: np.dtype):
+    """An integer dtype of a float dtype's size (its bits compare faster), else ``None``."""
+    if dtype.kind not in "fc":
+        return None
+    return {2: np.int16, 4: np.int32, 8: np.int64, 16: np.int64}.get(dtype.itemsize)
+
+
+def _streamable_weight(w: np.ndarray) -> bool:
+    """Whether values built from ``w`` compare bit for bit: no zero (nothing dropped), finite (no NaN)."""
+    return bool(np.all(w)) and (w.dtype.kind not in "fc" or bool(np.isfinite(w).all()))
+
+
+def _fits(d: "TransposedConvAsDirect") -> bool:
+    """Whether ``C P Z`` is within the size limit (then its pattern may be made before ``T`` is)."""
+    try:
+        d._guard_matrix()
+    except MatrixTooLargeError:
+        return False
+    return True
+
+
+def _chain_runs(d: "TransposedConvAsDirect"):
+    """The folded pattern of the chain and its periodic runs (cached on ``d`` for :func:`_streamed_equal`)."""
+    return d._runs
+
+
+def _size(task) -> int:
+    """Entries one comparison piece covers."""
+    if task[0] == "cols":
+        return (task[2] - task[1]) * task[4]
+    return (task[2] - task[1]) * task[4] * task[5]
 
 
 def transposed_conv_as_direct(
@@ -737,7 +1029,12 @@ def verify_transpose_equivalence(
 
     Builds ``T = conv_transpose_matrix(weight, input_size, ...)`` and the chain
     of :func:`transposed_conv_as_direct`, and compares ``C @ P @ Z`` with ``T``
-    entry for entry.
+    entry for entry: the chain's row pattern (one output channel's, folded by
+    ``F`` in the modes other than zeros) against ``T``'s arrays in place, piece
+    by piece, where the pattern repeats against one period broadcast (see
+    ``docs/transposed.md``), without building a second matrix; the built chain
+    where that cannot decide (a kernel with zeros or non-finite entries, taps
+    that cancel) or when they differ, for the report.
 
     Parameters
     ----------
@@ -785,12 +1082,17 @@ def verify_transpose_equivalence(
         weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
         groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
     )
-    t = conv_transpose_matrix(
-        d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
-        groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
-    )
-    streamable = (d.border is None and not d.symbolic and "direct_matrix" not in d.__dict__
-                  and isinstance(t, sp.csr_array) and t.has_canonical_format and np.all(d.weight))
+    streamable = not d.symbolic and _streamable_weight(d.weight)
+    with ThreadPoolExecutor(1) as pool:
+        # the chain's pattern (one output channel's) is made while T is built, where it fits
+        pattern = pool.submit(_chain_runs, d) if streamable and _fits(d) and threads() > 1 else None
+        t = conv_transpose_matrix(
+            d.transposed_weight, input_size, stride=stride, padding=padding, output_padding=output_padding,
+            groups=groups, dilation=dilation, padding_mode=padding_mode, max_bytes=max_bytes,
+        )
+        if pattern is not None:
+            pattern.result()
+    streamable = streamable and isinstance(t, sp.csr_array) and t.has_canonical_format
     if streamable and _streamed_equal(d, t):  # the usual case: no second big matrix is built
         m, exact, diff = None, True, 0.0
     else:

@@ -475,17 +475,84 @@ class ZeilerStack(Displayable):
                [0, 0, 0],
                [0, 1, 1]])
         """
+        format = as_format(format)
+        factors = self.factors(l, switches, max_bytes=max_bytes)
+        R = structural_product(factors, 8, max_bytes, what=f"reconstruction operator R_{l}")
+        return finish(R, format, max_bytes, what=f"reconstruction operator R_{l}")
+
+    def factor_names(self, l: int, switches: Sequence[Switches | None] = ()) -> tuple[str, ...]:
+        """The names of :meth:`factors`' matrices, ``("F_1", "U_1", "F_2", …, "F_l")``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.ones((2, 1, 2)), pool=MaxPool(2)), ZeilerLayer(np.ones((1, 2, 2)))],
+        ...                     (1, 5))
+        >>> stack.factor_names(2, stack.switches([np.arange(12.0).reshape(2, 6)]))
+        ('F_1', 'U_1', 'F_2')
+        """
         l = self._check_l(l)
         sw = self._check_switches(l, switches)
-        format = as_format(format)
+        names = ["F_1"]
+        for i in range(1, l):
+            if i in sw:
+                names.append(f"U_{i}")
+            names.append(f"F_{i + 1}")
+        return tuple(names)
+
+    def factors(self, l: int, switches: Sequence[Switches | None] = (), *, max_bytes: int | None = None) -> list:
+        """The factors of ``R_l``, ``[F_1, U_s1, F_2, …, F_l]`` (canonical CSR), whose product is :meth:`R`.
+
+        Same parameters as :meth:`R`; the unpooling matrices appear for the
+        pooling layers below ``l`` (see :meth:`factor_names`).
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`R`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.ones((2, 1, 2)), pool=MaxPool(2)), ZeilerLayer(np.ones((1, 2, 2)))],
+        ...                     (1, 5))
+        >>> [f.shape for f in stack.factors(2, stack.switches([np.arange(12.0).reshape(2, 6)]))]
+        [(5, 12), (12, 6), (6, 4)]
+        """
+        l = self._check_l(l)
+        sw = self._check_switches(l, switches)
         as_max_bytes(max_bytes)
         factors = [self.F(1, max_bytes=max_bytes)]
         for i in range(1, l):
             if i in sw:
                 factors.append(unpool_matrix(sw[i], max_bytes=max_bytes))
             factors.append(self.F(i + 1, max_bytes=max_bytes))
-        R = structural_product(factors, 8, max_bytes, what=f"reconstruction operator R_{l}")
-        return finish(R, format, max_bytes, what=f"reconstruction operator R_{l}")
+        return factors
+
+    def norms(self, l: int, switches: Sequence[Switches | None] = (), *, max_bytes: int | None = None):
+        """The exact ``‖R_l‖₂`` against the product of ``‖F_1‖ ‖U_s1‖ ‖F_2‖ … ‖F_l‖``.
+
+        ``‖R_l‖²`` is the Lipschitz constant ``L`` (for ``λ = 1``) from which
+        :meth:`infer`'s ISTA and FISTA take their step ``1 / L``.
+
+        Returns
+        -------
+        ComposedNorm
+            See :func:`convmatrix.composed_norm`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> stack = ZeilerStack([ZeilerLayer(np.ones((2, 1, 3)), pool=MaxPool(2)), ZeilerLayer(np.ones((1, 2, 2)))],
+        ...                     (1, 8))
+        >>> r = stack.norms(2, stack.switches([np.arange(20.0).reshape(2, 10)]))
+        >>> r.names, r.norm <= r.product
+        (('F_1', 'U_1', 'F_2'), True)
+        """
+        from .composed import composed_norm
+
+        return composed_norm(self.factors(l, switches, max_bytes=max_bytes),
+                             names=self.factor_names(l, switches), max_bytes=max_bytes)
 
     def Rt(self, l: int, switches: Sequence[Switches | None] = (), *, format: str = "csr",
            max_bytes: int | None = None):

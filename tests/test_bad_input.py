@@ -23,7 +23,6 @@ import sys
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 import convmatrix as cm
 from convmatrix.cli import build_parser, main
@@ -167,6 +166,9 @@ def _baselines():
         (stack.R, (2, stack.switches(maps)), {}),
         (stack.Rt, (2, stack.switches(maps)), {}),
         (stack.switches, (maps,), {}),
+        (stack.factors, (2, stack.switches(maps)), {}),
+        (stack.factor_names, (2, stack.switches(maps)), {}),
+        (stack.norms, (2, stack.switches(maps)), {}),
         (stack.infer, (np.ones((1, 6)), 1), {"n_iter": 2}),
         (cm.ConvLayer, (np.ones((2, 1, 3)),), {}),
         (cm.DeconvNet, ([cm.ConvLayer(np.ones((2, 1, 3)))], (1, 6)), {}),
@@ -175,6 +177,23 @@ def _baselines():
         (cm.ista, (R, np.ones(3)), {"n_iter": 2}),
         (cm.fista, (R, np.ones(3)), {"n_iter": 2}),
         (cm.operator_norm, (R,), {}),
+        (cm.operator_norm, (R,), {"method": "exact"}),
+        (cm.composed_norm, ([R, R.T],), {"names": ["R", "Rt"]}),
+        (cm.network_norms, (torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.ReLU()), (1, 5)),
+         {"x": np.ones((1, 5))}),
+        (cm.spectral_norm_bounds, (W, 5), {"padding": 1}),
+        (cm.spectral_norm_report, (W, 5), {"padding": 1, "exact": 10.0}),
+        (cm.SpectralNormBound, ("x", 1.0, True, "A & B, 2020", "proved"), {}),
+        (cm.singular_values, (W, 5), {"padding": 1}),
+        (cm.singular_values, (W, 6), {"padding": 1, "padding_mode": "circular", "k": 2}),
+        (cm.spectrum, (W, 5), {"k": 1}),
+        (cm.spectral_norm, (W, 5), {"padding": 1, "padding_mode": "circular"}),
+        (cm.spectral_norm, (W, 5), {"padding_mode": "reflect"}),
+        (cm.matrix_spectrum, (R,), {}),
+        (cm.matrix_spectrum, (A,), {"k": 1, "method": "sparse"}),
+        (cm.circulant_strides, (g,), {}),
+        (cm.conv_operator, (W, 5), {"padding": 1, "padding_mode": "replicate"}),
+        (cm.clip_spectral_norm, (np.ones((2, 2, 3)), 5, 1.0), {}),
         (sparse_coding.lasso_cost, (R, np.ones(3), np.ones(2), 1.0), {}),
         (sparse_coding.soft_threshold, (np.ones(3), 0.5), {}),
         (cm.filter_bank, (), {}),
@@ -281,9 +300,25 @@ def _outcome(func, args, kwargs, param, position, value) -> str | None:
 def test_every_public_callable_is_in_the_sweep():
     """A public callable added later must get a baseline here (records and exceptions aside)."""
     covered = {getattr(f, "__name__", None) for f, _, _ in _baselines()}
-    records = {"TapMap", "TransposedConvAsDirect", "TransposeEquivalenceReport", "InferenceResult", "Switches",
-               "BatchNormDerivation", "Backpropagation", "OverlapMap", "DerivationError", "MatrixTooLargeError", "InputError", "InputTypeError",
-               "InputValueError"}
+    records = {
+        "Backpropagation",
+        "BatchNormDerivation",
+        "ComposedNorm",
+        "DerivationError",
+        "InferenceResult",
+        "InputError",
+        "InputTypeError",
+        "InputValueError",
+        "MatrixTooLargeError",
+        "OverlapMap",
+        "SpectralNormBound",
+        "SpectralNormReport",
+        "Spectrum",
+        "Switches",
+        "TapMap",
+        "TransposeEquivalenceReport",
+        "TransposedConvAsDirect",
+    }
     missing = [n for n in cm.__all__ if callable(getattr(cm, n)) and n not in covered and n not in records]
     assert not missing, f"public callables without a baseline in the sweep: {missing}"
 
@@ -322,6 +357,9 @@ COMMANDS = [
     ["deconvnet", "--input-size", "8,8", "--maps", "2", "--kernel", "3", "--pool", "1x2x2"],
     ["batchnorm", "--batch", "2"],
     ["tour", "--section", "1"],
+    ["spectrum", "--random", "2,1,3", "--input-size", "6", "--padding", "1", "--k", "2"],
+    ["spectrum", "--kernel", "[[1, 2], [3, 4]]", "--input-size", "4,4", "--padding-mode", "circular",
+     "--padding", "1,0", "--k", "all", "--no-bounds"],
     ["animate", "--kernel-size", "3", "--input-size", "4", "--stride", "2", "--ndim", "1", "-o", "a.gif"],
 ]
 
@@ -392,7 +430,8 @@ def test_every_cli_option_refuses_bad_values_by_name(argv, monkeypatch, tmp_path
     assert not problems, "\n".join(problems)
 
 
-COMMAND_NAMES = ["tour", "conv", "transpose", "verify", "overlap", "resample", "deconvnet", "batchnorm", "animate"]
+COMMAND_NAMES = ["tour", "conv", "transpose", "verify", "overlap", "spectrum", "resample", "deconvnet", "batchnorm",
+                 "animate"]
 
 
 @pytest.mark.parametrize("command", COMMAND_NAMES)

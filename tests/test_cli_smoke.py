@@ -21,6 +21,8 @@ SMOKE = {
                   "16 x 4 int64"),
     "verify": (["verify", "--random", "2,1,3", "--input-size", "4", "--stride", "2"], "EXACT"),
     "overlap": (["overlap", "--kernel-size", "3", "--stride", "2", "--input-size", "4"], "uneven"),
+    "spectrum": (["spectrum", "--random", "4,4,3,3", "--input-size", "8,8", "--padding", "1", "--k", "3"],
+                 "spectral norm (Lipschitz constant), exact"),
     "resample": (["resample", "pad", "--input-size", "3", "--padding", "1"], "5 x 3 int64"),
     "deconvnet": (["deconvnet", "--input-size", "8,8", "--maps", "2", "--kernel", "3", "--pool", "1x2x2"],
                   "exact transpose: True"),

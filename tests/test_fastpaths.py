@@ -203,13 +203,14 @@ def test_limits_give_up_cleanly(monkeypatch):
     assert _fastpaths.box_plan(g) is None
 
 
-@given(g=geometries(modes=("zeros",)), seed=st.integers(0, 2**16), zeros=st.booleans())
+@given(g=geometries(), seed=st.integers(0, 2**16), zeros=st.booleans())
 def test_transposed_box_plan_fills_the_plain_transpose(g, seed, zeros):
-    """The transpose written box by box (inputs on lattices of the stride) is the plain path's A.T."""
+    """The transpose written box by box (inputs on lattices of the stride, phases joined) is the plain path's A.T."""
     plan = _fastpaths.transposed_box_plan(g)
     assert plan is not None
     plain = plain_tap_map(g, transposed=True)
     assert np.array_equal(plan.row_indptr, plain.row_indptr) and plan.row_nnz == plain.row_nnz
+    assert plan.has_duplicates == plain.has_duplicates
     w = _weight(g, seed, zeros)
     data, found = _fastpaths.fill_boxes(plain.channel_weights(w).copy(), plan)
     assert np.array_equal(data, plain.fill(w)) and found == (not np.all(plain.fill(w)))
@@ -224,21 +225,59 @@ def test_transposed_box_plan_fills_the_plain_transpose(g, seed, zeros):
 
 @settings(max_examples=200)
 @given(n=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 3), d=st.integers(1, 3),
-       lo=st.integers(0, 5), hi=st.integers(0, 5))
-def test_transposed_axis_runs_list_the_axis_pairs(n, k, s, d, lo, hi):
+       lo=st.integers(0, 5), hi=st.integers(0, 5), mode=st.sampled_from(MODES))
+def test_transposed_axis_runs_list_the_axis_pairs(n, k, s, d, lo, hi, mode):
     from hypothesis import assume
 
+    assume(mode != "reflect" or max(lo, hi) < n)
+    assume(mode != "circular" or max(lo, hi) <= n)
     out = (n + lo + hi - d * (k - 1) - 1) // s + 1
     assume(out >= 1)
-    runs, lengths = _fastpaths.transposed_axis_runs(n, k, s, lo, d, out)
+    runs, lengths = _fastpaths.transposed_axis_runs(n, k, s, lo, d, out, mode)
     seen = []
     for first, count, cols, tapsets, cum, step in runs:
         for m in range(count):
             i = first + m * s
             assert cum + m * step == sum(lengths[:i])
-            seen.append((i, [(c + m, ts[0]) for c, ts in zip(cols, tapsets)]))
-    expected = [(i, sorted((o, t) for o in range(out) for t in range(k) if o * s - lo + t * d == i)) for i in range(n)]
+            seen.append((i, [(c + m, ts) for c, ts in zip(cols, tapsets)]))
+    # the definition: input i holds, per output o, the taps whose padded position maps onto i
+    where = [structure.axis_index_map(np.array([o * s - lo + t * d for t in range(k)]), n, mode) for o in range(out)]
+    expected = [(i, [(o, tuple(int(t) for t in np.flatnonzero(where[o] == i))) for o in range(out)
+                     if np.any(where[o] == i)]) for i in range(n)]
     assert sorted(seen) == expected and lengths == [len(e) for _, e in expected]
+
+
+@settings(max_examples=60)
+@given(g=geometries(), seed=st.integers(0, 2**16), zeros=st.booleans())
+def test_plain_transposed_map_is_the_transpose_of_the_plain_matrix(g, seed, zeros):
+    """The plain A.T (every entry's run of taps moved with it) filled is the plain matrix transposed."""
+    plain = plain_tap_map(g, transposed=True)
+    w = _weight(g, seed, zeros)
+    A, _ = _plain_matrix(g, w)
+    data = np.take(plain.channel_weights(w), plain.row_taps, axis=1)
+    if plain.row_starts is not None:
+        data = np.add.reduceat(data, plain.row_starts, axis=1, dtype=data.dtype)
+    T = sp.csr_array((data.reshape(-1), plain.indices, plain.indptr), shape=plain.shape)
+    T.eliminate_zeros()
+    assert _same_csr(T, sp.csr_array(A.T)) and plain.has_duplicates == (plain_tap_map(g).row_starts is not None)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_strided_phases_are_joined_into_tiled_lines(monkeypatch, mode):
+    """Stride 2: the two phases of the last axis become boxes of adjacent units, their lines tiled."""
+    monkeypatch.setattr(_fastpaths, "TILE_SHARE", 1.0)
+    g = ConvGeometry.from_weight_shape((4, 3, 3, 3), (11, 12), stride=2, padding=1, padding_mode=mode)
+    plan = _fastpaths.transposed_box_plan(g)
+    joined = [b for b in plan.boxes if b.box[-1] > 1 and b.view_shape[-1] == b.box[-1] * b.strides[-1]]  # tiled
+    assert joined
+    for b in joined:  # a unit is two adjacent rows, one of each phase
+        row = int(np.searchsorted(plan.row_indptr, b.base))
+        assert plan.row_indptr[row] == b.base and plan.row_indptr[row + 2] - b.base == b.strides[-1]
+    plain = plain_tap_map(g, transposed=True)
+    w = _weight(g, 3)
+    assert np.array_equal(_fastpaths.fill_boxes(plain.channel_weights(w).copy(), plan)[0], plain.fill(w))
+    assert np.array_equal(plan.row_indptr, plain.row_indptr)
+    assert np.array_equal(_fastpaths.box_indices(plan, plain.group_offsets(), plain.index_dtype), plain.indices)
 
 
 # --------------------------------------------------------------------------- the chosen path, end to end
@@ -255,17 +294,20 @@ def path(request, monkeypatch):
     structure.clear_cache()
 
 
-@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(g=geometries(modes=("zeros",)), seed=st.integers(0, 2**16), zeros=st.booleans())
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(g=geometries(), seed=st.integers(0, 2**16), zeros=st.booleans())
 def test_transposed_tap_map_equals_the_plain_map(path, g, seed, zeros):
     m, plain = structure.transposed_tap_map(g), plain_tap_map(g, transposed=True)
-    assert m.shape == plain.shape and m.nnz == plain.nnz and not m.has_duplicates
+    assert m.shape == plain.shape and m.nnz == plain.nnz and m.has_duplicates == plain.has_duplicates
     for name in ("row_indptr", "row_cols", "row_taps", "indptr", "indices", "taps"):
         assert np.array_equal(getattr(m, name), getattr(plain, name)), name
+    if plain.row_starts is not None:
+        assert np.array_equal(m.row_starts, plain.row_starts) and np.array_equal(m.starts, plain.starts)
     w = _weight(g, seed, zeros)
     assert np.array_equal(m.fill(w), plain.fill(w))
     T = cm.conv_transpose_matrix(w, g.output_size, stride=g.stride, padding=g.padding, dilation=g.dilation,
-                                 groups=g.groups, output_padding=0) if g.output_limit is None and _full(g) else None
+                                 groups=g.groups, output_padding=0, padding_mode=g.padding_mode
+                                 ) if g.output_limit is None and _full(g) else None
     if T is not None:
         A, _ = _plain_matrix(g, w)
         assert _same_csr(T, sp.csr_array(A.T))

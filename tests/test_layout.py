@@ -29,7 +29,7 @@ LAYERS = {
     "matrices": 3, "im2col": 3,
     "resample": 4, "pooling": 4, "interpolate": 4,
     "transposed": 5, "zeiler": 5, "deconvnet": 5, "sparse_coding": 5, "scenes": 5, "batchnorm": 5,
-    "spectra": 5, "affine": 5, "torch_bridge": 5,
+    "spectra": 5, "bounds": 5, "composed": 5, "affine": 5, "torch_bridge": 5,
     "overlap": 5,
     "derivation": 6, "backprop": 6, "batchnorm_symbolic": 6,
     "export": 7, "plot": 7, "animation": 7, "cli": 7,

@@ -18,7 +18,7 @@ import pytest
 import sympy
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convmatrix as cm
@@ -36,7 +36,6 @@ from convmatrix import (
 )
 from convmatrix import transposed as tr
 from convmatrix.cli import main
-from convmatrix.geometry import ConvTransposeGeometry
 
 from conftest import torch_conv_transpose
 
@@ -508,13 +507,13 @@ def test_cli_verify_in_process(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "not built; --literal builds it" in out and "C @ P @ Z" in out
     # exit status 1 exactly when the chain differs
-    real = tr.row_pattern
+    real = tr.row_pattern_runs
 
     def broken(*args):  # a chain whose taps are off: every entry reads the wrong kernel value
         row_indptr, row_cols, row_taps, starts = real(*args)
         return row_indptr, row_cols, row_taps[::-1].copy(), starts
 
-    monkeypatch.setattr(tr, "row_pattern", broken)
+    monkeypatch.setattr(tr, "row_pattern_runs", broken)
     assert main(["verify", "--kernel", "[1, 2]", "--input-size", "3", "--stride", "2"]) == 1
     assert "NOT EQUAL" in capsys.readouterr().out
 

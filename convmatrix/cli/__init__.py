@@ -23,7 +23,7 @@ import sys
 from typing import Sequence
 
 #: Modules of ``convmatrix.cli`` that register sub-commands, in help order.
-COMMAND_MODULES = ("tour", "conv", "transposed", "resample", "deconvnet", "batchnorm", "animate")
+COMMAND_MODULES = ("tour", "conv", "transposed", "spectrum", "resample", "deconvnet", "batchnorm", "animate")
 
 #: Exit status after a closed pipe (128 + SIGPIPE).
 BROKEN_PIPE_STATUS = 141

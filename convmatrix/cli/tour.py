@@ -15,6 +15,7 @@ from ._common import user_error
 SECTIONS = (
     "convmatrix.cli.tour:section_transpose_example",
     "convmatrix.cli.transposed:section_equivalence",
+    "convmatrix.cli.spectrum:section_spectrum",
     "convmatrix.cli.resample:section_resampling",
     "convmatrix.cli.deconvnet:section_zeiler",
     "convmatrix.cli.batchnorm:section_batchnorm",

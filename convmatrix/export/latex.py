@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -178,7 +178,7 @@ def __getattr__(name: str):
 
 def _define_printer():
     import sympy
-    from sympy import Add, Mul, Sum
+    from sympy import Mul, Sum
     from sympy.printing.latex import LatexPrinter
 
     from ..derivation import summation_height
