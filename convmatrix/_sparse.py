@@ -8,6 +8,8 @@ depends on the pattern (``dia``) against the limit first.
 
 from __future__ import annotations
 
+from itertools import compress, islice, repeat
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -23,7 +25,6 @@ __all__ = [
     "diagonal_count",
     "finish",
     "sympy_csr",
-    "sympy_sparse",
     "structural_product",
     "nnz_of",
     "dense_bytes",
@@ -201,10 +202,19 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     """A ``sympy.ImmutableSparseMatrix`` from CSR arrays of SymPy expressions (zeros not stored).
 
     The same matrix ``ImmutableSparseMatrix(rows, cols, {(r, c): v})`` gives — same
-    type, entries, internal representation (a ``DomainMatrix`` in SDM form),
-    arguments and hash — built directly: SymPy's constructor sorts the entries by
-    their sort keys and sympifies every key, which costs tens of microseconds per
-    entry; here each entry costs two tuples.  See :func:`sympy_sparse`.
+    type, entries, internal representation (a ``DomainMatrix`` in SDM form over
+    ``EXRAW``, or ``ZZ``/``QQ`` when every entry is an integer/rational),
+    arguments, hash and ``Dict`` contents — built directly from its parts.
+    SymPy's constructor sympifies every key and value and sorts the entries by
+    their sort keys, tens of microseconds per entry.  Here the values (the
+    kernel's own objects, shared) are looked at once per distinct object, and
+    each entry costs its two SymPy tuples (key and item), made in plain loops,
+    and their places in the ``Dict``'s dict and frozenset (hashed by SymPy).
+    The garbage collector is paused while the objects are made (none of them is
+    garbage) and left as the caller had it.
+
+    ``indices`` must be sorted within each row and unique (canonical CSR);
+    ``data`` is an object array (numbers are sympified).
 
     Examples
     --------
@@ -213,30 +223,6 @@ def sympy_csr(shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, ind
     >>> M = sympy_csr((2, 2), np.array([a, a + b], dtype=object), np.array([1, 0]), np.array([0, 1, 2]))
     >>> M == sympy.ImmutableSparseMatrix(2, 2, {(0, 1): a, (1, 0): a + b}), type(M).__name__
     (True, 'ImmutableSparseMatrix')
-    """
-    rows = np.repeat(np.arange(shape[0]), np.diff(indptr)).tolist()
-    return sympy_sparse(shape, rows, indices.tolist(), data.tolist())
-
-
-def _tuple(new, state, args):
-    """``Basic.__new__(Tuple, *args)`` without the call's argument packing (SymPy's own three slots)."""
-    t = new(_TUPLE[0])
-    t._assumptions, t._mhash, t._args = state, None, args
-    return t
-
-
-_TUPLE: list = []  # sympy's Tuple class, once SymPy is loaded
-
-
-def sympy_sparse(shape: tuple[int, int], rows: list, cols: list, values: list):
-    """``ImmutableSparseMatrix(*shape, {(r, c): v})`` built directly, for entries given in CSR order.
-
-    ``rows``, ``cols`` (Python ints, sorted by row then column, unique) and
-    ``values`` (SymPy expressions) list the entries; zero values are dropped.
-    The matrix's arguments are SymPy's own: ``(Integer(rows), Integer(cols),
-    Dict)``, the ``Dict`` of ``Tuple((Integer(r), Integer(c)), v)`` items in the
-    order :func:`sympy.ordered` gives them — by node count, then by position —
-    and its ``_rep`` is the ``DomainMatrix`` SymPy's constructor would make.
     """
     import gc
 
@@ -248,51 +234,98 @@ def sympy_sparse(shape: tuple[int, int], rows: list, cols: list, values: list):
     from sympy.polys.matrices import DomainMatrix
     from sympy.polys.matrices.sdm import SDM
 
-    if not _TUPLE:
-        _TUPLE.append(Tuple)
-
-    distinct = {id(v): v for v in values}
-    if not all(isinstance(v, Basic) for v in distinct.values()):
+    nrows, ncols = int(shape[0]), int(shape[1])
+    indptr = np.asarray(indptr, dtype=np.int64)
+    values = np.asarray(data, dtype=object).reshape(-1).tolist()
+    cols = np.asarray(indices).reshape(-1).astype(np.int64, copy=False)
+    code, distinct = _distinct(values)  # the distinct objects (a kernel's symbols and sums), index of each entry's
+    if not all(isinstance(v, Basic) for v in distinct):
         values = [v if isinstance(v, Basic) else sympy.sympify(v) for v in values]
-        distinct = {id(v): v for v in values}
-    # what each distinct value is: kept (v != 0), its node count in an item (sympy.ordered's first key), type
-    facts = {i: (v != 0, _nodes(Basic.__new__(Tuple, v)), type(v)) for i, v in distinct.items()}
-    if not all(f[0] for f in facts.values()):
-        kept = [i for i, v in enumerate(values) if facts[id(v)][0]]
-        rows, cols, values = [rows[i] for i in kept], [cols[i] for i in kept], [values[i] for i in kept]
-        facts = {i: f for i, f in facts.items() if f[0]}
-    types = {f[2] for f in facts.values()}
-    counts = {f[1] for f in facts.values()}
-    # SymPy's Integer of every row and column index used, made once each
-    integers = {i: sympy.Integer(i) for i in set(rows).union(cols)}
-    new, tuple_state = object.__new__, Tuple.default_assumptions
-    was_enabled = gc.isenabled()
+        code, distinct = _distinct(values)
+    zero = np.array([v == 0 for v in distinct], dtype=bool)
+    if zero.any():  # dropped, as SymPy's constructor drops them
+        keep = ~zero[code]
+        values = list(compress(values, keep.tolist()))
+        code, cols = code[keep], cols[keep]
+        indptr = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))[indptr]
+    distinct = [v for v, z in zip(distinct, zero.tolist()) if not z]
+    code = (np.cumsum(~zero) - 1)[code]
+    lengths = np.diff(indptr)
+    full = np.flatnonzero(lengths)
+    rows = np.repeat(full, lengths[full])
+    n = len(values)
+    # sympy.ordered's first key, the node count of an item: 4 + that of its value (key Tuple, 2 Integers)
+    nodes = np.array([_nodes(Basic.__new__(Tuple, v)) for v in distinct], dtype=np.int64)
+    # SymPy's Integer of every row and column index used, made once each, and read per entry by numpy
+    used = np.zeros(max(nrows, ncols), dtype=bool)
+    used[cols] = True
+    used[full] = True
+    new, assumptions = object.__new__, Tuple.default_assumptions
+    enabled = gc.isenabled()
     gc.disable()  # millions of small objects, none of them garbage: the collector would only rescan them
     try:
-        keys = [_tuple(new, tuple_state, (integers[r], integers[c])) for r, c in zip(rows, cols)]
-        items = [_tuple(new, tuple_state, kv) for kv in zip(keys, values)]
-        if len(counts) > 1:  # sympy.ordered: by node count first; within one count by (row, col), as given
-            order = np.argsort(np.array([facts[id(v)][1] for v in values]), kind="stable").tolist()
-            ordered_items = tuple(items[i] for i in order)
+        integers = np.array(_integers(np.flatnonzero(used).tolist(), used.size) + [None], dtype=object)[:-1]
+        # Basic.__new__(Tuple, *args) without the argument packing: SymPy's own three slots set
+        keys = list(map(new, repeat(Tuple, n)))
+        for t, a in zip(keys, zip(integers[rows].tolist(), integers[cols].tolist())):
+            t._assumptions, t._mhash, t._args = assumptions, None, a
+        items = list(map(new, repeat(Tuple, n)))
+        for t, a in zip(items, zip(keys, values)):
+            t._assumptions, t._mhash, t._args = assumptions, None, a
+        if np.unique(nodes).size > 1:  # sympy.ordered: by node count first; within one count by (row, col)
+            ordered_items = tuple(map(items.__getitem__, np.argsort(nodes[code], kind="stable").tolist()))
         else:
             ordered_items = tuple(items)
         table = Basic.__new__(Dict, *ordered_items)
         table.elements = frozenset(items)
         table._dict = dict(zip(keys, values))
-        dod: dict[int, dict] = {}
-        start = 0
-        for end in np.flatnonzero(np.diff(rows)).tolist() + [len(rows) - 1] if rows else []:
-            dod[rows[start]] = dict(zip(cols[start:end + 1], values[start:end + 1]))
-            start = end + 1
+        # the matrix's domain, as SymPy's constructor picks it: ZZ or QQ when every entry is one, else EXRAW
+        types = {type(v) for v in distinct}
+        domain = EXRAW
+        if all(issubclass(t, sympy.Rational) for t in types):
+            domain = ZZ if all(issubclass(t, sympy.Integer) for t in types) else QQ
+            values = list(map([domain.from_sympy(v) for v in distinct].__getitem__, code.tolist()))
+        # SDM's dict of rows, each a dict of columns, cut from the flat lists in C-level loops
+        col_it, val_it, lens = iter(cols.tolist()), iter(values), lengths[full].tolist()
+        dod = dict(zip(full.tolist(), map(dict, map(zip, map(islice, repeat(col_it), lens),
+                                                    map(islice, repeat(val_it), lens)))))
     finally:
-        if was_enabled:
+        if enabled:
             gc.enable()
-    rep = DomainMatrix.from_rep(SDM(dod, tuple(shape), EXRAW))
-    if all(issubclass(t, sympy.Rational) for t in types):  # as SymPy's constructor: ZZ or QQ when it can
-        rep = rep.convert_to(ZZ if all(issubclass(t, sympy.Integer) for t in types) else QQ)
-    M = Basic.__new__(sympy.ImmutableSparseMatrix, sympy.Integer(shape[0]), sympy.Integer(shape[1]), table)
-    M._rows, M._cols, M._rep = int(shape[0]), int(shape[1]), rep
+    sdm = SDM({}, (nrows, ncols), domain)  # checked empty; its rows are within the shape by construction
+    dict.update(sdm, dod)
+    M = Basic.__new__(sympy.ImmutableSparseMatrix, sympy.Integer(nrows), sympy.Integer(ncols), table)
+    M._rows, M._cols, M._rep = nrows, ncols, DomainMatrix.from_rep(sdm)
     return M
+
+
+def _distinct(values: list):
+    """``(code, distinct)``: the distinct objects of ``values`` (by identity), and each value's index into them."""
+    ids = np.fromiter(map(id, values), dtype=np.uintp, count=len(values))
+    unique = np.unique(ids)
+    code = np.searchsorted(unique, ids)
+    where = np.empty(unique.size, dtype=np.intp)
+    where[code] = np.arange(len(values))
+    return code, [values[i] for i in where.tolist()]
+
+
+def _integers(used: list, size: int) -> list:
+    """A list of ``size`` whose entries at ``used`` (sorted) are ``sympy.Integer(i)`` (the others ``None``).
+
+    Made as ``Integer(i)`` makes them (``Expr.__new__`` and its ``p``), without
+    its cache, which holds only the last thousand; 0 and 1 are SymPy's singletons.
+    """
+    import sympy
+
+    out: list = [None] * size
+    small = [i for i in used[:2] if i < 2]
+    for i in small:
+        out[i] = sympy.Integer(i)
+    new, cls, assumptions = object.__new__, sympy.Integer, sympy.Integer.default_assumptions
+    for i in used[len(small):]:
+        o = out[i] = new(cls)
+        o._assumptions, o._mhash, o._args, o.p = assumptions, None, (), i
+    return out
 
 
 def nnz_of(a) -> int:

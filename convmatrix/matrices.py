@@ -401,6 +401,46 @@ def conv_bias_vector(bias: Any, output_size: IntOrTuple, *, max_bytes: int | Non
     return np.repeat(b, prod(sizes))
 
 
+def _symbolic_affine(A, b: np.ndarray, symbolic_A: bool):
+    """``[[A, b], [0, 1]]`` as a SymPy sparse matrix, from CSR arrays (the same matrix SymPy's constructor makes).
+
+    Numbers (of a numeric ``A`` or ``b``) are sympified once per distinct value.
+    """
+    import sympy
+
+    m, n = A.shape
+    if symbolic_A:
+        dok = A.todok()
+        rows = np.fromiter((k[0] for k in dok), dtype=np.int64, count=len(dok))
+        cols = np.fromiter((k[1] for k in dok), dtype=np.int64, count=len(dok))
+        values = list(dok.values())
+    else:
+        coo = sp.coo_array(A)
+        keep = coo.data != 0
+        rows, cols = coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64)
+        values = coo.data[keep].tolist()
+    numbers: dict = {}
+
+    def sympified(v):
+        if isinstance(v, sympy.Basic):
+            return v
+        key = (type(v), v)  # 1 and 1.0 are equal keys of a dict, not equal SymPy numbers
+        if key not in numbers:
+            numbers[key] = sympy.sympify(v)
+        return numbers[key]
+
+    values = [sympified(v) for v in values + b.tolist()] + [sympy.Integer(1)]
+    rows = np.concatenate((rows, np.arange(m + 1)))
+    cols = np.concatenate((cols, np.full(m + 1, n)))
+    data = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):  # one by one: numpy would read a SymPy sequence as a dimension
+        data[i] = v
+    order = np.lexsort((cols, rows))
+    indptr = np.zeros(m + 2, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=m + 1), out=indptr[1:])
+    return sympy_csr((m + 1, n + 1), data[order], cols[order], indptr)
+
+
 def affine_matrix(A, b, *, format: str = "csr", max_bytes: int | None = None):
     """The homogeneous matrix ``[[A, b], [0, 1]]`` of the affine map ``x -> A x + b``.
 
@@ -454,17 +494,9 @@ def affine_matrix(A, b, *, format: str = "csr", max_bytes: int | None = None):
         raise InputValueError(f"b has {b.size} entries but A has {A.shape[0]} rows: they must match", "b")
     m, n = A.shape
     if symbolic or symbolic_A:  # a symbolic bias makes the map symbolic
-        import sympy
-
-        if symbolic_A:
-            entries = dict(A.todok())
-        else:
-            coo = sp.coo_array(A)
-            guard((m + 1, n + 1), coo.nnz + m + 1, 8, "sympy", max_bytes)
-            entries = {(int(r), int(c)): sympy.sympify(v) for r, c, v in zip(coo.row, coo.col, coo.data) if v != 0}
-        entries.update({(i, n): sympy.sympify(v) for i, v in enumerate(b.tolist()) if v != 0})
-        entries[(m, n)] = sympy.Integer(1)
-        return sympy.ImmutableSparseMatrix(m + 1, n + 1, entries)
+        if not symbolic_A:
+            guard((m + 1, n + 1), (A.nnz if sp.issparse(A) else np.count_nonzero(A)) + m + 1, 8, "sympy", max_bytes)
+        return _symbolic_affine(A, b, symbolic_A)
     dtype = np.result_type(A.dtype, b.dtype)
     nnz = (A.nnz if sp.issparse(A) else np.count_nonzero(A)) + m + 1
     guard((m + 1, n + 1), nnz, dtype.itemsize, format, max_bytes)

@@ -477,6 +477,8 @@ class TapMap(Displayable):
         w2 = self.channel_weights(weight)
         if self.boxes is not None and w2.dtype != object:
             return _fastpaths.fill_boxes(np.ascontiguousarray(w2), self.boxes)
+        if self.row_starts is not None and w2.dtype == object:
+            return _summed_objects(w2, self.row_taps, self.row_starts).reshape(-1), None
         # np.take keeps C order (w2[:, taps] would not, and reshape would copy)
         data = w2.take(self.row_taps, axis=1)
         if self.row_starts is not None:
@@ -484,6 +486,36 @@ class TapMap(Displayable):
             data = np.add.reduceat(data, self.row_starts, axis=1,
                                    dtype=None if data.dtype == object else data.dtype)
         return data.reshape(-1), None
+
+
+def _summed_objects(w2: np.ndarray, row_taps: np.ndarray, row_starts: np.ndarray) -> np.ndarray:
+    """``np.add.reduceat(w2.take(row_taps, axis=1), row_starts, axis=1)`` for objects, each distinct run summed once.
+
+    Entries of one tap are the kernel's own objects; the entries where taps meet
+    (on the border, in reflect, replicate and circular padding) repeat a few
+    runs of taps, each summed here once per row channel — as ``reduceat`` sums
+    it, left to right — and shared by every entry of that run.
+    """
+    lengths = np.diff(np.append(row_starts, row_taps.size))
+    out = w2.take(row_taps[row_starts], axis=1)  # the first tap: the whole run where it is the only one
+    multi = np.flatnonzero(lengths > 1)
+    if not multi.size:
+        return out
+    width = int(lengths[multi].max())
+    runs = np.full((multi.size, width), -1, dtype=np.int64)  # each run's taps, padded with -1
+    offset = np.arange(width)
+    inside = offset[None, :] < lengths[multi][:, None]
+    runs[inside] = row_taps[(row_starts[multi][:, None] + offset[None, :])[inside]]
+    distinct, which = np.unique(runs, axis=0, return_inverse=True)
+    sums = np.empty((w2.shape[0], distinct.shape[0]), dtype=object)
+    for u, run in enumerate(distinct.tolist()):
+        taps = [t for t in run if t >= 0]
+        column = w2[:, taps[0]].copy()
+        for t in taps[1:]:
+            column = column + w2[:, t]
+        sums[:, u] = column
+    out[:, multi] = sums[:, which.reshape(-1)]
+    return out
 
 
 def _plain(geometry: ConvGeometry) -> TapMap:

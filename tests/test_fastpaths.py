@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import convmatrix as cm
 from convmatrix import _fastpaths, _sparse, structure
-from convmatrix.geometry import ConvGeometry
+from convmatrix.geometry import ConvGeometry, ConvTransposeGeometry
 from convmatrix.structure import plain_tap_map
 
 MODES = ("zeros", "reflect", "replicate", "circular")
@@ -424,3 +424,152 @@ def test_symbolic_conv_matrix_is_unchanged():
     A = cm.conv_matrix(w, (4, 3), padding=1, padding_mode="circular")
     m = plain_tap_map(ConvGeometry.from_weight_shape(w.shape, (4, 3), padding=1, padding_mode="circular"))
     assert type(A) is sympy.ImmutableSparseMatrix and A == _today(m.shape, m.fill(w), m.indices, m.indptr)
+
+
+# --------------------------------------------------------------------------- SymPy matrices, swept
+def _same_sympy(new, old, order=True):
+    """``new`` is the matrix SymPy built as ``old``: type, entries, parts, hashes, lookups (and dict orders)."""
+    assert type(new) is type(old) is sympy.ImmutableSparseMatrix
+    assert new == old and new.args == old.args and hash(new) == hash(old)
+    assert new._rep == old._rep and new._rep.domain == old._rep.domain and new.shape == old.shape
+    assert type(new._rep.rep) is type(old._rep.rep) and new._rep.rep.shape == old._rep.rep.shape
+    if order:  # the dicts' orders too (SymPy's .T orders its rows by first use instead)
+        assert [(i, list(r.items())) for i, r in new._rep.rep.items()] == [(i, list(r.items())) for i, r in old._rep.rep.items()]
+        assert list(new.args[2]._dict.items()) == list(old.args[2]._dict.items())
+    assert new.todok() == old.todok()
+    table, ref = new.args[2], old.args[2]
+    assert table.elements == ref.elements and table._dict == ref._dict
+    # SymPy's own Tuples, found in their dict and set by SymPy's own hashes
+    assert all(type(k) is sympy.Tuple and type(it) is sympy.Tuple for k, it in zip(table.keys(), table.args))
+    assert all(it in table.elements for it in ref.args) and all(table[k] == v for k, v in ref.items())
+    assert all(hash(a) == hash(b) for a, b in zip(table.args, ref.args))
+
+
+def _reference(M):
+    """SymPy's constructor given ``M``'s own entries, in CSR order."""
+    dok = M.todok()
+    return sympy.ImmutableSparseMatrix(M.rows, M.cols, {k: dok[k] for k in sorted(dok)})
+
+
+def _mixed_weight(shape, seed):
+    """Symbols, numbers, zeros and symbols that cancel when taps coincide (``a`` next to ``-a``)."""
+    rng = np.random.default_rng(seed)
+    a = sympy.Symbol("a")
+    pool = [a, -a, 2 * a, sympy.Integer(0), sympy.Integer(3), sympy.Rational(1, 2), sympy.Symbol("b") ** 2]
+    w = cm.symbolic_weight(shape)
+    mask = rng.random(shape) < 0.5
+    w[mask] = np.array(pool, dtype=object)[rng.integers(0, len(pool), size=int(mask.sum()))]
+    return w
+
+
+@settings(max_examples=40, deadline=None)
+@given(g=geometries(max_ndim=3, max_size=6), seed=st.integers(0, 2**16), mixed=st.booleans())
+def test_symbolic_conv_matrix_is_sympys_constructor(g, seed, mixed):
+    """Every padding mode, stride, dilation, groups, 1-3 dims, taps that coincide and sum (or cancel)."""
+    w = _mixed_weight(g.weight_shape, seed) if mixed else cm.symbolic_weight(g.weight_shape)
+    A = cm.conv_matrix(w, g.input_size, stride=g.stride, padding=g.padding, dilation=g.dilation,
+                       groups=g.groups, padding_mode=g.padding_mode)
+    m = plain_tap_map(g)
+    _same_sympy(A, _today(m.shape, m.fill(w), m.indices, m.indptr))
+
+
+@settings(max_examples=15, deadline=None)
+@given(g=geometries(max_ndim=2, max_size=5), seed=st.integers(0, 2**16))
+def test_symbolic_transpose_and_im2col_are_sympys_constructor(g, seed):
+    w = _mixed_weight(g.weight_shape, seed)
+    kw = dict(stride=g.stride, padding=g.padding, dilation=g.dilation, groups=g.groups, padding_mode=g.padding_mode)
+    try:
+        T = cm.conv_transpose_matrix(w, g.input_size, **kw)
+    except ValueError:  # no output for this input size: the im2col matrix only
+        T = None
+    if T is not None:
+        _same_sympy(T, _reference(T))
+        if g.padding_mode != "zeros":  # as it was built before: SymPy's transpose of the padded convolution
+            conv = ConvTransposeGeometry.from_weight_shape(w.shape, g.input_size, **kw).conv
+            m = plain_tap_map(conv)
+            _same_sympy(T, _today(m.shape, m.fill(w), m.indices, m.indptr).T, order=False)
+    x = cm.symbolic_weight((g.in_channels, *g.input_size), "x")
+    X = cm.im2col_matrix(x, g.kernel_size, out_channels=g.out_channels, **kw)
+    _same_sympy(X, _reference(X))
+
+
+def test_symbolic_transposed_conv_as_direct_is_sympys_constructor():
+    w = cm.symbolic_weight((2, 1, 3))
+    d = cm.transposed_conv_as_direct(w, 4, stride=2, padding=1)
+    assert isinstance(d.C, sympy.ImmutableSparseMatrix) and isinstance(d.matrix, sympy.ImmutableSparseMatrix)
+    for M in (d.C, d.matrix):
+        _same_sympy(M, _reference(M))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_sympy_csr_leaves_the_collector_as_it_was(monkeypatch, enabled):
+    """The collector is paused during the build and left as the caller had it (the matrix unchanged)."""
+    import gc
+
+    w = _mixed_weight((2, 2, 3, 3), 7)
+    g = ConvGeometry.from_weight_shape(w.shape, (5, 6), padding=2, padding_mode="circular", dilation=2)
+    m = plain_tap_map(g)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        A = _sparse.sympy_csr(m.shape, m.fill(w), m.indices, m.indptr)
+        assert gc.isenabled() is enabled
+        def broken(used, size):  # a failure while the collector is paused
+            raise RuntimeError("broken")
+
+        with monkeypatch.context() as mp:
+            mp.setattr(_sparse, "_integers", broken)
+            with pytest.raises(RuntimeError, match="broken"):
+                _sparse.sympy_csr(m.shape, m.fill(w), m.indices, m.indptr)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    _same_sympy(A, _today(m.shape, m.fill(w), m.indices, m.indptr))
+
+
+def _affine_today(A, b):
+    """How affine_matrix built a symbolic map before: SymPy's constructor from a dict."""
+    m, n = A.shape
+    if isinstance(A, sympy.MatrixBase):
+        entries = dict(A.todok())
+    else:
+        coo = sp.coo_array(A)
+        entries = {(int(r), int(c)): sympy.sympify(v) for r, c, v in zip(coo.row, coo.col, coo.data) if v != 0}
+    entries.update({(i, n): sympy.sympify(v) for i, v in enumerate(np.asarray(b).tolist()) if v != 0})
+    entries[(m, n)] = sympy.Integer(1)
+    return sympy.ImmutableSparseMatrix(m + 1, n + 1, entries)
+
+
+@settings(max_examples=15, deadline=None)
+@given(g=geometries(max_ndim=2, max_size=5), seed=st.integers(0, 2**16), which=st.sampled_from(["A", "b", "both"]))
+def test_symbolic_affine_matrix_is_sympys_constructor(g, seed, which):
+    kw = dict(stride=g.stride, padding=g.padding, dilation=g.dilation, groups=g.groups, padding_mode=g.padding_mode)
+    rng = np.random.default_rng(seed)
+    w = _mixed_weight(g.weight_shape, seed) if which != "b" else _weight(g, seed, zeros=True) / 4
+    A = cm.conv_matrix(w, g.input_size, **kw)
+    if which == "A":  # numbers, zeros, and 1 beside 1.0 (equal keys of a dict, not equal SymPy numbers)
+        b = np.array(rng.choice([1, 0, 2, -3], size=A.shape[0]).tolist(), dtype=object)
+        b[::3] = 1.0
+    else:
+        b = cm.symbolic_weight((A.shape[0],), "b")
+        b[::4] = 0
+    H = cm.affine_matrix(A, b)
+    # the dict orders differ: SymPy's constructor keeps the order it was given (A's entries, then b's)
+    _same_sympy(H, _affine_today(A, b), order=False)
+    _same_sympy(H, _reference(H))
+
+
+@settings(max_examples=30, deadline=None)
+@given(g=geometries(modes=("reflect", "replicate", "circular"), max_ndim=3, max_size=6), seed=st.integers(0, 2**16),
+       mixed=st.booleans())
+def test_summed_objects_are_reduceat(g, seed, mixed):
+    """Objects where taps meet are summed once per distinct run of taps: the same as numpy's reduceat, entry by entry."""
+    w = _mixed_weight(g.weight_shape, seed) if mixed else cm.symbolic_weight(g.weight_shape)
+    for m in (plain_tap_map(g), structure.tap_map(g)):
+        w2 = m.channel_weights(w)
+        if m.row_starts is None:
+            continue
+        ref = np.add.reduceat(w2.take(m.row_taps, axis=1), m.row_starts, axis=1).reshape(-1)
+        got = m.fill(w)
+        assert got.dtype == object and got.shape == ref.shape
+        assert all(type(a) is type(b) and a == b for a, b in zip(got.tolist(), ref.tolist()))
