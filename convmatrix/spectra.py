@@ -93,9 +93,21 @@ class Spectrum(Displayable):
         values came from (the whole ``AᵀA`` or ``A Aᵀ``, or a frequency's block)
         and ``vᵢ`` the computed singular vectors (``0.0`` for a zero matrix).
         ``σ_max²`` is replaced by a lower bound when the largest value was not
-        computed, so the figure never flatters.
+        computed, so the figure never flatters.  It says that each value
+        returned is a singular value; it cannot say that none was skipped
+        (see ``completeness``).
     shape : (int, int)
         Of the matrix.
+    completeness : {"full", "deflation", "top"}
+        Why no value is missing between the ones returned.  ``"full"``: a
+        complete decomposition (dense SVD, every DFT block, or a zero matrix,
+        whose values are all known).  ``"deflation"``: the sparse path's
+        ``k`` values passed the deflation check of :func:`matrix_spectrum`
+        (the extreme eigenvalue of the Gram matrix with the found vectors
+        projected out is not beyond the ``k``-th value).  ``"top"``: the
+        sparse path's single largest value, Lanczos' largest Ritz value, which
+        converges to the top of the spectrum whatever its multiplicity: no
+        further check is made.
 
     Examples
     --------
@@ -111,6 +123,7 @@ class Spectrum(Displayable):
     method: str
     residual: float
     shape: tuple[int, int]
+    completeness: str = "full"
 
     def __str__(self) -> str:
         m, n = self.shape
@@ -118,11 +131,13 @@ class Spectrum(Displayable):
         head = f"Spectrum of a {m} x {n} matrix by {self.method}: {v.size} singular value{'s' * (v.size != 1)}"
         if v.size:
             head += f", largest {v[0]:.6g}, smallest {v[-1]:.6g}"
-        return head + f"; residual {self.residual:.1e}"
+        tail = "" if self.completeness == "full" else f", completeness by {self.completeness}"
+        return head + f"; residual {self.residual:.1e}" + tail
 
     def __repr__(self) -> str:
         shown = np.array2string(self.values, threshold=8, edgeitems=3, precision=6)
-        return f"Spectrum(values={shown}, method={self.method!r}, residual={self.residual:.1e}, shape={self.shape})"
+        return (f"Spectrum(values={shown}, method={self.method!r}, residual={self.residual:.1e}, "
+                f"shape={self.shape}, completeness={self.completeness!r})")
 
 
 # --------------------------------------------------------------------------- validation
@@ -248,9 +263,66 @@ def _spectrum_of(A, k, which, tol, max_bytes, method=None, residual: bool = True
             raise InputValueError(f"k=None asks for all {count} singular values, which needs the dense SVD: "
                                   f"pass k= for the sparse eigensolver, or method='dense'", "k")
         method = "dense"  # ARPACK needs k < size - 1: the few values of a tiny side come from LAPACK
+    A, e = _scaled(A)
+    if A is None:  # an explicit matrix with no nonzero entry: all its singular values are 0
+        return Spectrum(np.zeros(count if k is None else k), method, 0.0, (m, n))
     if method == "dense":
-        return _dense_spectrum(A, k, which, max_bytes, residual)
-    return _sparse_spectrum(A, k, which, tol, max_bytes)
+        s = _dense_spectrum(A, k, which, max_bytes, residual)
+    else:
+        s = _sparse_spectrum(A, k, which, tol, max_bytes)
+    return _unscaled(s, e)
+
+
+#: Exponents ``e`` of the largest entry (``2**(e-1) <= max|a| < 2**e``) left alone: outside
+#: ``[-64, 64]`` the matrix is scaled by ``2**-e``, exactly, so that squares (the Gram matrix, the
+#: residual) neither overflow nor underflow, and the values are scaled back.
+_SAFE_EXPONENT = 64
+
+
+def _exponent(amax: float) -> int:
+    return int(np.frexp(amax)[1])
+
+
+def _unscaled(s: Spectrum, e: int) -> Spectrum:
+    if e == 0:
+        return s
+    return Spectrum(np.ldexp(s.values, e), s.method, s.residual, s.shape, s.completeness)
+
+
+def _scaled(A):
+    """``(A · 2**-e, e)`` with ``e`` from the largest entry (``e = 0`` when it is moderate);
+    ``(None, 0)`` for an explicit matrix without a nonzero entry.
+
+    A ``LinearOperator``'s entries are not known: the size of its product with a fixed
+    random vector stands for them (any power of two is exact; only the range matters), and
+    its products are scaled as they come out, so ``G v = 2**-2e Aᵀ(A v)`` never forms the
+    unscaled square.
+    """
+    import scipy.sparse.linalg as spla
+
+    if isinstance(A, spla.LinearOperator):
+        y = np.asarray(A.matvec(np.random.default_rng(1).standard_normal(A.shape[1])), dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise InputValueError("A must be finite: its product with a random vector is not", "A")
+        amax = float(np.max(np.abs(y), initial=0.0))
+        e = _exponent(amax) if amax > 0 else 0
+        if abs(e) <= _SAFE_EXPONENT:
+            return A, 0
+        return spla.LinearOperator(A.shape, dtype=np.float64,
+                                   matvec=lambda v: np.ldexp(np.asarray(A.matvec(v), dtype=np.float64), -e),
+                                   rmatvec=lambda v: np.ldexp(np.asarray(A.rmatvec(v), dtype=np.float64), -e)), e
+    data = A.data if sp.issparse(A) else A  # finite: as_matrix checked
+    amax = float(np.max(np.abs(data), initial=0.0))
+    if amax == 0:
+        return None, 0
+    e = _exponent(amax)
+    if abs(e) <= _SAFE_EXPONENT:
+        return A, 0
+    if sp.issparse(A):
+        A = sp.csr_array(A, dtype=np.float64, copy=True)
+        A.data = np.ldexp(A.data, -e)
+        return A, e
+    return np.ldexp(np.asarray(A, dtype=np.float64), -e), e
 
 
 def _guard_dense(shape, max_bytes, why: str) -> None:
@@ -325,18 +397,31 @@ def _sparse_spectrum(A, k, which, tol, max_bytes) -> Spectrum:
     m, n = A.shape
     size = min(m, n)
     ncv, nbytes = _lanczos_bytes(size, k)
-    guard_bytes(nbytes, max_bytes, what=f"the {ncv} Lanczos vectors of length {size:,} for k={k}")
+    guard_bytes(nbytes + 8 * size * (2 * k + 4), max_bytes,
+                what=f"the {ncv} Lanczos vectors of length {size:,} for k={k}")
     fwd, adj = _matvecs(A)
     # the Gram matrix of the smaller side: it has exactly the min(m, n) values σ²
     gram = (lambda v: adj(fwd(v))) if n <= m else (lambda v: fwd(adj(v)))
     G = spla.LinearOperator((size, size), matvec=gram, dtype=np.float64)
-    v0 = np.random.default_rng(0).standard_normal(size)
+    rng = np.random.default_rng(0)
+    v0 = rng.standard_normal(size)
+    if isinstance(A, spla.LinearOperator) and not np.any(G.matvec(v0)) and not np.any(G.matvec(
+            rng.standard_normal(size))):
+        # a nonzero linear map sends a Gaussian vector into its null space with probability 0:
+        # two independent ones sent to exact zeros mean the operator is 0 (explicit matrices
+        # were checked entry by entry before; ARPACK fails on a zero operator)
+        return Spectrum(np.zeros(k), "sparse", 0.0, (m, n), "full")
     try:
         if which == "largest":
             lam, V = spla.eigsh(G, k=k, which="LA", tol=tol, ncv=ncv, v0=v0)
             scale = float(lam.max())
+            flip = None
         else:
-            lam, V, scale = _smallest(A, G, k, tol, ncv, v0, max_bytes)
+            lam, V, scale, flip = _smallest(A, G, k, tol, ncv, v0, max_bytes)
+        completeness = "top"
+        if k > 1 or which == "smallest":
+            lam, V = _complete(G, lam, V, k, which, flip, tol, scale, rng)
+            completeness = "deflation"
     except spla.ArpackNoConvergence as exc:
         raise InputValueError(
             f"ARPACK did not reach tol={tol:g} for the k={k} {which} singular values of the {m} x {n} matrix "
@@ -348,18 +433,76 @@ def _sparse_spectrum(A, k, which, tol, max_bytes) -> Spectrum:
     if scale > 0:
         R = np.column_stack([G.matvec(V[:, i]) for i in range(V.shape[1])]) - V * lam
         residual = float(np.max(np.linalg.norm(R, axis=0)) / scale)
-    return Spectrum(values, "sparse", residual, (m, n))
+    return Spectrum(values, "sparse", residual, (m, n), completeness)
+
+
+def _complete(G, lam, V, k, which, flip, tol, scale, rng):
+    """Make the ``k`` extreme eigenpairs ``(lam, V)`` of ``G`` complete: the deflation check.
+
+    Lanczos finds one copy of an eigenvalue per Krylov space; the further copies of a repeated
+    one emerge from rounding only, and ARPACK may stop with ``k`` genuine eigenpairs (tiny
+    residuals) that skip one — the next value in its place.  So: project the found vectors
+    out, ``D = P H P`` with ``P = I − W Wᵀ`` (``W`` orthonormal, the span found), and take the
+    largest eigenvalue of ``D`` by Lanczos (``H = G`` for the largest; for the smallest the
+    operator whose largest eigenvalues are the smallest of ``G``: ``flip = (H, to_lam, δ)``).
+    If it corresponds to a value beyond the ``k``-th found (by more than ``slack``: the
+    eigensolver's accuracy), that value was skipped: its vector joins ``W`` (orthogonalised;
+    the value is its Rayleigh quotient in ``G``) and the check repeats on the new ``W``; else
+    the ``k`` best found are the ``k`` extreme values.  Copies of the ``k``-th value itself
+    are not sought: they do not change the values returned.
+    """
+    import scipy.sparse.linalg as spla
+
+    size = G.shape[0]
+    largest = which == "largest"
+    H, to_lam, delta = (G, (lambda h: h), 0.0) if flip is None else flip
+    W, _ = np.linalg.qr(V)
+    W = W[:, :V.shape[1]]
+    lam = np.array(lam, dtype=np.float64)
+    V = np.array(V, dtype=np.float64)
+    while W.shape[1] < size - 1:
+        kth = np.sort(lam)[::-1][k - 1] if largest else np.sort(lam)[k - 1]
+        slack = 4 * tol * (scale if largest or flip is None or delta == 0 else max(kth, 0.0) + delta) \
+            + 2.0**-40 * scale
+
+        def project(x, W=W):
+            return x - W @ (W.T @ x)
+
+        D = spla.LinearOperator((size, size), matvec=lambda x: project(H.matvec(project(x))), dtype=np.float64)
+        h, U = spla.eigsh(D, k=1, which="LA", tol=tol, v0=project(rng.standard_normal(size)))
+        new = float(to_lam(float(h[0])))
+        if not (new > kth + slack if largest else new < kth - slack):
+            break
+        u = project(project(U[:, 0]))
+        norm = float(np.linalg.norm(u))
+        if norm == 0:  # pragma: no cover - the deflated top vector lies in the span found
+            break
+        u /= norm
+        W = np.column_stack([W, u])
+        V = np.column_stack([V, u])
+        lam = np.append(lam, float(u @ G.matvec(u)))
+    order = np.argsort(lam)
+    pick = order[::-1][:k] if largest else order[:k]
+    return lam[pick], V[:, pick]
 
 
 def _smallest(A, G, k, tol, ncv, v0, max_bytes):
-    """The k smallest eigenvalues of the Gram matrix by shift-invert (explicit matrices) or by Lanczos."""
+    """The k smallest eigenvalues of the Gram matrix by shift-invert (explicit matrices) or by Lanczos.
+
+    Returns ``(lam, V, scale, flip)``: ``scale`` a lower bound of ``σ_max²``, ``flip = (H, to_lam,
+    δ)`` the operator whose largest eigenvalues ``h`` are the smallest ``λ = to_lam(h)`` of ``G``
+    (for the deflation check of :func:`_complete`).
+    """
     import scipy.sparse.linalg as spla
 
     m, n = A.shape
+    size = G.shape[0]
     if isinstance(A, spla.LinearOperator):
-        lam, V = spla.eigsh(G, k=k, which="SA", tol=tol, ncv=ncv, v0=v0, maxiter=100 * G.shape[0])
-        top = spla.eigsh(G, k=1, which="LA", tol=tol, v0=v0)[0]
-        return lam, V, float(top.max())
+        lam, V = spla.eigsh(G, k=k, which="SA", tol=tol, ncv=ncv, v0=v0, maxiter=100 * size)
+        top = float(spla.eigsh(G, k=1, which="LA", tol=tol, v0=v0)[0].max())
+        c = top * (1 + 1e-6)  # at least σ_max² (Lanczos' top Ritz value is within tol of it)
+        H = spla.LinearOperator((size, size), matvec=lambda x: c * x - G.matvec(x), dtype=np.float64)
+        return lam, V, top, (H, lambda h: c - h, 0.0)
     S = sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else sp.csr_array(np.asarray(A, dtype=np.float64))
     if n > m:
         S = sp.csr_array(S.T)
@@ -372,8 +515,18 @@ def _smallest(A, G, k, tol, ncv, v0, max_bytes):
     # σ_max² >= the largest squared column norm (a diagonal entry of the Gram matrix)
     floor = float(Gm.diagonal().max())
     delta = 1e-10 * max(floor, np.finfo(float).tiny)
-    lam, V = spla.eigsh(Gm, k=k, sigma=-delta, which="LM", tol=tol, ncv=ncv, v0=v0)
-    return lam, V, floor
+    # shift-invert, factorised once for the solve and the deflation check: the largest
+    # eigenvalues ν of (G + δI)⁻¹ are the smallest λ = 1/ν − δ of G
+    lu = spla.splu(sp.csc_array(Gm + delta * sp.eye_array(size, format="csc")))
+    H = spla.LinearOperator((size, size), matvec=lu.solve, dtype=np.float64)
+    nu, V = spla.eigsh(H, k=k, which="LA", tol=tol, ncv=ncv, v0=v0)
+    with np.errstate(divide="ignore"):
+        lam = 1.0 / nu - delta
+
+    def to_lam(h):
+        return 1.0 / h - delta if h > 0 else np.inf
+
+    return lam, V, floor, (H, to_lam, delta)
 
 
 # --------------------------------------------------------------------------- circular layers by FFT
