@@ -456,14 +456,21 @@ def _complete(G, lam, V, k, which, flip, tol, scale, rng):
     size = G.shape[0]
     largest = which == "largest"
     H, to_lam, delta = (G, (lambda h: h), 0.0) if flip is None else flip
-    W, _ = np.linalg.qr(V)
-    W = W[:, :V.shape[1]]
     lam = np.array(lam, dtype=np.float64)
     V = np.array(V, dtype=np.float64)
+    # a pair ARPACK reports converged can still be off in G (shift-invert measures its residual
+    # in (G + δI)⁻¹): only those with a small residual in G count as found
+    R = np.column_stack([G.matvec(V[:, i]) for i in range(V.shape[1])]) - V * lam
+    good = np.linalg.norm(R, axis=0) <= (64 * tol + 2.0**-30) * scale
+    lam, V = lam[good], V[:, good]
+    W = np.linalg.qr(V)[0][:, :V.shape[1]] if V.shape[1] else np.zeros((size, 0))
     while W.shape[1] < size - 1:
-        kth = np.sort(lam)[::-1][k - 1] if largest else np.sort(lam)[k - 1]
-        slack = 4 * tol * (scale if largest or flip is None or delta == 0 else max(kth, 0.0) + delta) \
-            + 2.0**-40 * scale
+        if lam.size < k:
+            kth = -np.inf if largest else np.inf  # too few found: anything found is wanted
+        else:
+            kth = np.sort(lam)[::-1][k - 1] if largest else np.sort(lam)[k - 1]
+        relative = scale if largest or delta == 0 or not np.isfinite(kth) else max(kth, 0.0) + delta
+        slack = 4 * tol * relative + 2.0**-40 * scale
 
         def project(x, W=W):
             return x - W @ (W.T @ x)
@@ -877,9 +884,19 @@ def _layer_spectrum(weight, input_size, stride, padding, dilation, groups, paddi
     tol = _as_tol(tol)
     as_max_bytes(max_bytes)
     steps = circulant_strides(geometry)
+    small = rows * cols <= DENSE_MAX_ENTRIES or k is None or k >= min(rows, cols) - 1
+    w = np.asarray(w, dtype=np.float64)
+    amax = float(np.max(np.abs(w), initial=0.0))
+    if amax == 0 or min(rows, cols) == 0:  # a zero layer: every singular value is 0 (ARPACK fails on it)
+        return Spectrum(np.zeros(min(rows, cols) if k is None else k),
+                        "fft" if steps is not None else "dense" if small else "sparse", 0.0, (rows, cols))
+    e = _exponent(amax)
+    if abs(e) > _SAFE_EXPONENT:  # scaled by a power of two, exactly, so that no square over- or underflows
+        return _unscaled(_layer_spectrum(np.ldexp(w, -e), geometry.input_size, geometry.stride, geometry.padding,
+                                         geometry.dilation, geometry.groups, geometry.padding_mode, k, which, tol,
+                                         max_bytes, residual), e)
     if steps is not None:
         return _fft_spectrum(w, geometry, steps, k, which, max_bytes, residual)
-    small = rows * cols <= DENSE_MAX_ENTRIES or k is None or k >= min(rows, cols) - 1
     if small:
         _guard_dense(geometry.shape, max_bytes, "all singular values" if k is None else f"k={k}")
     elif which == "largest":  # Lanczos needs products only: the factors, never the matrix
