@@ -12,7 +12,9 @@ Three ways to the same numbers, chosen from the geometry:
   small: LAPACK's SVD of it.
 * **sparse** — the explicit matrix is large: ARPACK's Lanczos on ``AᵀA`` or
   ``A Aᵀ`` (the smaller side) for the ``k`` largest, shift-invert on the same
-  Gram matrix for the ``k`` smallest, with the residual reached reported.
+  Gram matrix for the ``k`` smallest, with the residual reached reported and
+  a deflation check that no repeated value was skipped (see
+  :func:`matrix_spectrum`).
 
 :func:`matrix_spectrum` is the general routine for any real matrix (a composed
 operator, a network's map); :func:`singular_values`, :func:`spectrum` and
@@ -226,6 +228,35 @@ def matrix_spectrum(A: Any, *, k: int | None = None, which: str = "largest", tol
     ``√ε · σ_max`` in absolute terms (ε the float64 epsilon).  The smallest ones
     by shift-invert factorise ``G + δI`` (``δ ≈ 10⁻¹⁰ σ_max²``), which costs
     the fill of a sparse LU: fine for moderate sizes, slow for large layers.
+
+    **Completeness of the sparse path.**  A small residual says that each
+    returned pair is an eigenpair, not that none was skipped: Lanczos sees one
+    copy of a repeated eigenvalue per Krylov space and can stop with ``k``
+    genuine pairs that miss a copy, the next value taking its place.  So
+    after the solve (``k > 1``, or ``which="smallest"``) the found vectors
+    ``W`` are projected out and Lanczos computes the extreme eigenvalue of the
+    deflated operator ``(I − WWᵀ) H (I − WWᵀ)`` — ``H`` the Gram matrix for
+    the largest, ``(G + δI)⁻¹`` for the smallest (``cI − G`` for a
+    ``LinearOperator``).  If it lies beyond the ``k``-th value found (by more
+    than about ``4·tol`` relative plus ``2⁻⁴⁰ σ_max²``), the value was skipped:
+    it is added and the check repeats; pairs whose residual in ``G`` is not
+    small are dropped first.  Guaranteed: every value returned is an
+    eigenvalue of the Gram matrix to its residual, and the last check found
+    nothing beyond the ``k``-th.  Not guaranteed: that check is itself a
+    single-vector Lanczos from a random start, so it relies on that start
+    having a component along the skipped eigenvector (true with probability
+    one, not a proof); and values closer than the slack to the ``k``-th are
+    not told apart.  ``k=1`` largest is not checked: Lanczos' largest Ritz
+    value converges to ``σ_max²`` whatever its multiplicity (the record says
+    ``completeness="top"``).
+
+    A matrix without a nonzero entry has only zero values (returned without a
+    solve); a ``LinearOperator`` is taken for zero when its Gram product
+    sends two independent Gaussian vectors to exact zeros (a nonzero linear
+    map does so with probability zero).  Matrices whose largest entry is
+    beyond ``2^±64`` are scaled by a power of two (exactly) before the
+    decomposition and the values scaled back, so that no square overflows or
+    underflows; a ``LinearOperator``'s size is read from one product.
 
     Examples
     --------
