@@ -480,7 +480,9 @@ def _complete(G, lam, V, k, which, flip, tol, scale, rng):
     eigensolver's accuracy), that value was skipped: its vector joins ``W`` (orthogonalised;
     the value is its Rayleigh quotient in ``G``) and the check repeats on the new ``W``; else
     the ``k`` best found are the ``k`` extreme values.  Copies of the ``k``-th value itself
-    are not sought: they do not change the values returned.
+    are not sought: they do not change the values returned.  Pairs whose residual in ``G`` is
+    not small are dropped before the first check; when vectors were added, a final
+    Rayleigh–Ritz on everything found gives the values and vectors returned.
     """
     import scipy.sparse.linalg as spla
 
@@ -495,6 +497,7 @@ def _complete(G, lam, V, k, which, flip, tol, scale, rng):
     good = np.linalg.norm(R, axis=0) <= (64 * tol + 2.0**-30) * scale
     lam, V = lam[good], V[:, good]
     W = np.linalg.qr(V)[0][:, :V.shape[1]] if V.shape[1] else np.zeros((size, 0))
+    found = V.shape[1]
     while W.shape[1] < size - 1:
         if lam.size < k:
             kth = -np.inf if largest else np.inf  # too few found: anything found is wanted
@@ -507,7 +510,10 @@ def _complete(G, lam, V, k, which, flip, tol, scale, rng):
             return x - W @ (W.T @ x)
 
         D = spla.LinearOperator((size, size), matvec=lambda x: project(H.matvec(project(x))), dtype=np.float64)
-        h, U = spla.eigsh(D, k=1, which="LA", tol=tol, v0=project(rng.standard_normal(size)))
+        # tighter than tol: a vector found here joins the answer, and Rayleigh–Ritz mixes it with
+        # the other copies of its value, whose residuals then add up
+        h, U = spla.eigsh(D, k=1, which="LA", tol=max(tol / 64, np.finfo(float).eps),
+                          v0=project(rng.standard_normal(size)))
         new = float(to_lam(float(h[0])))
         if not (new > kth + slack if largest else new < kth - slack):
             break
@@ -519,6 +525,17 @@ def _complete(G, lam, V, k, which, flip, tol, scale, rng):
         W = np.column_stack([W, u])
         V = np.column_stack([V, u])
         lam = np.append(lam, float(u @ G.matvec(u)))
+    if size - 1 <= W.shape[1] < size:  # one direction left, too few for Lanczos: its Rayleigh quotient
+        u = np.linalg.qr(W, mode="complete")[0][:, -1]
+        V = np.column_stack([V, u])
+        lam = np.append(lam, float(u @ G.matvec(u)))
+    if V.shape[1] > found:
+        # Rayleigh–Ritz on everything found: an added vector couples to the others through their
+        # residuals (‖Wᵀ G u‖ = ‖R_Wᵀ u‖); diagonalising G on the span removes that coupling
+        Q = np.linalg.qr(V)[0]
+        T = Q.T @ np.column_stack([G.matvec(Q[:, i]) for i in range(Q.shape[1])])
+        lam, Y = np.linalg.eigh((T + T.T) / 2)
+        V = Q @ Y
     order = np.argsort(lam)
     pick = order[::-1][:k] if largest else order[:k]
     return lam[pick], V[:, pick]
