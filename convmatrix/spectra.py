@@ -443,9 +443,13 @@ def _sparse_spectrum(A, k, which, tol, max_bytes) -> Spectrum:
         # were checked entry by entry before; ARPACK fails on a zero operator)
         return Spectrum(np.zeros(k), "sparse", 0.0, (m, n), "full")
     try:
-        if which == "largest":
-            lam, V = spla.eigsh(G, k=k, which="LA", tol=tol, ncv=ncv, v0=v0)
-            scale = float(lam.max())
+        if which == "largest" and k == 1:
+            lam, V = spla.eigsh(G, k=1, which="LA", tol=tol, ncv=ncv, v0=v0)
+            scale, flip = float(lam.max()), None
+        elif which == "largest":
+            lam, V = _partial_eigsh(G, k, "LA", tol, ncv, v0)
+            # σ_max² itself: the top Ritz value (Lanczos' best-converging one), or its own solve
+            scale = float(lam.max()) if lam.size else float(spla.eigsh(G, k=1, which="LA", tol=tol, v0=v0)[0][0])
             flip = None
         else:
             lam, V, scale, flip = _smallest(A, G, k, tol, ncv, v0, max_bytes)
@@ -465,6 +469,40 @@ def _sparse_spectrum(A, k, which, tol, max_bytes) -> Spectrum:
         R = np.column_stack([G.matvec(V[:, i]) for i in range(V.shape[1])]) - V * lam
         residual = float(np.max(np.linalg.norm(R, axis=0)) / scale)
     return Spectrum(values, "sparse", residual, (m, n), completeness)
+
+
+def _partial_eigsh(H, k, which, tol, ncv, v0, maxiter=None):
+    """``eigsh`` for a solve that :func:`_complete` finishes: on no convergence the pairs that did
+    converge, on an ARPACK breakdown (a Krylov space exhausted by repeated values: "no shifts
+    could be applied") none; the deflation check then finds the rest."""
+    import scipy.sparse.linalg as spla
+
+    try:
+        return spla.eigsh(H, k=k, which=which, tol=tol, ncv=ncv, v0=v0, maxiter=maxiter)
+    except spla.ArpackNoConvergence as exc:
+        return np.asarray(exc.eigenvalues, dtype=np.float64), np.asarray(exc.eigenvectors, dtype=np.float64)
+    except spla.ArpackError:
+        return np.zeros(0), np.zeros((H.shape[0], 0))
+
+
+def _top_eigsh(D, tol, x0, rng):
+    """The largest eigenvalue of the deflated operator and its vector, by Lanczos (a retry from a new
+    start with more vectors if ARPACK stalls)."""
+    import scipy.sparse.linalg as spla
+
+    size = D.shape[0]
+    for attempt in range(2):
+        try:
+            return spla.eigsh(D, k=1, which="LA", tol=tol, v0=x0, ncv=None if attempt == 0 else min(size, 40))
+        except spla.ArpackNoConvergence:
+            if attempt:
+                raise
+        except spla.ArpackError as exc:
+            if attempt:
+                raise spla.ArpackNoConvergence(f"the deflation check failed: {exc}", np.zeros(0),
+                                               np.zeros((size, 0))) from None
+        x0 = D.matvec(rng.standard_normal(size))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _complete(G, lam, V, k, which, flip, tol, scale, rng):
@@ -493,9 +531,10 @@ def _complete(G, lam, V, k, which, flip, tol, scale, rng):
     V = np.array(V, dtype=np.float64)
     # a pair ARPACK reports converged can still be off in G (shift-invert measures its residual
     # in (G + δI)⁻¹): only those with a small residual in G count as found
-    R = np.column_stack([G.matvec(V[:, i]) for i in range(V.shape[1])]) - V * lam
-    good = np.linalg.norm(R, axis=0) <= (64 * tol + 2.0**-30) * scale
-    lam, V = lam[good], V[:, good]
+    if V.shape[1]:
+        R = np.column_stack([G.matvec(V[:, i]) for i in range(V.shape[1])]) - V * lam
+        good = np.linalg.norm(R, axis=0) <= (64 * tol + 2.0**-30) * scale
+        lam, V = lam[good], V[:, good]
     W = np.linalg.qr(V)[0][:, :V.shape[1]] if V.shape[1] else np.zeros((size, 0))
     found = V.shape[1]
     while W.shape[1] < size - 1:
@@ -510,12 +549,19 @@ def _complete(G, lam, V, k, which, flip, tol, scale, rng):
             return x - W @ (W.T @ x)
 
         D = spla.LinearOperator((size, size), matvec=lambda x: project(H.matvec(project(x))), dtype=np.float64)
-        # tighter than tol: a vector found here joins the answer, and Rayleigh–Ritz mixes it with
-        # the other copies of its value, whose residuals then add up
-        h, U = spla.eigsh(D, k=1, which="LA", tol=max(tol / 64, np.finfo(float).eps),
-                          v0=project(rng.standard_normal(size)))
-        new = float(to_lam(float(h[0])))
-        if not (new > kth + slack if largest else new < kth - slack):
+        x0 = project(rng.standard_normal(size))
+        if not np.any(D.matvec(x0)):
+            # what is left is annihilated by H (e.g. the null space of a low-rank G once its range
+            # is found): a random vector of it mapped to exact zero, so H is 0 there (w.p. one)
+            # and its top is 0; ARPACK would fail on it ("starting vector is zero")
+            new = float(to_lam(0.0))
+            U = None
+        else:
+            # tighter than tol: a vector found here joins the answer, and Rayleigh–Ritz mixes it
+            # with the other copies of its value, whose residuals then add up
+            h, U = _top_eigsh(D, max(tol / 64, np.finfo(float).eps), x0, rng)
+            new = float(to_lam(float(h[0])))
+        if U is None or not (new > kth + slack if largest else new < kth - slack):
             break
         u = project(project(U[:, 0]))
         norm = float(np.linalg.norm(u))
@@ -553,7 +599,7 @@ def _smallest(A, G, k, tol, ncv, v0, max_bytes):
     m, n = A.shape
     size = G.shape[0]
     if isinstance(A, spla.LinearOperator):
-        lam, V = spla.eigsh(G, k=k, which="SA", tol=tol, ncv=ncv, v0=v0, maxiter=100 * size)
+        lam, V = _partial_eigsh(G, k, "SA", tol, ncv, v0, maxiter=100 * size)
         top = float(spla.eigsh(G, k=1, which="LA", tol=tol, v0=v0)[0].max())
         c = top * (1 + 1e-6)  # at least σ_max² (Lanczos' top Ritz value is within tol of it)
         H = spla.LinearOperator((size, size), matvec=lambda x: c * x - G.matvec(x), dtype=np.float64)
@@ -574,7 +620,7 @@ def _smallest(A, G, k, tol, ncv, v0, max_bytes):
     # eigenvalues ν of (G + δI)⁻¹ are the smallest λ = 1/ν − δ of G
     lu = spla.splu(sp.csc_array(Gm + delta * sp.eye_array(size, format="csc")))
     H = spla.LinearOperator((size, size), matvec=lu.solve, dtype=np.float64)
-    nu, V = spla.eigsh(H, k=k, which="LA", tol=tol, ncv=ncv, v0=v0)
+    nu, V = _partial_eigsh(H, k, "LA", tol, ncv, v0)
     with np.errstate(divide="ignore"):
         lam = 1.0 / nu - delta
 
