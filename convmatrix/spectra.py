@@ -12,7 +12,9 @@ Three ways to the same numbers, chosen from the geometry:
   small: LAPACK's SVD of it.
 * **sparse** — the explicit matrix is large: ARPACK's Lanczos on ``AᵀA`` or
   ``A Aᵀ`` (the smaller side) for the ``k`` largest, shift-invert on the same
-  Gram matrix for the ``k`` smallest, with the residual reached reported.
+  Gram matrix for the ``k`` smallest, with the residual reached reported and
+  a deflation check that no repeated value was skipped (see
+  :func:`matrix_spectrum`).
 
 :func:`matrix_spectrum` is the general routine for any real matrix (a composed
 operator, a network's map); :func:`singular_values`, :func:`spectrum` and
@@ -93,9 +95,21 @@ class Spectrum(Displayable):
         values came from (the whole ``AᵀA`` or ``A Aᵀ``, or a frequency's block)
         and ``vᵢ`` the computed singular vectors (``0.0`` for a zero matrix).
         ``σ_max²`` is replaced by a lower bound when the largest value was not
-        computed, so the figure never flatters.
+        computed, so the figure never flatters.  It says that each value
+        returned is a singular value; it cannot say that none was skipped
+        (see ``completeness``).
     shape : (int, int)
         Of the matrix.
+    completeness : {"full", "deflation", "top"}
+        Why no value is missing between the ones returned.  ``"full"``: a
+        complete decomposition (dense SVD, every DFT block, or a zero matrix,
+        whose values are all known).  ``"deflation"``: the sparse path's
+        ``k`` values passed the deflation check of :func:`matrix_spectrum`
+        (the extreme eigenvalue of the Gram matrix with the found vectors
+        projected out is not beyond the ``k``-th value).  ``"top"``: the
+        sparse path's single largest value, Lanczos' largest Ritz value, which
+        converges to the top of the spectrum whatever its multiplicity: no
+        further check is made.
 
     Examples
     --------
@@ -111,6 +125,7 @@ class Spectrum(Displayable):
     method: str
     residual: float
     shape: tuple[int, int]
+    completeness: str = "full"
 
     def __str__(self) -> str:
         m, n = self.shape
@@ -118,11 +133,13 @@ class Spectrum(Displayable):
         head = f"Spectrum of a {m} x {n} matrix by {self.method}: {v.size} singular value{'s' * (v.size != 1)}"
         if v.size:
             head += f", largest {v[0]:.6g}, smallest {v[-1]:.6g}"
-        return head + f"; residual {self.residual:.1e}"
+        tail = "" if self.completeness == "full" else f", completeness by {self.completeness}"
+        return head + f"; residual {self.residual:.1e}" + tail
 
     def __repr__(self) -> str:
         shown = np.array2string(self.values, threshold=8, edgeitems=3, precision=6)
-        return f"Spectrum(values={shown}, method={self.method!r}, residual={self.residual:.1e}, shape={self.shape})"
+        return (f"Spectrum(values={shown}, method={self.method!r}, residual={self.residual:.1e}, "
+                f"shape={self.shape}, completeness={self.completeness!r})")
 
 
 # --------------------------------------------------------------------------- validation
@@ -212,6 +229,35 @@ def matrix_spectrum(A: Any, *, k: int | None = None, which: str = "largest", tol
     by shift-invert factorise ``G + δI`` (``δ ≈ 10⁻¹⁰ σ_max²``), which costs
     the fill of a sparse LU: fine for moderate sizes, slow for large layers.
 
+    **Completeness of the sparse path.**  A small residual says that each
+    returned pair is an eigenpair, not that none was skipped: Lanczos sees one
+    copy of a repeated eigenvalue per Krylov space and can stop with ``k``
+    genuine pairs that miss a copy, the next value taking its place.  So
+    after the solve (``k > 1``, or ``which="smallest"``) the found vectors
+    ``W`` are projected out and Lanczos computes the extreme eigenvalue of the
+    deflated operator ``(I − WWᵀ) H (I − WWᵀ)`` — ``H`` the Gram matrix for
+    the largest, ``(G + δI)⁻¹`` for the smallest (``cI − G`` for a
+    ``LinearOperator``).  If it lies beyond the ``k``-th value found (by more
+    than about ``4·tol`` relative plus ``2⁻⁴⁰ σ_max²``), the value was skipped:
+    it is added and the check repeats; pairs whose residual in ``G`` is not
+    small are dropped first.  Guaranteed: every value returned is an
+    eigenvalue of the Gram matrix to its residual, and the last check found
+    nothing beyond the ``k``-th.  Not guaranteed: that check is itself a
+    single-vector Lanczos from a random start, so it relies on that start
+    having a component along the skipped eigenvector (true with probability
+    one, not a proof); and values closer than the slack to the ``k``-th are
+    not told apart.  ``k=1`` largest is not checked: Lanczos' largest Ritz
+    value converges to ``σ_max²`` whatever its multiplicity (the record says
+    ``completeness="top"``).
+
+    A matrix without a nonzero entry has only zero values (returned without a
+    solve); a ``LinearOperator`` is taken for zero when its Gram product
+    sends two independent Gaussian vectors to exact zeros (a nonzero linear
+    map does so with probability zero).  Matrices whose largest entry is
+    beyond ``2^±64`` are scaled by a power of two (exactly) before the
+    decomposition and the values scaled back, so that no square overflows or
+    underflows; a ``LinearOperator``'s size is read from one product.
+
     Examples
     --------
     >>> import numpy as np
@@ -248,9 +294,66 @@ def _spectrum_of(A, k, which, tol, max_bytes, method=None, residual: bool = True
             raise InputValueError(f"k=None asks for all {count} singular values, which needs the dense SVD: "
                                   f"pass k= for the sparse eigensolver, or method='dense'", "k")
         method = "dense"  # ARPACK needs k < size - 1: the few values of a tiny side come from LAPACK
+    A, e = _scaled(A)
+    if A is None:  # an explicit matrix with no nonzero entry: all its singular values are 0
+        return Spectrum(np.zeros(count if k is None else k), method, 0.0, (m, n))
     if method == "dense":
-        return _dense_spectrum(A, k, which, max_bytes, residual)
-    return _sparse_spectrum(A, k, which, tol, max_bytes)
+        s = _dense_spectrum(A, k, which, max_bytes, residual)
+    else:
+        s = _sparse_spectrum(A, k, which, tol, max_bytes)
+    return _unscaled(s, e)
+
+
+#: Exponents ``e`` of the largest entry (``2**(e-1) <= max|a| < 2**e``) left alone: outside
+#: ``[-64, 64]`` the matrix is scaled by ``2**-e``, exactly, so that squares (the Gram matrix, the
+#: residual) neither overflow nor underflow, and the values are scaled back.
+_SAFE_EXPONENT = 64
+
+
+def _exponent(amax: float) -> int:
+    return int(np.frexp(amax)[1])
+
+
+def _unscaled(s: Spectrum, e: int) -> Spectrum:
+    if e == 0:
+        return s
+    return Spectrum(np.ldexp(s.values, e), s.method, s.residual, s.shape, s.completeness)
+
+
+def _scaled(A):
+    """``(A · 2**-e, e)`` with ``e`` from the largest entry (``e = 0`` when it is moderate);
+    ``(None, 0)`` for an explicit matrix without a nonzero entry.
+
+    A ``LinearOperator``'s entries are not known: the size of its product with a fixed
+    random vector stands for them (any power of two is exact; only the range matters), and
+    its products are scaled as they come out, so ``G v = 2**-2e Aᵀ(A v)`` never forms the
+    unscaled square.
+    """
+    import scipy.sparse.linalg as spla
+
+    if isinstance(A, spla.LinearOperator):
+        y = np.asarray(A.matvec(np.random.default_rng(1).standard_normal(A.shape[1])), dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise InputValueError("A must be finite: its product with a random vector is not", "A")
+        amax = float(np.max(np.abs(y), initial=0.0))
+        e = _exponent(amax) if amax > 0 else 0
+        if abs(e) <= _SAFE_EXPONENT:
+            return A, 0
+        return spla.LinearOperator(A.shape, dtype=np.float64,
+                                   matvec=lambda v: np.ldexp(np.asarray(A.matvec(v), dtype=np.float64), -e),
+                                   rmatvec=lambda v: np.ldexp(np.asarray(A.rmatvec(v), dtype=np.float64), -e)), e
+    data = A.data if sp.issparse(A) else A  # finite: as_matrix checked
+    amax = float(np.max(np.abs(data), initial=0.0))
+    if amax == 0:
+        return None, 0
+    e = _exponent(amax)
+    if abs(e) <= _SAFE_EXPONENT:
+        return A, 0
+    if sp.issparse(A):
+        A = sp.csr_array(A, dtype=np.float64, copy=True)
+        A.data = np.ldexp(A.data, -e)
+        return A, e
+    return np.ldexp(np.asarray(A, dtype=np.float64), -e), e
 
 
 def _guard_dense(shape, max_bytes, why: str) -> None:
@@ -325,18 +428,35 @@ def _sparse_spectrum(A, k, which, tol, max_bytes) -> Spectrum:
     m, n = A.shape
     size = min(m, n)
     ncv, nbytes = _lanczos_bytes(size, k)
-    guard_bytes(nbytes, max_bytes, what=f"the {ncv} Lanczos vectors of length {size:,} for k={k}")
+    guard_bytes(nbytes + 8 * size * (2 * k + 4), max_bytes,
+                what=f"the {ncv} Lanczos vectors of length {size:,} for k={k}")
     fwd, adj = _matvecs(A)
     # the Gram matrix of the smaller side: it has exactly the min(m, n) values σ²
     gram = (lambda v: adj(fwd(v))) if n <= m else (lambda v: fwd(adj(v)))
     G = spla.LinearOperator((size, size), matvec=gram, dtype=np.float64)
-    v0 = np.random.default_rng(0).standard_normal(size)
+    rng = np.random.default_rng(0)
+    v0 = rng.standard_normal(size)
+    if isinstance(A, spla.LinearOperator) and not np.any(G.matvec(v0)) and not np.any(G.matvec(
+            rng.standard_normal(size))):
+        # a nonzero linear map sends a Gaussian vector into its null space with probability 0:
+        # two independent ones sent to exact zeros mean the operator is 0 (explicit matrices
+        # were checked entry by entry before; ARPACK fails on a zero operator)
+        return Spectrum(np.zeros(k), "sparse", 0.0, (m, n), "full")
     try:
-        if which == "largest":
-            lam, V = spla.eigsh(G, k=k, which="LA", tol=tol, ncv=ncv, v0=v0)
-            scale = float(lam.max())
+        if which == "largest" and k == 1:
+            lam, V = spla.eigsh(G, k=1, which="LA", tol=tol, ncv=ncv, v0=v0)
+            scale, flip = float(lam.max()), None
+        elif which == "largest":
+            lam, V = _partial_eigsh(G, k, "LA", tol, ncv, v0)
+            # σ_max² itself: the top Ritz value (Lanczos' best-converging one), or its own solve
+            scale = float(lam.max()) if lam.size else float(spla.eigsh(G, k=1, which="LA", tol=tol, v0=v0)[0][0])
+            flip = None
         else:
-            lam, V, scale = _smallest(A, G, k, tol, ncv, v0, max_bytes)
+            lam, V, scale, flip = _smallest(A, G, k, tol, ncv, v0, max_bytes)
+        completeness = "top"
+        if k > 1 or which == "smallest":
+            lam, V = _complete(G, lam, V, k, which, flip, tol, scale, rng)
+            completeness = "deflation"
     except spla.ArpackNoConvergence as exc:
         raise InputValueError(
             f"ARPACK did not reach tol={tol:g} for the k={k} {which} singular values of the {m} x {n} matrix "
@@ -348,18 +468,142 @@ def _sparse_spectrum(A, k, which, tol, max_bytes) -> Spectrum:
     if scale > 0:
         R = np.column_stack([G.matvec(V[:, i]) for i in range(V.shape[1])]) - V * lam
         residual = float(np.max(np.linalg.norm(R, axis=0)) / scale)
-    return Spectrum(values, "sparse", residual, (m, n))
+    return Spectrum(values, "sparse", residual, (m, n), completeness)
+
+
+def _partial_eigsh(H, k, which, tol, ncv, v0, maxiter=None):
+    """``eigsh`` for a solve that :func:`_complete` finishes: on no convergence the pairs that did
+    converge, on an ARPACK breakdown (a Krylov space exhausted by repeated values: "no shifts
+    could be applied") none; the deflation check then finds the rest."""
+    import scipy.sparse.linalg as spla
+
+    try:
+        return spla.eigsh(H, k=k, which=which, tol=tol, ncv=ncv, v0=v0, maxiter=maxiter)
+    except spla.ArpackNoConvergence as exc:
+        return np.asarray(exc.eigenvalues, dtype=np.float64), np.asarray(exc.eigenvectors, dtype=np.float64)
+    except spla.ArpackError:
+        return np.zeros(0), np.zeros((H.shape[0], 0))
+
+
+def _top_eigsh(D, tol, x0, rng):
+    """The largest eigenvalue of the deflated operator and its vector, by Lanczos (a retry from a new
+    start with more vectors if ARPACK stalls)."""
+    import scipy.sparse.linalg as spla
+
+    size = D.shape[0]
+    for attempt in range(2):
+        try:
+            return spla.eigsh(D, k=1, which="LA", tol=tol, v0=x0, ncv=None if attempt == 0 else min(size, 40))
+        except spla.ArpackNoConvergence:
+            if attempt:
+                raise
+        except spla.ArpackError as exc:
+            if attempt:
+                raise spla.ArpackNoConvergence(f"the deflation check failed: {exc}", np.zeros(0),
+                                               np.zeros((size, 0))) from None
+        x0 = D.matvec(rng.standard_normal(size))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _complete(G, lam, V, k, which, flip, tol, scale, rng):
+    """Make the ``k`` extreme eigenpairs ``(lam, V)`` of ``G`` complete: the deflation check.
+
+    Lanczos finds one copy of an eigenvalue per Krylov space; the further copies of a repeated
+    one emerge from rounding only, and ARPACK may stop with ``k`` genuine eigenpairs (tiny
+    residuals) that skip one — the next value in its place.  So: project the found vectors
+    out, ``D = P H P`` with ``P = I − W Wᵀ`` (``W`` orthonormal, the span found), and take the
+    largest eigenvalue of ``D`` by Lanczos (``H = G`` for the largest; for the smallest the
+    operator whose largest eigenvalues are the smallest of ``G``: ``flip = (H, to_lam, δ)``).
+    If it corresponds to a value beyond the ``k``-th found (by more than ``slack``: the
+    eigensolver's accuracy), that value was skipped: its vector joins ``W`` (orthogonalised;
+    the value is its Rayleigh quotient in ``G``) and the check repeats on the new ``W``; else
+    the ``k`` best found are the ``k`` extreme values.  Copies of the ``k``-th value itself
+    are not sought: they do not change the values returned.  Pairs whose residual in ``G`` is
+    not small are dropped before the first check; when vectors were added, a final
+    Rayleigh–Ritz on everything found gives the values and vectors returned.
+    """
+    import scipy.sparse.linalg as spla
+
+    size = G.shape[0]
+    largest = which == "largest"
+    H, to_lam, delta = (G, (lambda h: h), 0.0) if flip is None else flip
+    lam = np.array(lam, dtype=np.float64)
+    V = np.array(V, dtype=np.float64)
+    # a pair ARPACK reports converged can still be off in G (shift-invert measures its residual
+    # in (G + δI)⁻¹): only those with a small residual in G count as found
+    if V.shape[1]:
+        R = np.column_stack([G.matvec(V[:, i]) for i in range(V.shape[1])]) - V * lam
+        good = np.linalg.norm(R, axis=0) <= (64 * tol + 2.0**-30) * scale
+        lam, V = lam[good], V[:, good]
+    W = np.linalg.qr(V)[0][:, :V.shape[1]] if V.shape[1] else np.zeros((size, 0))
+    found = V.shape[1]
+    while W.shape[1] < size - 1:
+        if lam.size < k:
+            kth = -np.inf if largest else np.inf  # too few found: anything found is wanted
+        else:
+            kth = np.sort(lam)[::-1][k - 1] if largest else np.sort(lam)[k - 1]
+        relative = scale if largest or delta == 0 or not np.isfinite(kth) else max(kth, 0.0) + delta
+        slack = 4 * tol * relative + 2.0**-40 * scale
+
+        def project(x, W=W):
+            return x - W @ (W.T @ x)
+
+        D = spla.LinearOperator((size, size), matvec=lambda x: project(H.matvec(project(x))), dtype=np.float64)
+        x0 = project(rng.standard_normal(size))
+        if not np.any(D.matvec(x0)):
+            # what is left is annihilated by H (e.g. the null space of a low-rank G once its range
+            # is found): a random vector of it mapped to exact zero, so H is 0 there (w.p. one)
+            # and its top is 0; ARPACK would fail on it ("starting vector is zero")
+            new = float(to_lam(0.0))
+            U = None
+        else:
+            # tighter than tol: a vector found here joins the answer, and Rayleigh–Ritz mixes it
+            # with the other copies of its value, whose residuals then add up
+            h, U = _top_eigsh(D, max(tol / 64, np.finfo(float).eps), x0, rng)
+            new = float(to_lam(float(h[0])))
+        if U is None or not (new > kth + slack if largest else new < kth - slack):
+            break
+        u = project(project(U[:, 0]))
+        norm = float(np.linalg.norm(u))
+        if norm == 0:  # pragma: no cover - the deflated top vector lies in the span found
+            break
+        u /= norm
+        W = np.column_stack([W, u])
+        V = np.column_stack([V, u])
+        lam = np.append(lam, float(u @ G.matvec(u)))
+    if size - 1 <= W.shape[1] < size:  # one direction left, too few for Lanczos: its Rayleigh quotient
+        u = np.linalg.qr(W, mode="complete")[0][:, -1]
+        V = np.column_stack([V, u])
+        lam = np.append(lam, float(u @ G.matvec(u)))
+    if V.shape[1] > found:
+        # Rayleigh–Ritz on everything found: an added vector couples to the others through their
+        # residuals (‖Wᵀ G u‖ = ‖R_Wᵀ u‖); diagonalising G on the span removes that coupling
+        Q = np.linalg.qr(V)[0]
+        T = Q.T @ np.column_stack([G.matvec(Q[:, i]) for i in range(Q.shape[1])])
+        lam, Y = np.linalg.eigh((T + T.T) / 2)
+        V = Q @ Y
+    order = np.argsort(lam)
+    pick = order[::-1][:k] if largest else order[:k]
+    return lam[pick], V[:, pick]
 
 
 def _smallest(A, G, k, tol, ncv, v0, max_bytes):
-    """The k smallest eigenvalues of the Gram matrix by shift-invert (explicit matrices) or by Lanczos."""
+    """The k smallest eigenvalues of the Gram matrix by shift-invert (explicit matrices) or by Lanczos.
+
+    Returns ``(lam, V, scale, flip)``: ``scale`` a lower bound of ``σ_max²``, ``flip = (H, to_lam,
+    δ)`` the operator whose largest eigenvalues ``h`` are the smallest ``λ = to_lam(h)`` of ``G``
+    (for the deflation check of :func:`_complete`).
+    """
     import scipy.sparse.linalg as spla
 
     m, n = A.shape
+    size = G.shape[0]
     if isinstance(A, spla.LinearOperator):
-        lam, V = spla.eigsh(G, k=k, which="SA", tol=tol, ncv=ncv, v0=v0, maxiter=100 * G.shape[0])
-        top = spla.eigsh(G, k=1, which="LA", tol=tol, v0=v0)[0]
-        return lam, V, float(top.max())
+        lam, V = _partial_eigsh(G, k, "SA", tol, ncv, v0, maxiter=100 * size)
+        top = float(spla.eigsh(G, k=1, which="LA", tol=tol, v0=v0)[0].max())
+        c = top * (1 + 1e-6)  # at least σ_max² (Lanczos' top Ritz value is within tol of it)
+        H = spla.LinearOperator((size, size), matvec=lambda x: c * x - G.matvec(x), dtype=np.float64)
+        return lam, V, top, (H, lambda h: c - h, 0.0)
     S = sp.csr_array(A, dtype=np.float64) if sp.issparse(A) else sp.csr_array(np.asarray(A, dtype=np.float64))
     if n > m:
         S = sp.csr_array(S.T)
@@ -372,8 +616,18 @@ def _smallest(A, G, k, tol, ncv, v0, max_bytes):
     # σ_max² >= the largest squared column norm (a diagonal entry of the Gram matrix)
     floor = float(Gm.diagonal().max())
     delta = 1e-10 * max(floor, np.finfo(float).tiny)
-    lam, V = spla.eigsh(Gm, k=k, sigma=-delta, which="LM", tol=tol, ncv=ncv, v0=v0)
-    return lam, V, floor
+    # shift-invert, factorised once for the solve and the deflation check: the largest
+    # eigenvalues ν of (G + δI)⁻¹ are the smallest λ = 1/ν − δ of G
+    lu = spla.splu(sp.csc_array(Gm + delta * sp.eye_array(size, format="csc")))
+    H = spla.LinearOperator((size, size), matvec=lu.solve, dtype=np.float64)
+    nu, V = _partial_eigsh(H, k, "LA", tol, ncv, v0)
+    with np.errstate(divide="ignore"):
+        lam = 1.0 / nu - delta
+
+    def to_lam(h):
+        return 1.0 / h - delta if h > 0 else np.inf
+
+    return lam, V, floor, (H, to_lam, delta)
 
 
 # --------------------------------------------------------------------------- circular layers by FFT
@@ -724,9 +978,19 @@ def _layer_spectrum(weight, input_size, stride, padding, dilation, groups, paddi
     tol = _as_tol(tol)
     as_max_bytes(max_bytes)
     steps = circulant_strides(geometry)
+    small = rows * cols <= DENSE_MAX_ENTRIES or k is None or k >= min(rows, cols) - 1
+    w = np.asarray(w, dtype=np.float64)
+    amax = float(np.max(np.abs(w), initial=0.0))
+    if amax == 0 or min(rows, cols) == 0:  # a zero layer: every singular value is 0 (ARPACK fails on it)
+        return Spectrum(np.zeros(min(rows, cols) if k is None else k),
+                        "fft" if steps is not None else "dense" if small else "sparse", 0.0, (rows, cols))
+    e = _exponent(amax)
+    if abs(e) > _SAFE_EXPONENT:  # scaled by a power of two, exactly, so that no square over- or underflows
+        return _unscaled(_layer_spectrum(np.ldexp(w, -e), geometry.input_size, geometry.stride, geometry.padding,
+                                         geometry.dilation, geometry.groups, geometry.padding_mode, k, which, tol,
+                                         max_bytes, residual), e)
     if steps is not None:
         return _fft_spectrum(w, geometry, steps, k, which, max_bytes, residual)
-    small = rows * cols <= DENSE_MAX_ENTRIES or k is None or k >= min(rows, cols) - 1
     if small:
         _guard_dense(geometry.shape, max_bytes, "all singular values" if k is None else f"k={k}")
     elif which == "largest":  # Lanczos needs products only: the factors, never the matrix

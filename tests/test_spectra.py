@@ -297,3 +297,179 @@ def test_all_values_of_a_large_matrix_are_refused_before_allocating():
         cm.matrix_spectrum(sp.eye_array(50, format="csr"), method="sparse")
     with pytest.raises(cm.MatrixTooLargeError):
         cm.singular_values(w, (10**4, 10**4), padding=1, padding_mode="circular", max_bytes=10**8)
+
+
+# --------------------------------------------------------------------------- the sparse path: complete, zero, extreme
+def _repeated_layer(draw):
+    """A layer whose singular values repeat: all-ones, 1x1 or flip-symmetric kernels (1-3 spatial axes)."""
+    ndim = draw(st.integers(1, 3))
+    kind = draw(st.sampled_from(["ones", "1x1", "symmetric"]))
+    cin, cout = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ks = (1,) * ndim if kind == "1x1" else tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    n = tuple(draw(st.integers(max(2, k), 5)) for k in ks)
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    w = np.ones((cout, cin, *ks)) if kind == "ones" else rng.standard_normal((cout, cin, *ks))
+    if kind == "symmetric":
+        w = w + np.flip(w, axis=tuple(range(2, 2 + ndim)))
+    kw = dict(padding=draw(st.integers(0, 1)), stride=draw(st.integers(1, 2)),
+              padding_mode=draw(st.sampled_from(["zeros", "circular", "reflect", "replicate"])))
+    return w, n, kw
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.data())
+def test_sparse_path_keeps_repeated_values(data):
+    """ARPACK alone skips copies of a repeated value (cx5/cx6); the deflation check must recover them."""
+    import scipy.sparse.linalg as spla
+
+    w, n, kw = _repeated_layer(data.draw)
+    A = cm.conv_matrix(w, n, **kw)
+    ref = np.linalg.svd(A.toarray(), compute_uv=False)
+    if ref.size < 4:
+        return
+    k = data.draw(st.integers(1, ref.size - 2), label="k")
+    for which in ("largest", "smallest"):
+        want = ref[:k] if which == "largest" else ref[ref.size - k:]
+
+        def close(got, squares=which == "largest"):
+            # σ² from Lanczos on the Gram matrix is good to tol·σ_max² (so a zero among the largest,
+            # or a small value of a LinearOperator, comes out near √tol·σ_max); a small value by
+            # shift-invert to about √ε·σ_max (see matrix_spectrum)
+            if squares:
+                _close(got**2, want**2, rtol=1e-9)
+            else:
+                _close(got, want, rtol=1e-7)
+
+        s = cm.matrix_spectrum(A, k=k, which=which, method="sparse")
+        assert s.method == "sparse" and s.completeness == ("top" if (k, which) == (1, "largest") else "deflation")
+        close(s.values)
+        # products only: Lanczos without shift-invert, its check on c·I − G
+        close(cm.matrix_spectrum(spla.aslinearoperator(A), k=k, which=which, method="sparse").values, True)
+        with pytest.MonkeyPatch.context() as mp:  # the layer's own route above the threshold (its factors)
+            mp.setattr(spectra, "DENSE_MAX_ENTRIES", 0)
+            close(cm.singular_values(w, n, k=k, which=which, **kw))
+
+
+def test_repeated_values_review_cases():
+    """The reviewer's counterexamples: a 6-fold value lost at k=20, and forced sparse on small layer matrices."""
+    w = np.ones((1, 1, 3, 3, 3))
+    A = cm.conv_matrix(w, (7, 7, 7), padding=1)
+    ref = np.linalg.svd(A.toarray(), compute_uv=False)
+    s = cm.spectrum(w, (7, 7, 7), padding=1, k=20)
+    assert s.method == "sparse" and s.completeness == "deflation" and "completeness by deflation" in str(s)
+    _close(s.values, ref[:20])
+    rng = np.random.default_rng(0)
+    rng.standard_normal((3, 1, 1, 1, 1))
+    w = rng.standard_normal((1, 1, 2, 1))
+    A = cm.conv_matrix(w, (6, 5), padding=((2, 5), (3, 0)), dilation=(3, 3), padding_mode="circular")
+    ref = np.linalg.svd(A.toarray(), compute_uv=False)
+    _close(cm.matrix_spectrum(A, k=10, method="sparse").values, ref[:10])
+    _close(cm.matrix_spectrum(A, k=4, which="smallest", method="sparse").values, ref[-4:], rtol=1e-7)
+    w = np.random.default_rng(0).standard_normal((3, 1, 1, 1, 1))
+    A = cm.conv_matrix(w, (4, 2, 3), stride=(4, 2, 3), padding=((0, 2), (2, 0), (0, 2)), groups=3,
+                       padding_mode="circular")
+    ref = np.linalg.svd(A.toarray(), compute_uv=False)
+    for k in (3, 10, 22):
+        s = cm.matrix_spectrum(A, k=k, which="smallest", method="sparse")
+        _close(s.values, ref[-k:], rtol=1e-7)
+        assert s.residual < 1e-10
+
+
+def test_a_krylov_space_exhausted_by_repeated_values():
+    """A 1x1 layer has two distinct values, 16 times each: Lanczos on products alone stalls
+    (ARPACK: no convergence) and the pairs that converged are completed by deflation."""
+    import scipy.sparse.linalg as spla
+
+    w = np.random.default_rng(1).standard_normal((1, 2, 1, 1, 1))
+    A = cm.conv_matrix(w, (2, 2, 4), padding=1)
+    ref = np.linalg.svd(A.toarray(), compute_uv=False)
+    for k in (3, 14, 20):
+        for which in ("largest", "smallest"):
+            s = cm.matrix_spectrum(spla.aslinearoperator(A), k=k, which=which, method="sparse")
+            want = ref[:k] if which == "largest" else ref[-k:]
+            _close(s.values**2, want**2, rtol=1e-9)
+            assert s.completeness == "deflation"
+
+
+def test_deflation_check_recovers_a_skipped_value(monkeypatch):
+    """An eigensolver that returns genuine eigenpairs but skips one: the check finds it, the record says so."""
+    import scipy.sparse.linalg as spla
+
+    A = np.diag([5.0, 4.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.25])
+    real = spla.eigsh
+    calls = []
+
+    def skipping(G, k=6, **kw):
+        calls.append(k)
+        if len(calls) == 1:  # the first solve: the pairs (25, e0), (16, e1), (9, e3): a copy of 16 skipped
+            V = np.eye(8)[:, [0, 1, 3]]
+            return np.array([25.0, 16.0, 9.0]), V
+        return real(G, k=k, **kw)
+
+    monkeypatch.setattr(spla, "eigsh", skipping)
+    s = cm.matrix_spectrum(A, k=3, method="sparse")
+    np.testing.assert_allclose(s.values, [5.0, 4.0, 4.0], rtol=1e-12)
+    assert s.completeness == "deflation" and len(calls) >= 2
+
+
+@pytest.mark.parametrize("which", ["largest", "smallest"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_zero_operator_on_the_sparse_path(which, k):
+    import scipy.sparse.linalg as spla
+
+    for A in (sp.csr_array((40, 30)), np.zeros((30, 40)), spla.aslinearoperator(np.zeros((40, 30))),
+              sp.csr_array((np.zeros(3), (np.arange(3), np.arange(3))), shape=(40, 30))):  # stored zeros
+        s = cm.matrix_spectrum(A, k=k, which=which, method="sparse")
+        assert np.array_equal(s.values, np.zeros(k)) and s.residual == 0.0
+    w = np.zeros((1, 1, 3, 3))
+    assert cm.spectral_norm(w, (33, 33), padding=1) == 0.0  # rows * cols > DENSE_MAX_ENTRIES: ARPACK's side
+    s = cm.spectrum(w, (33, 33), padding=1, k=k, which=which)
+    assert s.method == "sparse" and np.array_equal(s.values, np.zeros(k))
+    assert cm.spectrum(w, (33, 33), padding=1, padding_mode="circular", k=k).method == "fft"
+
+
+def test_rank_one_linear_operator_is_not_taken_for_zero():
+    """A product that vanishes on most vectors is no proof of zero: a rank-one operator still has its value."""
+    import scipy.sparse.linalg as spla
+
+    u = np.zeros(30)
+    u[0] = 1.0
+    op = spla.aslinearoperator(np.outer(np.ones(40), u) * 3.0)
+    s = cm.matrix_spectrum(op, k=2, method="sparse")
+    np.testing.assert_allclose(s.values, [3.0 * np.sqrt(40), 0.0], atol=1e-8)
+
+
+@pytest.mark.parametrize("c", [1e160, 1e-200, 1e-300])
+@pytest.mark.parametrize("mode", ["zeros", "circular"])
+def test_extreme_weights_are_scaled_exactly(c, mode):
+    """Squares of 1e160 overflow and of 1e-200 underflow: every path scales by a power of two first."""
+    import scipy.sparse.linalg as spla
+
+    rng = np.random.default_rng(1)
+    w1 = rng.standard_normal((2, 2, 3, 3))
+    A1 = cm.conv_matrix(w1, (5, 5), padding=1, padding_mode=mode)
+    ref1 = np.linalg.svd(A1.toarray(), compute_uv=False)
+    e = int(np.frexp(c)[1])
+    w = np.ldexp(w1, e)  # exactly w1 * 2**e: the reference values scale exactly
+    ref = np.ldexp(ref1, e)
+    kw = dict(padding=1, padding_mode=mode)
+
+    def close(got, want, rtol=1e-9):
+        np.testing.assert_allclose(np.ldexp(got, -e), np.ldexp(want, -e), rtol=0, atol=rtol * np.ldexp(ref[0], -e))
+
+    s = cm.spectrum(w, (5, 5), **kw)
+    close(s.values, ref)
+    assert s.residual < 1e-10
+    assert cm.spectral_norm(w, (5, 5), **kw) == pytest.approx(ref[0], rel=1e-12)
+    close(cm.singular_values(w, (5, 5), k=3, **kw), ref[:3])
+    A = cm.conv_matrix(w, (5, 5), **kw)
+    for M in (A, A.toarray(), spla.aslinearoperator(A)):
+        close(cm.matrix_spectrum(M).values, ref)
+        for which in ("largest", "smallest"):
+            s = cm.matrix_spectrum(M, k=3, which=which, method="sparse")
+            close(s.values, ref[:3] if which == "largest" else ref[-3:], 1e-9 if which == "largest" else 1e-7)
+            assert s.residual < 1e-9
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spectra, "DENSE_MAX_ENTRIES", 0)
+        close(cm.singular_values(w, (5, 5), k=2, **kw), ref[:2])
+        close(cm.singular_values(w, (5, 5), k=2, which="smallest", **kw), ref[-2:], 1e-7)
