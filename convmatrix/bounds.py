@@ -34,7 +34,7 @@ Long 2019) times a matrix of known norm ``μ``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 from math import pi, prod, sqrt
 from typing import Any
@@ -451,6 +451,20 @@ def spectral_norm_bounds(
     """
     wg, g = _layer(weight, input_size, stride, padding, dilation, groups, padding_mode)
     n_iter = as_int(n_iter, "n_iter", minimum=0, maximum=64)
+    # every bound is positively homogeneous in the weight: an extreme kernel is scaled by a power of two
+    # (exact), so that no square underflows or overflows, and the values scaled back
+    top = float(np.max(np.abs(wg))) if wg.size else 0.0
+    exponent = int(np.frexp(top)[1]) if top and not 2.0**-64 <= top <= 2.0**64 else 0
+    if exponent:
+        wg = np.ldexp(wg, -exponent)
+    out = _bounds(wg, g, n_iter, max_bytes)
+    if exponent:
+        out = [replace(b, value=float(np.ldexp(b.value, exponent))) for b in out]
+    return out
+
+
+def _bounds(wg: np.ndarray, g: ConvGeometry, n_iter: int, max_bytes) -> list:
+    """The records of :func:`spectral_norm_bounds` for checked arguments."""
     as_max_bytes(max_bytes)
     guard_bytes(_reduction_bytes(g), max_bytes, what=f"the index maps of the input size {g.input_size}")
     red = _reduction(g)

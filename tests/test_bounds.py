@@ -250,3 +250,20 @@ def test_report_scores_against_spectral_norm(mode, shape, size, kw):
     assert report.violations == ()
     assert [row[2] for row in report.rows()] == pytest.approx([b.value / report.exact for b in report.bounds])
     assert f"{mode} padding" in str(report)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-160, 1e160, 1e200])
+@pytest.mark.parametrize("mode", ["zeros", "circular", "reflect"])
+def test_extreme_weights_neither_underflow_nor_overflow(scale, mode):
+    # squares of entries below ~1e-154 underflow and above ~1e154 overflow: the kernel is scaled by a power
+    # of two first, so every bound scales exactly with the weight
+    w = np.random.default_rng(3).standard_normal((2, 2, 3, 3))
+    plain = cm.spectral_norm_bounds(w, (5, 5), padding=1, padding_mode=mode)
+    scaled = cm.spectral_norm_bounds(w * scale, (5, 5), padding=1, padding_mode=mode)
+    exact = cm.spectral_norm(w * scale, (5, 5), padding=1, padding_mode=mode)
+    assert exact == pytest.approx(cm.spectral_norm(w, (5, 5), padding=1, padding_mode=mode) * scale, rel=1e-12)
+    for a, b in zip(plain, scaled):
+        assert (a.name, a.is_upper_bound) == (b.name, b.is_upper_bound)
+        assert b.value == pytest.approx(a.value * scale, rel=1e-12)
+        if b.is_upper_bound:
+            assert b.value >= exact * (1 - REL)
