@@ -101,7 +101,8 @@ def run_spectrum(args) -> int:
     print(f"spectrum: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> output "
           f"{(g.out_channels, *g.output_size)}, padding_mode {args.padding_mode}; matrix {rows:,} x {cols:,}")
     what = "all" if k is None else f"the {min(k, len(s.values)):,} {args.which}"
-    print(f"singular values ({what} of {min(rows, cols):,}, by {s.method}; residual {s.residual:.1e}):")
+    checked = {"deflation": "; none skipped (deflation check)", "top": ""}.get(s.completeness, "")
+    print(f"singular values ({what} of {min(rows, cols):,}, by {s.method}; residual {s.residual:.1e}{checked}):")
     print(_values_line(s.values))
     if args.output is not None:
         _save_values(s.values, args.output)
