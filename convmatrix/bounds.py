@@ -43,8 +43,9 @@ import numpy as np
 
 from ._display import Displayable
 from ._limits import as_max_bytes, guard_bytes
-from ._validation import as_array, as_int, as_real
+from ._validation import as_int, as_real
 from .geometry import ConvGeometry, IntOrTuple, Padding
+from .spectra import real_layer
 
 __all__ = ["SpectralNormBound", "SpectralNormReport", "spectral_norm_bounds", "spectral_norm_report",
            "LIPGRID_SAMPLES", "CITATIONS"]
@@ -345,10 +346,8 @@ def _lipgrid(wg: np.ndarray, samples: int, max_bytes) -> float:
 
 # --------------------------------------------------------------------------- the bounds
 def _layer(weight, input_size, stride, padding, dilation, groups, padding_mode):
-    w = as_array(weight, "weight", finite=True, min_ndim=3,
-                 rule="must be an array of real numbers of shape (C_out, C_in/groups, *kernel_size)")
-    g = ConvGeometry.from_weight_shape(w.shape, input_size, stride=stride, padding=padding, dilation=dilation,
-                                       groups=groups, padding_mode=padding_mode)
+    """The weight, checked as :func:`convmatrix.spectrum` checks it, as float64 blocks per group, and the geometry."""
+    w, g = real_layer(weight, input_size, stride, padding, dilation, groups, padding_mode)
     wg = w.astype(np.float64).reshape((g.groups, g.out_channels_per_group) + w.shape[1:])
     return wg, g
 

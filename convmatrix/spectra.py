@@ -834,7 +834,7 @@ def conv_operator(
     >>> op.shape == A.shape, np.allclose(op @ x, A @ x), np.allclose(op.rmatvec(A @ x), A.T @ (A @ x))
     (True, True, True)
     """
-    w, geometry = _layer(weight, input_size, stride, padding, dilation, groups, padding_mode)
+    w, geometry = real_layer(weight, input_size, stride, padding, dilation, groups, padding_mode)
     as_max_bytes(max_bytes)
     return _factored_operator(np.asarray(w, dtype=np.float64), geometry, max_bytes)
 
@@ -894,7 +894,8 @@ def _as_real_weight(weight) -> np.ndarray:
     return w
 
 
-def _layer(weight, input_size, stride, padding, dilation, groups, padding_mode):
+def real_layer(weight, input_size, stride, padding, dilation, groups, padding_mode):
+    """A real weight (no complex, no symbols, no booleans) and its validated geometry: ``(w, geometry)``."""
     w = _as_real_weight(weight)
     geometry = ConvGeometry.from_weight_shape(w.shape, input_size, stride=stride, padding=padding,
                                               dilation=dilation, groups=groups, padding_mode=padding_mode)
@@ -971,7 +972,7 @@ def _layer_spectrum(weight, input_size, stride, padding, dilation, groups, paddi
                     residual: bool = True) -> Spectrum:
     """:func:`spectrum`; ``residual=False`` (for :func:`singular_values`) spares the dense and FFT SVDs their
     vectors, which cost about five times the values."""
-    w, geometry = _layer(weight, input_size, stride, padding, dilation, groups, padding_mode)
+    w, geometry = real_layer(weight, input_size, stride, padding, dilation, groups, padding_mode)
     rows, cols = geometry.shape
     k = _as_k(k, min(rows, cols))
     which = as_choice(which, "which", _WHICH)
