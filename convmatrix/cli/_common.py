@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,8 @@ def user_error(option: str, message: str) -> InputValueError:
 
 
 # --------------------------------------------------------------------------- weights
-def add_weight_args(p: argparse.ArgumentParser, layout: str) -> None:
+def add_weight_args(p: argparse.ArgumentParser, layout: str, *, symbolic: bool = True) -> None:
+    """The weight options (one of ``--kernel``, ``--weight``, ``--random``, and ``--symbolic`` unless refused)."""
     g = p.add_argument_group("weight (one of)")
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--kernel", help=f"nested list, e.g. '[[2,3],[4,5]]'; a bare kernel is read as "
@@ -72,7 +74,11 @@ def add_weight_args(p: argparse.ArgumentParser, layout: str) -> None:
     src.add_argument("--weight", type=Path, help="a .npy file (or a .npz holding one array) in the torch layout")
     src.add_argument("--random", type=int_tuple, metavar="SHAPE",
                      help=f"random integer weight of this shape {layout}, e.g. 2,1,3,3")
-    src.add_argument("--symbolic", type=int_tuple, metavar="SHAPE", help="SymPy symbols w_{o,c,i,j} of this shape")
+    if symbolic:
+        src.add_argument("--symbolic", type=int_tuple, metavar="SHAPE",
+                         help="SymPy symbols w_{o,c,i,j} of this shape")
+    else:
+        p.set_defaults(symbolic=None)
     g.add_argument("--seed", type=seed_arg, default=0, help="seed for --random (default 0)")
 
 
@@ -172,16 +178,23 @@ def add_max_bytes_arg(p: argparse.ArgumentParser) -> None:
                    help="refuse matrices over N bytes (default: $CONVMATRIX_MAX_BYTES, else 4 GiB)")
 
 
-def save(A, path: Path, max_bytes=None):
-    """:func:`~convmatrix.export.save_matrix`, with file-system failures reported as a mistake about ``--output``."""
-    from ..export import save_matrix
-
+@contextlib.contextmanager
+def output_errors(path: Path):
+    """File-system failures while writing ``path`` reported as a mistake about ``--output``."""
     try:
-        return save_matrix(A, path, max_bytes=max_bytes)
+        yield
     except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as exc:
         raise user_error("--output", f"{str(path)!r}: {exc.strerror}") from None
     except OSError as exc:  # a full disk, a read-only file system
         raise user_error("--output", f"{str(path)!r} could not be written: {exc.strerror or exc}") from None
+
+
+def save(A, path: Path, max_bytes=None):
+    """:func:`~convmatrix.export.save_matrix`, with file-system failures reported as a mistake about ``--output``."""
+    from ..export import save_matrix
+
+    with output_errors(path):
+        return save_matrix(A, path, max_bytes=max_bytes)
 
 
 def emit(A, args, header: str, *, geometry=None, **latex_settings) -> None:

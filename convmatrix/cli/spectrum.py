@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ..geometry import PADDING_MODES, ConvGeometry
-from ._common import add_max_bytes_arg, check_axes, int_tuple, padding_arg, seed_arg, user_error, weight_from_args
+from ._common import (add_max_bytes_arg, add_weight_args, check_axes, int_tuple, output_errors, padding_arg,
+                      user_error, weight_from_args)
 
 #: How many values a plain run prints.
 DEFAULT_K = 5
@@ -33,14 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="The singular values of a convolution layer (by FFT for circular padding, else from its "
                     "explicit matrix), its exact operator norm, and every cheap bound beside it with its ratio "
                     "to the exact norm.")
-    g = p.add_argument_group("weight (one of)")
-    src = g.add_mutually_exclusive_group(required=True)
-    src.add_argument("--kernel", help="nested list, e.g. '[[2,3],[4,5]]'; a bare kernel is read as one channel in "
-                                      "and out, else the torch layout (C_out, C_in/groups, *k)")
-    src.add_argument("--weight", type=Path, help="a .npy file (or a .npz holding one array) in the torch layout")
-    src.add_argument("--random", type=int_tuple, metavar="SHAPE",
-                     help="random integer weight of this shape (C_out, C_in/groups, *k), e.g. 64,64,3,3")
-    g.add_argument("--seed", type=seed_arg, default=0, help="seed for --random (default 0)")
+    add_weight_args(p, "(C_out, C_in/groups, *k)", symbolic=False)
     p.add_argument("--input-size", type=int_tuple, required=True, help="spatial input size, e.g. 32 or 32,32")
     p.add_argument("--stride", type=int_tuple, default=1)
     p.add_argument("--padding", type=padding_arg, default=0, help="int, a,b, ((lo,hi),...), same or valid")
@@ -54,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
                    help="also save the singular values: .npy, or .txt/.csv (one per line)")
     add_max_bytes_arg(p)
-    p.set_defaults(func=run_spectrum, symbolic=None)
+    p.set_defaults(func=run_spectrum)
 
 
 def _values_line(values: np.ndarray, limit: int = 12) -> str:
@@ -71,16 +65,11 @@ def _check_output(path: Path) -> None:
 
 
 def _save_values(values: np.ndarray, path: Path) -> None:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
+    with output_errors(path):
+        if path.suffix.lower() == ".npy":
             np.save(path, values)
         else:
             np.savetxt(path, values, fmt="%.17g")
-    except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as exc:
-        raise user_error("--output", f"{str(path)!r}: {exc.strerror}") from None
-    except OSError as exc:
-        raise user_error("--output", f"{str(path)!r} could not be written: {exc.strerror or exc}") from None
 
 
 def run_spectrum(args) -> int:
