@@ -17,6 +17,7 @@ from math import prod
 from typing import Any, Sequence
 
 from ._sparse import structural_product
+from .sparse_coding import exact_norm
 from ._validation import InputTypeError, InputValueError, as_matrix, as_names, as_sequence, show
 
 __all__ = ["ComposedNorm", "composed_norm", "network_norms"]
@@ -74,14 +75,6 @@ class ComposedNorm:
         for name, (m, n), v in zip(self.names, self.shapes, self.factor_norms):
             lines.append(f"  {name:<{width}}  {m:,} x {n:,}  ||.|| = {v:.6g}")
         return "\n".join(lines)
-
-
-def _norm(A, max_bytes) -> float:
-    from .spectra import matrix_spectrum
-
-    if min(A.shape) == 0:
-        return 0.0
-    return float(matrix_spectrum(A, k=1, max_bytes=max_bytes).values[0])
 
 
 def composed_norm(factors: Sequence[Any], *, names: Sequence[str] | None = None,
@@ -146,7 +139,7 @@ def composed_norm(factors: Sequence[Any], *, names: Sequence[str] | None = None,
     sparse = [sp.csr_array(A) for A in mats]
     product = sparse[0] if len(sparse) == 1 else structural_product(sparse, 8, max_bytes,
                                                                    what="product of the factors")
-    return ComposedNorm(_norm(product, max_bytes), tuple(_norm(A, max_bytes) for A in sparse), labels,
+    return ComposedNorm(exact_norm(product, max_bytes), tuple(exact_norm(A, max_bytes) for A in sparse), labels,
                         tuple(A.shape for A in mats))
 
 

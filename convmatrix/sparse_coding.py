@@ -110,13 +110,13 @@ def operator_norm(
     return sqrt(max(nw, est))  # ‖RᵀR v‖ for unit v bounds the Rayleigh quotient from above, still ≤ ‖R‖²
 
 
-def exact_norm(R) -> float:
+def exact_norm(R, max_bytes: int | None = None) -> float:
     """``‖R‖₂`` of a checked matrix by :func:`convmatrix.matrix_spectrum` (0 for an empty one)."""
     from .spectra import matrix_spectrum
 
     if min(R.shape) == 0:
         return 0.0
-    return float(matrix_spectrum(R, k=1).values[0])
+    return float(matrix_spectrum(R, k=1, max_bytes=max_bytes).values[0])
 
 
 def _shrink(z: np.ndarray, beta: float) -> np.ndarray:
