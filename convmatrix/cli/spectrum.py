@@ -84,7 +84,7 @@ def run_spectrum(args) -> int:
     w = np.asarray(w, dtype=np.float64)
     if args.output is not None:
         _check_output(args.output)
-    rows, cols = g.out_channels * int(np.prod(g.output_size)), g.in_channels * int(np.prod(g.input_size))
+    rows, cols = g.shape
     k = None if args.k == "all" else (min(DEFAULT_K, rows, cols) if args.k is None else args.k)
     s = spectrum(w, args.input_size, k=k, which=args.which, max_bytes=args.max_bytes, **params)
     print(f"spectrum: weight {w.shape}, input {(g.in_channels, *g.input_size)} -> output "
